@@ -1,0 +1,62 @@
+# Movilidad: `make run` serves the demo, `make test` runs every check. See README.md.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: run test lint fmt messages bench test-steps system-deps
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+
+$(VENV)/.runtime-installed: requirements.txt | $(VENV)/bin/python
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(VENV)/.runtime-installed $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## run: install what is missing, migrate, load demo data, serve on 127.0.0.1:$(PORT) with a worker and beat
+run: $(VENV)/.runtime-installed node_modules/.installed
+	mkdir -p var/mail var/sms var/broker/queue var/broker/processed
+	DEBUG=true $(PY) manage.py migrate --noinput
+	DEBUG=true $(PY) manage.py load_demo_data
+	DEBUG=true PORT=$(PORT) scripts/run.sh
+
+## test: lint, migration and translation checks, and the whole suite on throwaway PostgreSQL and Redis
+test: $(VENV)/.dev-installed node_modules/.installed
+	scripts/system-deps.sh
+	$(PY) scripts/with_services.py $(MAKE) --no-print-directory test-steps
+
+# Runs inside scripts/with_services.py, which provides the servers and the test environment.
+test-steps:
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) manage.py translations check
+	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev-installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+fmt: $(VENV)/.dev-installed
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+## messages: extract the source strings into locale/ and compile the catalogues
+messages: $(VENV)/.dev-installed
+	DEBUG=true $(PY) manage.py translations update
+
+## bench: run every benchmark in bench/ (each writes its results to docs/benchmarks.md)
+bench: $(VENV)/.dev-installed node_modules/.installed
+	scripts/system-deps.sh
+	$(PY) scripts/with_services.py $(PY) bench/run.py

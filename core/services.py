@@ -1,0 +1,49 @@
+"""Writes for site-wide data: the roles and the demo data for `make run`."""
+
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import transaction
+
+# Role names are stable identifiers used in code; their labels are translated in the admin.
+ROLE_OFFICE_STAFF = "Office staff"
+ROLE_SUPERVISOR = "Supervisor"
+ROLE_PROGRAM_ADMIN = "Program administrator"
+ROLES = (ROLE_OFFICE_STAFF, ROLE_SUPERVISOR, ROLE_PROGRAM_ADMIN)
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    username: str
+    password: str
+    role: str
+    is_superuser: bool = False
+
+
+# Local demo only: these passwords are published in README.md.
+DEMO_ACCOUNTS = (
+    DemoAccount("staff", "demo-staff-2026", ROLE_OFFICE_STAFF),
+    DemoAccount("supervisor", "demo-supervisor-2026", ROLE_SUPERVISOR),
+    DemoAccount("admin", "demo-admin-2026", ROLE_PROGRAM_ADMIN, is_superuser=True),
+)
+
+
+def ensure_roles() -> dict[str, Group]:
+    """Create the role groups if missing; return them by name."""
+    return {name: Group.objects.get_or_create(name=name)[0] for name in ROLES}
+
+
+@transaction.atomic
+def load_demo_data() -> None:
+    """Create or reset the demo accounts; running it again changes nothing else."""
+    groups = ensure_roles()
+    user_model = get_user_model()
+    for account in DEMO_ACCOUNTS:
+        user, _ = user_model.objects.get_or_create(username=account.username)
+        user.is_staff = True
+        user.is_superuser = account.is_superuser
+        user.set_password(account.password)
+        user.full_clean()
+        user.save()
+        user.groups.set([groups[account.role]])

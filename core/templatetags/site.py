@@ -1,0 +1,27 @@
+"""Template helpers used by the site layout."""
+
+from django import template
+from django.conf import settings
+from django.http import HttpRequest
+from django.urls import translate_url
+from django.utils.translation import get_language
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def language_switch_url(context: template.Context, language: str) -> str:
+    """The current page (with its query string) in `language`.
+
+    A plain link works without cookies, JavaScript or a form, which matters on shared phones.
+    """
+    request: HttpRequest = context["request"]
+    path = request.get_full_path()
+    translated = translate_url(path, language)
+    if translated != path:
+        return translated
+    # A page that does not resolve (a 404) still has a language prefix to swap.
+    current = f"/{get_language()}/"
+    if path.startswith(current):
+        return f"/{language}/{path.removeprefix(current)}"
+    return f"/{language}/" if language in dict(settings.LANGUAGES) else "/"

@@ -1,0 +1,118 @@
+"""Site-wide views: health check, privacy notice, contact page and the error pages."""
+
+import logging
+from collections.abc import Callable
+from uuid import uuid4
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.template.response import TemplateResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
+
+from movilidad.celery import app as celery_app
+
+logger = logging.getLogger(__name__)
+
+# Each dependency check must give up well within the 5 seconds a load balancer waits.
+HEALTH_CHECK_TIMEOUT = 1.5
+
+
+def _check_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+
+
+def _check_cache() -> None:
+    key = f"healthz:{uuid4().hex}"
+    cache.set(key, "ok", timeout=10)
+    if cache.get(key) != "ok":
+        raise RuntimeError("cache did not return the value just written")
+    cache.delete(key)
+
+
+def _check_broker() -> None:
+    # The connect and read timeouts bound a broker that accepts connections but never answers.
+    timeouts = {"socket_connect_timeout": HEALTH_CHECK_TIMEOUT, "socket_timeout": HEALTH_CHECK_TIMEOUT}
+    with celery_app.connection_for_write(connect_timeout=HEALTH_CHECK_TIMEOUT, transport_options=timeouts) as conn:
+        conn.ensure_connection(max_retries=0, timeout=HEALTH_CHECK_TIMEOUT)
+
+
+HEALTH_CHECKS: dict[str, Callable[[], None]] = {
+    "database": _check_database,
+    "cache": _check_cache,
+    "broker": _check_broker,
+}
+
+
+@never_cache
+@require_safe
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Report whether the database, the cache and the broker answer: 200 if all do, else 503."""
+    checks = {}
+    for name, check in HEALTH_CHECKS.items():
+        try:
+            check()
+        except Exception as exc:  # noqa: BLE001 - any failure means "down"; the type is enough to log
+            # Only the exception type: messages can carry connection URLs with credentials.
+            logger.warning("healthz check=%s state=down error=%s", name, type(exc).__name__)
+            checks[name] = "down"
+        else:
+            checks[name] = "up"
+    healthy = all(state == "up" for state in checks.values())
+    return JsonResponse(
+        {
+            "status": "up" if healthy else "down",
+            "checks": checks,
+            "failing": [name for name, state in checks.items() if state != "up"],
+        },
+        status=200 if healthy else 503,
+    )
+
+
+@require_safe
+def privacy(request: HttpRequest) -> HttpResponse:
+    return render(request, "core/privacy.html")
+
+
+@require_safe
+def contact(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "core/contact.html",
+        {"contact_email": settings.CONTACT_EMAIL, "contact_phone": settings.CONTACT_PHONE},
+    )
+
+
+# Error pages. They render the site template in the request's language and never show details.
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    return render(request, "errors/400.html", status=400)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    return render(request, "errors/403.html", status=403)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A form sent without a valid CSRF token: usually an expired page or blocked cookies."""
+    return render(request, "errors/403_csrf.html", status=403)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    return render(request, "errors/404.html", status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    try:
+        return TemplateResponse(request, "errors/500.html", status=500).render()
+    except Exception:
+        # The failure may be in the template machinery itself: answer with bare HTML.
+        logger.exception("error page failed to render")
+        return HttpResponse(
+            "<!doctype html><title>Error</title><h1>Error / Error del servidor</h1>",
+            status=500,
+        )

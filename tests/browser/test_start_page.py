@@ -1,0 +1,61 @@
+"""The start page in a real browser: Spanish first, the language switcher, no outside requests."""
+
+import re
+
+from playwright.sync_api import expect
+
+from tests.browser.conftest import CheckedPage
+
+
+def test_start_page_in_spanish_switch_to_english_and_back(checked_page: CheckedPage) -> None:
+    page = checked_page.page
+    checked_page.goto("/")
+    expect(page).to_have_url(re.compile(r"/es/$"))
+    expect(page.locator("html")).to_have_attribute("lang", "es")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Averigüe qué vías legales pueden corresponderle")
+    expect(page.get_by_role("contentinfo")).to_contain_text("Este servicio es gratuito.")
+    expect(page.get_by_role("link", name="Comenzar")).to_be_visible()
+
+    page.get_by_role("link", name="English").click()
+    expect(page).to_have_url(re.compile(r"/en/$"))
+    checked_page.check_accessibility()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Find out which legal pathways may fit you")
+    expect(page.get_by_role("contentinfo")).to_contain_text("This service is free.")
+
+    page.get_by_role("link", name="Español").click()
+    expect(page).to_have_url(re.compile(r"/es/$"))
+    checked_page.check_accessibility()
+    expect(page.locator("html")).to_have_attribute("lang", "es")
+
+
+def test_language_switch_keeps_the_current_page(checked_page: CheckedPage) -> None:
+    page = checked_page.page
+    checked_page.goto("/es/privacy/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Aviso de privacidad")
+    page.get_by_role("link", name="English").click()
+    expect(page).to_have_url(re.compile(r"/en/privacy/$"))
+    checked_page.check_accessibility()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Privacy notice")
+
+
+def test_skip_link_moves_focus_to_the_main_content(checked_page: CheckedPage) -> None:
+    page = checked_page.page
+    page.set_viewport_size({"width": 360, "height": 740})
+    checked_page.goto("/es/")
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Saltar al contenido principal")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_in_viewport()
+    page.keyboard.press("Enter")
+    expect(page.locator("main#main")).to_be_focused()
+    checked_page.screenshot("start-page-360-es")
+
+
+def test_pages_fit_a_small_screen(checked_page: CheckedPage) -> None:
+    page = checked_page.page
+    page.set_viewport_size({"width": 320, "height": 640})
+    for path in ("/es/", "/es/privacy/", "/es/contact/", "/en/questions/"):
+        checked_page.goto(path)
+        scroll_width = page.evaluate("document.documentElement.scrollWidth")
+        assert scroll_width <= 320, f"{path} scrolls sideways at 320 px ({scroll_width} px wide)"

@@ -1,0 +1,102 @@
+"""Fixtures shared by the whole suite: PostgreSQL guard, per-worker broker, Celery worker, browser."""
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from movilidad.celery import app as celery_app
+
+# Playwright's sync API runs an event loop in the test thread; Django's ORM refuses to run
+# beside one unless told that this is deliberate.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+BASE_DIR = Path(settings.BASE_DIR)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise pytest.UsageError(
+            "The test suite runs on PostgreSQL only. Run it through `make test` "
+            '(one test: make test PYTEST_ARGS="tests/core/test_healthz.py").'
+        )
+
+
+def _worker_number() -> int:
+    # pytest-xdist names its workers gw0, gw1, ...; a plain run has no name.
+    return int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _broker_per_test_process() -> None:
+    """Give every xdist worker its own Redis databases, so a Celery worker started by one test
+    process never picks up another process's tasks. Celery reads these two variables before its
+    configuration, so they are set in the environment."""
+    redis_url = os.environ["REDIS_URL"]
+    number = _worker_number()
+    os.environ["CELERY_BROKER_URL"] = f"{redis_url}/{10 + number}"
+    os.environ["CELERY_RESULT_BACKEND"] = f"{redis_url}/{30 + number}"
+
+
+def database_url() -> str:
+    """The URL of the test database this process uses, for processes started by a test."""
+    db = connection.settings_dict
+    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
+    return f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+@pytest.fixture
+def celery_worker(transactional_db: None) -> Iterator[subprocess.Popen]:
+    """A real `celery worker` process on this test process's broker and test database.
+
+    Data a task must see has to be committed, hence `transactional_db`.
+    """
+    celery_app.control.purge()
+    name = f"test-{uuid.uuid4().hex[:8]}@localhost"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "movilidad",
+            "worker",
+            "--pool",
+            "solo",
+            "--hostname",
+            name,
+            "--without-mingle",
+            "--without-gossip",
+            "--loglevel",
+            "INFO",
+        ],
+        cwd=BASE_DIR,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not celery_app.control.ping(destination=[name], timeout=0.5):
+            if process.poll() is not None:
+                pytest.fail(f"celery worker exited with status {process.returncode} while starting")
+            if time.monotonic() > deadline:
+                pytest.fail("celery worker did not answer a ping within 60 s")
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        # The worker's database connections are gone now, so the test database can be flushed.

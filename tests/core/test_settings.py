@@ -1,0 +1,55 @@
+"""Production settings: refuse to start without a secret, and pass `check --deploy` cleanly."""
+
+import os
+import subprocess
+import sys
+
+from django.conf import settings
+
+from tests.conftest import database_url
+
+PRODUCTION = {
+    "SECRET_KEY": "p" * 20 + "roduction-secret-key-with-plenty-of-entropy-0123456789",
+    "ALLOWED_HOSTS": "movilidad.example",
+    "CSRF_TRUSTED_ORIGINS": "https://movilidad.example",
+}
+
+
+def run_python(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    # Only what a production host would set: nothing from the test environment leaks in.
+    clean = {"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "movilidad.settings", **env}
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=settings.BASE_DIR,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_missing_secret_key_stops_start_up_with_a_clear_message() -> None:
+    env = {key: value for key, value in PRODUCTION.items() if key != "SECRET_KEY"}
+    result = run_python("manage.py", "check", env=env)
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_check_deploy_is_clean_with_production_variables(db: None) -> None:
+    env = {**PRODUCTION, "DATABASE_URL": database_url(), "CACHE_URL": os.environ["CACHE_URL"]}
+    result = run_python("manage.py", "check", "--deploy", "--fail-level", "DEBUG", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "System check identified no issues (0 silenced)."
+
+
+def test_production_defaults_are_secure() -> None:
+    env = {**PRODUCTION, "DATABASE_URL": database_url()}
+    code = (
+        "import django; django.setup(); from django.conf import settings as s;"
+        "print(s.DEBUG, s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE,"
+        " s.SECURE_HSTS_SECONDS >= 31536000, s.X_FRAME_OPTIONS, s.SECURE_REFERRER_POLICY)"
+    )
+    result = run_python("-c", code, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "True", "True", "True", "True", "DENY", "same-origin"]
