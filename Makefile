@@ -26,7 +26,7 @@ node_modules/.installed: package.json package-lock.json
 
 ## run: install what is missing, migrate, load demo data, serve on 127.0.0.1:$(PORT) with a worker and beat
 run: $(VENV)/.runtime-installed node_modules/.installed
-	mkdir -p var/mail var/sms var/broker/queue var/broker/processed
+	mkdir -p var/mail var/sms
 	DEBUG=true $(PY) manage.py migrate --noinput
 	DEBUG=true $(PY) manage.py load_demo_data
 	DEBUG=true PORT=$(PORT) scripts/run.sh

@@ -218,12 +218,14 @@ CONTACT_PHONE = env.str("CONTACT_PHONE", default="")
 # ---------------------------------------------------------------------------------------------
 # Celery: Redis in production and tests; kombu's filesystem transport for make run.
 # ---------------------------------------------------------------------------------------------
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost/")
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # Messages are files in one folder shared by the web process, the worker and beat.
+    FILESYSTEM_BROKER_DIR = env.path("FILESYSTEM_BROKER_DIR", default=VAR_DIR / "broker")
+    Path(FILESYSTEM_BROKER_DIR, "queue").mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(VAR_DIR / "broker" / "queue"),
-        "data_folder_out": str(VAR_DIR / "broker" / "queue"),
-        "processed_folder": str(VAR_DIR / "broker" / "processed"),
+        "data_folder_in": str(Path(FILESYSTEM_BROKER_DIR, "queue")),
+        "data_folder_out": str(Path(FILESYSTEM_BROKER_DIR, "queue")),
         "store_processed": False,
     }
 else:

@@ -2,16 +2,27 @@
 # `make run`: the web server, a Celery worker and embedded beat in the foreground; Ctrl-C stops all.
 set -euo pipefail
 PORT="${PORT:-8000}"
+worker_pid=""
+web_pid=""
 
 cleanup() {
   trap - INT TERM EXIT
-  kill 0 2>/dev/null || true
+  # The worker finishes its current task (warm shutdown); runserver's autoreloader runs the
+  # server as a child process, which is stopped with it.
+  if [ -n "$worker_pid" ]; then kill -TERM "$worker_pid" 2>/dev/null || true; fi
+  if [ -n "$web_pid" ]; then
+    pkill -TERM -P "$web_pid" 2>/dev/null || true
+    kill -TERM "$web_pid" 2>/dev/null || true
+  fi
+  wait || true
 }
 trap cleanup INT TERM EXIT
 
 .venv/bin/celery -A movilidad worker --beat --schedule var/celerybeat-schedule \
   --concurrency 2 --loglevel INFO &
+worker_pid=$!
 .venv/bin/python manage.py runserver "127.0.0.1:${PORT}" &
+web_pid=$!
 echo "Serving http://127.0.0.1:${PORT}/ (Ctrl-C stops the site, the worker and beat)"
 # If either process stops on its own, stop the other one too.
 wait -n
