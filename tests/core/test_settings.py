@@ -53,3 +53,13 @@ def test_production_defaults_are_secure() -> None:
     result = run_python("-c", code, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "True", "True", "True", "True", "DENY", "same-origin"]
+
+
+def test_production_static_build(tmp_path) -> None:
+    """collectstatic with the hashed, compressed storage production uses (Bootstrap from npm)."""
+    env = {**PRODUCTION, "DATABASE_URL": database_url(), "STATIC_ROOT": str(tmp_path), "STATIC_MANIFEST": "true"}
+    result = run_python("manage.py", "collectstatic", "--noinput", env=env)
+    assert result.returncode == 0, result.stderr
+    manifest = (tmp_path / "staticfiles.json").read_text()
+    assert '"vendor/bootstrap/bootstrap.min.css"' in manifest
+    assert '"css/site.css"' in manifest
