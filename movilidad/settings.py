@@ -222,10 +222,13 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # Messages are files in one folder shared by the web process, the worker and beat.
     FILESYSTEM_BROKER_DIR = env.path("FILESYSTEM_BROKER_DIR", default=VAR_DIR / "broker")
-    Path(FILESYSTEM_BROKER_DIR, "queue").mkdir(parents=True, exist_ok=True)
+    for folder in ("queue", "control"):
+        Path(FILESYSTEM_BROKER_DIR, folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(Path(FILESYSTEM_BROKER_DIR, "queue")),
         "data_folder_out": str(Path(FILESYSTEM_BROKER_DIR, "queue")),
+        # Exchange bindings; kombu's default is ./control in the current directory.
+        "control_folder": str(Path(FILESYSTEM_BROKER_DIR, "control")),
         "store_processed": False,
     }
 else:

@@ -70,3 +70,8 @@ def test_make_run_broker_worker_with_embedded_beat(transactional_db: None, tmp_p
     finally:
         worker.terminate()
         worker.wait(timeout=30)
+    # Everything the transport writes stays in its folder, none of it in the project checkout.
+    assert sorted(p.name for p in (tmp_path / "broker" / "control").iterdir()) == [
+        "celery.exchange",
+        "celery.pidbox.exchange",
+    ]
