@@ -16,13 +16,17 @@ cleanup() {
   fi
   wait || true
 }
-trap cleanup INT TERM EXIT
+# Ctrl-C is the normal way to stop: exit 0 then. A process that stops on its own fails the run.
+trap 'cleanup; exit 0' INT TERM
+trap cleanup EXIT
 
-.venv/bin/celery -A movilidad worker --beat --schedule var/celerybeat-schedule \
+# Each process gets its own session, so Ctrl-C reaches only this script, which stops them in order.
+setsid .venv/bin/celery -A movilidad worker --beat --schedule var/celerybeat-schedule \
   --concurrency 2 --loglevel INFO &
 worker_pid=$!
-.venv/bin/python manage.py runserver "127.0.0.1:${PORT}" &
+setsid .venv/bin/python manage.py runserver "127.0.0.1:${PORT}" &
 web_pid=$!
 echo "Serving http://127.0.0.1:${PORT}/ (Ctrl-C stops the site, the worker and beat)"
-# If either process stops on its own, stop the other one too.
+set +e
 wait -n
+exit $?
