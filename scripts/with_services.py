@@ -106,6 +106,10 @@ class Services:
             stdout=subprocess.DEVNULL,
         )
         self.pg_started = True
+        subprocess.run(
+            [str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", PG_USER, PG_USER],
+            check=True,
+        )
         self.redis = subprocess.Popen(
             [
                 "redis-server",
@@ -176,7 +180,8 @@ def main(argv: list[str]) -> int:
     try:
         services.start()
         print(
-            f"with_services: PostgreSQL on 127.0.0.1:{services.pg_port}, Redis on 127.0.0.1:{services.redis_port}",
+            f"with_services: PostgreSQL on 127.0.0.1:{services.pg_port}, Redis on 127.0.0.1:{services.redis_port},"
+            f" data in {services.tmp}",
             flush=True,
         )
         child = subprocess.Popen(argv, env={**os.environ, **services.environment()})
