@@ -10,6 +10,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
@@ -88,27 +89,62 @@ def contact(request: HttpRequest) -> HttpResponse:
     )
 
 
-# Error pages. They render the site template in the request's language and never show details.
+# Error pages: one template, the request's language, never any detail of what went wrong.
+ERROR_PAGES = {
+    400: (
+        _("Sorry, we could not understand that request"),
+        _("Something in the request was not valid. Go back and try again, or start again from the start page."),
+    ),
+    403: (
+        _("You cannot see this page"),
+        _("You do not have permission to see this page. If you work at an office, sign in with your own account."),
+    ),
+    404: (
+        _("Page not found"),
+        _(
+            "If you typed the address, check that it is correct. "
+            "If you followed a link from a message, the page may have moved."
+        ),
+    ),
+    500: (
+        _("Sorry, something went wrong on our side"),
+        _("Please try again in a few minutes. If it keeps happening, contact us."),
+    ),
+}
+CSRF_FAILURE_PAGE = (
+    _("This page has expired"),
+    _(
+        "For your security, forms expire after a while. Go back, reload the page and try again. "
+        "Your browser must accept cookies from this site."
+    ),
+)
+
+
+def _error_page(request: HttpRequest, status: int, page: tuple[str, str]) -> HttpResponse:
+    title, message = page
+    return TemplateResponse(request, "errors/error.html", {"title": title, "message": message}, status=status).render()
+
+
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
-    return render(request, "errors/400.html", status=400)
+    return _error_page(request, 400, ERROR_PAGES[400])
 
 
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
-    return render(request, "errors/403.html", status=403)
+    return _error_page(request, 403, ERROR_PAGES[403])
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """A form sent without a valid CSRF token: usually an expired page or blocked cookies."""
-    return render(request, "errors/403_csrf.html", status=403)
+    return _error_page(request, 403, CSRF_FAILURE_PAGE)
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    return render(request, "errors/404.html", status=404)
+    return _error_page(request, 404, ERROR_PAGES[404])
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     try:
-        return TemplateResponse(request, "errors/500.html", status=500).render()
+        return _error_page(request, 500, ERROR_PAGES[500])
     except Exception:
         # The failure may be in the template machinery itself: answer with bare HTML.
         logger.exception("error page failed to render")
