@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "csp",
+    "django_countries",
     "core",
     "eligibility",
     "appointments",
@@ -195,6 +196,11 @@ STORAGES = {
         ),
     },
 }
+
+# Country selects list the host countries and the nationalities they serve first.
+COUNTRIES_FIRST = ["GT", "CO", "CR", "EC", "VE", "NI", "HT", "CU", "HN", "SV"]
+COUNTRIES_FIRST_REPEAT = False
+COUNTRIES_FIRST_BREAK = "──────────"
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"

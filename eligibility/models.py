@@ -1,0 +1,274 @@
+"""The screener as data: versions of questions, host-country tables and pathway rules, and the
+anonymous screenings they produce."""
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+from django_countries.fields import CountryField
+
+from eligibility import rules
+
+
+def in_language(obj: Any, field: str, language: str | None = None) -> str:
+    """`obj.<field>_es` or `obj.<field>_en`, in the active language, falling back to English."""
+    language = (language or get_language() or "es")[:2]
+    return getattr(obj, f"{field}_{language}", "") or getattr(obj, f"{field}_en")
+
+
+class ScreenerVersion(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        PUBLISHED = "published", _("Published")
+        RETIRED = "retired", _("Retired")
+
+    number = models.PositiveIntegerField(_("number"), unique=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT)
+    notes = models.TextField(_("notes"), blank=True, help_text=_("What changed in this version and why."))
+    based_on = models.ForeignKey(
+        "self", verbose_name=_("based on"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    published_at = models.DateTimeField(_("published"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("screener version")
+        verbose_name_plural = _("screener versions")
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["status"], condition=Q(status="published"), name="eligibility_one_published_version"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["draft", "published", "retired"]), name="eligibility_version_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return _("Version %(number)s (%(status)s)") % {"number": self.number, "status": self.get_status_display()}
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status == self.Status.DRAFT
+
+
+class VersionedContent(models.Model):
+    """Content that belongs to one screener version and is frozen once the version is published."""
+
+    version = models.ForeignKey(ScreenerVersion, verbose_name=_("version"), on_delete=models.CASCADE)
+
+    class Meta:
+        abstract = True
+
+    def clean(self) -> None:
+        super().clean()
+        if self.version_id and not self.version.is_editable:
+            raise ValidationError(_("A published version cannot be changed. Create a new draft from it instead."))
+
+
+class Pathway(models.Model):
+    code = models.SlugField(_("code"), unique=True)
+    name_en = models.CharField(_("name (English)"), max_length=120)
+    name_es = models.CharField(_("name (Spanish)"), max_length=120)
+    description_en = models.TextField(_("description (English)"))
+    description_es = models.TextField(_("description (Spanish)"))
+    bring_en = models.TextField(_("what to bring (English)"), blank=True)
+    bring_es = models.TextField(_("what to bring (Spanish)"), blank=True)
+    active = models.BooleanField(_("active"), default=True)
+    order = models.PositiveSmallIntegerField(_("display order"), default=0)
+
+    class Meta:
+        verbose_name = _("pathway")
+        verbose_name_plural = _("pathways")
+        ordering = ["order", "code"]
+
+    def __str__(self) -> str:
+        return in_language(self, "name")
+
+
+class LegalStatus(models.TextChoices):
+    """Answers to the `legal_status` question that host countries can require."""
+
+    ASYLUM_SEEKER = "asylum_seeker", _("Registered asylum seeker")
+    REFUGEE = "refugee", _("Recognised refugee")
+    REGULARIZATION = "regularization", _("Applied to the host country's regularization process")
+    NONE = "none", _("None of these")
+
+
+class HostCountry(VersionedContent):
+    country = CountryField(_("country"))
+    nationalities = CountryField(_("nationalities served"), multiple=True)
+    presence_cutoff = models.DateField(
+        _("presence cut-off"),
+        null=True,
+        blank=True,
+        help_text=_("Applicants who are not nationals must have arrived on or before this date."),
+    )
+    statuses = models.JSONField(
+        _("required status"),
+        default=list,
+        blank=True,
+        help_text=_("Codes of the legal statuses accepted (asylum_seeker, refugee, regularization); empty for none."),
+    )
+
+    class Meta:
+        verbose_name = _("host country")
+        verbose_name_plural = _("host countries")
+        ordering = ["country"]
+        constraints = [models.UniqueConstraint(fields=["version", "country"], name="eligibility_host_once_per_version")]
+
+    def __str__(self) -> str:
+        return str(self.country.name)
+
+    def clean(self) -> None:
+        super().clean()
+        valid = set(LegalStatus.values) - {LegalStatus.NONE}
+        if not isinstance(self.statuses, list) or not set(self.statuses) <= valid:
+            raise ValidationError(
+                {"statuses": _("Use a list of these codes: %(codes)s.") % {"codes": ", ".join(sorted(valid))}}
+            )
+
+    def as_rule(self) -> rules.HostRule:
+        return rules.HostRule(
+            nationalities=frozenset(str(code) for code in self.nationalities),
+            presence_cutoff=self.presence_cutoff,
+            statuses=frozenset(self.statuses),
+        )
+
+
+class Question(VersionedContent):
+    class Kind(models.TextChoices):
+        YES_NO = "yes_no", _("Yes or no")
+        CHOICE = "choice", _("One choice")
+        COUNTRY = "country", _("Country")
+        DATE = "date", _("Date")
+        NUMBER = "number", _("Number")
+
+    key = models.SlugField(_("key"), help_text=_("How rules refer to the answer, e.g. nationality."))
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    order = models.PositiveSmallIntegerField(_("order"))
+    label_en = models.CharField(_("question (English)"), max_length=300)
+    label_es = models.CharField(_("question (Spanish)"), max_length=300)
+    hint_en = models.TextField(_("hint (English)"), blank=True)
+    hint_es = models.TextField(_("hint (Spanish)"), blank=True)
+    choices = models.JSONField(
+        _("choices"),
+        default=list,
+        blank=True,
+        help_text=_('For "one choice": a list of {"value": ..., "en": ..., "es": ...}.'),
+    )
+    condition = models.JSONField(
+        _("asked when"),
+        null=True,
+        blank=True,
+        help_text=_("A condition over earlier answers; empty to always ask."),
+    )
+
+    class Meta:
+        verbose_name = _("question")
+        verbose_name_plural = _("questions")
+        ordering = ["version", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "key"], name="eligibility_question_key_once_per_version"),
+            models.UniqueConstraint(fields=["version", "order"], name="eligibility_question_order_once_per_version"),
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+    def clean(self) -> None:
+        super().clean()
+        errors = {}
+        if self.condition is not None:
+            try:
+                rules.validate(self.condition, "condition")
+            except rules.RuleError as exc:
+                errors["condition"] = str(exc)
+        if self.kind == self.Kind.CHOICE:
+            problem = choices_problem(self.choices)
+            if problem:
+                errors["choices"] = problem
+        elif self.choices:
+            errors["choices"] = _("Only one-choice questions have choices.")
+        if errors:
+            raise ValidationError(errors)
+
+    def label(self) -> str:
+        return in_language(self, "label")
+
+    def hint(self) -> str:
+        return in_language(self, "hint")
+
+    def choice_labels(self) -> list[tuple[str, str]]:
+        language = (get_language() or "es")[:2]
+        return [(choice["value"], choice.get(language) or choice["en"]) for choice in self.choices]
+
+
+def choices_problem(choices: Any) -> str | None:
+    """Why a one-choice question's choices are invalid, or None."""
+    if not isinstance(choices, list) or len(choices) < 2:
+        return str(_("Give at least two choices."))
+    values = []
+    for index, choice in enumerate(choices):
+        if (
+            not isinstance(choice, dict)
+            or set(choice) != {"value", "en", "es"}
+            or not all(isinstance(v, str) and v.strip() for v in choice.values())
+        ):
+            return str(_('Choice %(index)s: expected {"value": ..., "en": ..., "es": ...}.') % {"index": index + 1})
+        values.append(choice["value"])
+    if len(set(values)) != len(values):
+        return str(_("Each choice needs its own value."))
+    return None
+
+
+class PathwayRule(VersionedContent):
+    pathway = models.ForeignKey(Pathway, verbose_name=_("pathway"), on_delete=models.PROTECT)
+    condition = models.JSONField(_("eligible when"))
+
+    class Meta:
+        verbose_name = _("pathway rule")
+        verbose_name_plural = _("pathway rules")
+        ordering = ["version", "pathway__order"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "pathway"], name="eligibility_rule_once_per_version"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.pathway)
+
+    def clean(self) -> None:
+        super().clean()
+        try:
+            rules.validate(self.condition, "condition")
+        except rules.RuleError as exc:
+            raise ValidationError({"condition": str(exc)}) from exc
+
+
+class Screening(models.Model):
+    """One anonymous screener result. It holds no name, contact, document or IP address; the date
+    of birth is reduced to the age on the day of the screening."""
+
+    version = models.ForeignKey(ScreenerVersion, verbose_name=_("version"), on_delete=models.PROTECT)
+    host_country = CountryField(_("host country"), blank=True)
+    answers = models.JSONField(_("answers"))
+    outcomes = models.JSONField(
+        _("outcomes"), help_text=_("Per pathway code: eligible, and the reasons in English and Spanish.")
+    )
+    language = models.CharField(_("language"), max_length=8)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("screening")
+        verbose_name_plural = _("screenings")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return _("Screening %(id)s") % {"id": self.pk}
+
+    @property
+    def eligible_pathways(self) -> list[str]:
+        return [code for code, outcome in self.outcomes.items() if outcome["eligible"]]

@@ -1,0 +1,292 @@
+"""The rule language of the screener: declarative conditions stored as JSON, checked and evaluated
+by pure functions (no database access, no clock: "today" is passed in).
+
+A condition is a JSON object with exactly one operator key, and optionally the plain-language texts
+shown to the applicant: ``"reason"`` when the condition is not met, ``"met"`` when it is, each a
+``{"en": ..., "es": ...}`` object.
+
+Groups
+    ``{"all": [c, ...]}``  every condition holds; ``all`` of nothing holds.
+    ``{"any": [c, ...]}``  at least one holds; ``any`` of nothing does not hold.
+    ``{"not": c}``         the condition does not hold.
+Answers (``q`` is a question key; an unanswered question makes every test on it false)
+    ``{"equals": {"question": q, "value": v}}``
+    ``{"in": {"question": q, "values": [v, ...]}}``
+    ``{"before": {"question": q, "date": "YYYY-MM-DD"}}``  the answer (a date) is on or before it
+    ``{"after": {"question": q, "date": "YYYY-MM-DD"}}``   the answer is on or after it
+    ``{"age_at_least": {"question": q, "years": n}}``      the answer is a birth date n years ago or more
+    ``{"same_answer": {"question": q, "other": q2}}``      both answered, with the same answer
+The host country of the applicant (the answer to ``current_country``), from the version's table
+    ``{"host": "office"}``       an office works in that country
+    ``{"host": "nationality"}``  it serves the ``nationality`` answer
+    ``{"host": "presence"}``     ``arrival_date`` is on or before its cut-off (nationals need none)
+    ``{"host": "status"}``       ``legal_status`` is one it requires (when it requires any)
+
+:func:`validate` raises :class:`RuleError`, naming where the error is, for anything else;
+:func:`evaluate` validates first, and raises nothing but :class:`RuleError`, whatever the answers.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+GROUPS = ("all", "any", "not")
+LEAVES = ("equals", "in", "before", "after", "age_at_least", "same_answer", "host")
+HOST_CHECKS = ("office", "nationality", "presence", "status")
+TEXT_KEYS = ("reason", "met")
+LANGUAGES = ("en", "es")
+
+# Question keys the host-country checks read.
+CURRENT_COUNTRY = "current_country"
+NATIONALITY = "nationality"
+ARRIVAL_DATE = "arrival_date"
+LEGAL_STATUS = "legal_status"
+
+
+class RuleError(ValueError):
+    """A rule definition that does not follow the rule language; the message says where."""
+
+
+@dataclass(frozen=True)
+class HostRule:
+    """What one host country's offices require, for one screener version."""
+
+    nationalities: frozenset[str]
+    presence_cutoff: datetime.date | None = None
+    statuses: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Context:
+    today: datetime.date
+    hosts: Mapping[str, HostRule] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    """The evaluation of one condition: whether it held, its texts, and its parts."""
+
+    path: str
+    op: str
+    description: str
+    passed: bool
+    reason: dict[str, str] | None = None
+    met: dict[str, str] | None = None
+    children: list[Outcome] = field(default_factory=list)
+
+    def unmet_reasons(self) -> list[dict[str, str]]:
+        """The plain-language reasons this condition failed, most specific first."""
+        if self.passed:
+            return []
+        if self.op == "all" and self.children:
+            found = [reason for child in self.children for reason in child.unmet_reasons()]
+            return _unique(found) or ([self.reason] if self.reason else [])
+        if self.reason:
+            return [self.reason]
+        return _unique([reason for child in self.children for reason in child.unmet_reasons()])
+
+    def met_reasons(self) -> list[dict[str, str]]:
+        """The plain-language explanations of why this condition held."""
+        if not self.passed:
+            return []
+        own = [self.met] if self.met else []
+        if self.op == "not":
+            return own
+        return _unique(own + [text for child in self.children for text in child.met_reasons()])
+
+    def trace(self, depth: int = 0) -> list[tuple[int, Outcome]]:
+        """Every condition with its depth, in order, for the administrators' "try it" page."""
+        rows = [(depth, self)]
+        for child in self.children:
+            rows.extend(child.trace(depth + 1))
+        return rows
+
+
+def _unique(texts: list[dict[str, str]]) -> list[dict[str, str]]:
+    seen, result = set(), []
+    for text in texts:
+        key = tuple(sorted(text.items()))
+        if key not in seen:
+            seen.add(key)
+            result.append(text)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation
+# ---------------------------------------------------------------------------------------------
+def validate(node: Any, path: str = "rule") -> None:
+    """Raise RuleError, naming the place, unless `node` is a valid condition."""
+    if not isinstance(node, dict):
+        raise RuleError(f"{path}: a condition must be an object, not {type(node).__name__}")
+    operators = [key for key in node if key not in TEXT_KEYS]
+    if len(operators) != 1:
+        raise RuleError(f"{path}: a condition needs exactly one operator of {', '.join(GROUPS + LEAVES)}")
+    op = operators[0]
+    for text_key in TEXT_KEYS:
+        if text_key in node:
+            _validate_text(node[text_key], f"{path}.{text_key}")
+    value = node[op]
+    if op in ("all", "any"):
+        if not isinstance(value, list):
+            raise RuleError(f"{path}.{op}: expected a list of conditions")
+        for index, child in enumerate(value):
+            validate(child, f"{path}.{op}[{index}]")
+    elif op == "not":
+        validate(value, f"{path}.not")
+    elif op == "host":
+        if value not in HOST_CHECKS:
+            raise RuleError(f"{path}.host: expected one of {', '.join(HOST_CHECKS)}")
+    elif op in LEAVES:
+        _validate_leaf(op, value, f"{path}.{op}")
+    else:
+        raise RuleError(f"{path}: unknown operator {op!r}")
+
+
+def _validate_text(text: Any, path: str) -> None:
+    if not isinstance(text, dict) or set(text) != set(LANGUAGES):
+        raise RuleError(f"{path}: expected an object with the texts in {' and '.join(LANGUAGES)}")
+    for language, value in text.items():
+        if not isinstance(value, str) or not value.strip():
+            raise RuleError(f"{path}.{language}: expected a non-empty text")
+
+
+LEAF_ARGUMENTS = {
+    "equals": {"question", "value"},
+    "in": {"question", "values"},
+    "before": {"question", "date"},
+    "after": {"question", "date"},
+    "age_at_least": {"question", "years"},
+    "same_answer": {"question", "other"},
+}
+
+
+def _validate_leaf(op: str, value: Any, path: str) -> None:
+    expected = LEAF_ARGUMENTS[op]
+    if not isinstance(value, dict) or set(value) != expected:
+        raise RuleError(f"{path}: expected an object with the keys {', '.join(sorted(expected))}")
+    for key in ("question", "other"):
+        if key in value and (not isinstance(value[key], str) or not value[key]):
+            raise RuleError(f"{path}.{key}: expected a question key")
+    if op == "equals" and not _is_scalar(value["value"]):
+        raise RuleError(f"{path}.value: expected a text, number, true or false")
+    if op == "in" and (not isinstance(value["values"], list) or not all(_is_scalar(v) for v in value["values"])):
+        raise RuleError(f"{path}.values: expected a list of texts, numbers, true or false")
+    if op in ("before", "after") and parse_date(value["date"]) is None:
+        raise RuleError(f"{path}.date: expected a date written YYYY-MM-DD")
+    if op == "age_at_least" and (
+        isinstance(value["years"], bool) or not isinstance(value["years"], int) or not 0 <= value["years"] <= 150
+    ):
+        raise RuleError(f"{path}.years: expected a whole number of years from 0 to 150")
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
+
+
+def parse_date(value: Any) -> datetime.date | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def question_keys(node: Any) -> set[str]:
+    """The question keys a valid condition reads."""
+    if not isinstance(node, dict):
+        return set()
+    keys: set[str] = set()
+    for op, value in node.items():
+        if op in ("all", "any"):
+            for child in value:
+                keys |= question_keys(child)
+        elif op == "not":
+            keys |= question_keys(value)
+        elif op == "host":
+            keys |= {CURRENT_COUNTRY, NATIONALITY, ARRIVAL_DATE, LEGAL_STATUS}
+        elif op in LEAF_ARGUMENTS:
+            keys |= {value[k] for k in ("question", "other") if k in value}
+    return keys
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluation
+# ---------------------------------------------------------------------------------------------
+def evaluate(node: Any, answers: Mapping[str, Any], context: Context) -> Outcome:
+    """Evaluate a condition against answers; raises RuleError only for an invalid condition."""
+    validate(node)
+    return _evaluate(node, answers, context, "rule")
+
+
+def holds(node: Any | None, answers: Mapping[str, Any], context: Context) -> bool:
+    """Whether a condition holds; no condition at all always holds."""
+    return node is None or evaluate(node, answers, context).passed
+
+
+def _evaluate(node: dict[str, Any], answers: Mapping[str, Any], context: Context, path: str) -> Outcome:
+    op = next(key for key in node if key not in TEXT_KEYS)
+    value = node[op]
+    texts = {"reason": node.get("reason"), "met": node.get("met")}
+    if op in ("all", "any"):
+        children = [_evaluate(child, answers, context, f"{path}.{op}[{i}]") for i, child in enumerate(value)]
+        passed = all(c.passed for c in children) if op == "all" else any(c.passed for c in children)
+        return Outcome(path, op, op, passed, children=children, **texts)
+    if op == "not":
+        child = _evaluate(value, answers, context, f"{path}.not")
+        return Outcome(path, "not", "not", not child.passed, children=[child], **texts)
+    passed, description = _leaf(op, value, answers, context)
+    return Outcome(path, op, description, passed, **texts)
+
+
+def _leaf(op: str, value: Any, answers: Mapping[str, Any], context: Context) -> tuple[bool, str]:
+    if op == "host":
+        return _host(value, answers, context), f"host country: {value}"
+    question = value["question"]
+    answer = answers.get(question)
+    answered = question in answers and answer is not None
+    if op == "equals":
+        return answered and answer == value["value"], f"{question} = {value['value']!r}"
+    if op == "in":
+        return answered and _is_scalar(answer) and answer in value["values"], f"{question} in {value['values']!r}"
+    if op in ("before", "after"):
+        limit = parse_date(value["date"])
+        given = parse_date(answer)
+        if given is None or limit is None:
+            return False, f"{question} {op} {value['date']}"
+        return (given <= limit if op == "before" else given >= limit), f"{question} {op} {value['date']}"
+    if op == "age_at_least":
+        born = parse_date(answer)
+        description = f"age from {question} at least {value['years']}"
+        return born is not None and age_on(born, context.today) >= value["years"], description
+    other = value["other"]
+    same = answered and other in answers and _is_scalar(answer) and answers[other] == answer
+    return same, f"{question} = {other}"
+
+
+def _host(check: str, answers: Mapping[str, Any], context: Context) -> bool:
+    country = answers.get(CURRENT_COUNTRY)
+    host = context.hosts.get(country) if isinstance(country, str) else None
+    if host is None:
+        return False
+    if check == "office":
+        return True
+    nationality = answers.get(NATIONALITY)
+    if check == "nationality":
+        return isinstance(nationality, str) and nationality in host.nationalities
+    if check == "presence":
+        if host.presence_cutoff is None or nationality == country:
+            return True
+        arrived = parse_date(answers.get(ARRIVAL_DATE))
+        return arrived is not None and arrived <= host.presence_cutoff
+    status = answers.get(LEGAL_STATUS)
+    return not host.statuses or (isinstance(status, str) and status in host.statuses)
+
+
+def age_on(born: datetime.date, day: datetime.date) -> int:
+    """Whole years between a birth date and a day (a birthday on 29 February counts on 1 March)."""
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))

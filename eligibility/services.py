@@ -1,0 +1,137 @@
+"""Writes of the screener: recording a screening, drafting and publishing versions, and the signed
+reference that carries an eligible screening to the booking."""
+
+import datetime
+from typing import Any
+
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from eligibility import rules
+from eligibility.models import HostCountry, Pathway, PathwayRule, Question, ScreenerVersion, Screening
+from eligibility.selectors import Screener
+
+REFERENCE_SALT = "eligibility.screening-reference"
+
+
+class ScreeningError(Exception):
+    """A screener action that cannot be done; the message is translated and safe to show."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def evaluate_pathways(
+    *, screener: Screener, answers: dict[str, Any], today: datetime.date, active_only: bool = True
+) -> dict[str, tuple[Pathway, rules.Outcome]]:
+    """Each pathway's outcome under the version's rules, in display order."""
+    pathway_rules = PathwayRule.objects.filter(version=screener.version).select_related("pathway")
+    if active_only:
+        pathway_rules = pathway_rules.filter(pathway__active=True)
+    context = screener.context(today)
+    return {
+        rule.pathway.code: (rule.pathway, rules.evaluate(rule.condition, answers, context))
+        for rule in pathway_rules.order_by("pathway__order", "pathway__code")
+    }
+
+
+def record_screening(*, screener: Screener, answers: dict[str, Any], language: str) -> Screening:
+    """Store the anonymous result of a finished screener and return it."""
+    today = timezone.localdate()
+    if screener.next_question(answers, today) is not None:
+        raise ScreeningError(_("Some questions have not been answered yet."))
+    _applicable, kept = screener.walk(answers, today)
+    outcomes = {
+        code: {
+            "eligible": outcome.passed,
+            "reasons": outcome.met_reasons() if outcome.passed else outcome.unmet_reasons(),
+        }
+        for code, (_pathway, outcome) in evaluate_pathways(screener=screener, answers=kept, today=today).items()
+    }
+    stored = dict(kept)
+    born = rules.parse_date(stored.pop("date_of_birth", None))
+    if born is not None:
+        # Data minimisation: the age is what the rules needed; the birth date is not kept.
+        stored["age"] = rules.age_on(born, today)
+    screening = Screening(
+        version=screener.version,
+        host_country=kept.get(rules.CURRENT_COUNTRY, "") if kept.get(rules.CURRENT_COUNTRY) in screener.hosts else "",
+        answers=stored,
+        outcomes=outcomes,
+        language=language,
+    )
+    screening.full_clean()
+    screening.save()
+    return screening
+
+
+def screening_reference(screening: Screening) -> str:
+    """A signed, URL-safe reference to a screening, for the booking."""
+    return signing.dumps({"screening": screening.pk}, salt=REFERENCE_SALT, compress=True)
+
+
+def screening_from_reference(reference: str, *, max_age: datetime.timedelta) -> Screening:
+    """The screening a reference names; ScreeningError if forged, tampered, expired or not eligible."""
+    try:
+        data = signing.loads(reference, salt=REFERENCE_SALT, max_age=max_age)
+    except signing.SignatureExpired as exc:
+        raise ScreeningError(_("Your answers are too old to book with. Please answer the questions again.")) from exc
+    except signing.BadSignature as exc:
+        raise ScreeningError(
+            _("This booking link is not valid. Please answer the questions to get a new one.")
+        ) from exc
+    screening = Screening.objects.filter(pk=data.get("screening") if isinstance(data, dict) else None).first()
+    if screening is None or not screening.eligible_pathways:
+        raise ScreeningError(_("This booking link is not valid. Please answer the questions to get a new one."))
+    return screening
+
+
+@transaction.atomic
+def create_draft(*, source: ScreenerVersion, notes: str = "") -> ScreenerVersion:
+    """A new draft version with a copy of the source version's questions, hosts and rules."""
+    number = (ScreenerVersion.objects.aggregate(highest=Max("number"))["highest"] or 0) + 1
+    draft = ScreenerVersion(
+        number=number,
+        status=ScreenerVersion.Status.DRAFT,
+        based_on=source,
+        notes=notes or gettext_lazy("Copy of version %(number)s") % {"number": source.number},
+    )
+    draft.full_clean()
+    draft.save()
+    for model in (Question, HostCountry, PathwayRule):
+        for item in model.objects.filter(version=source):
+            item.pk = None
+            item.version = draft
+            item.save()
+    return draft
+
+
+def publish_version(*, version: ScreenerVersion) -> ScreenerVersion:
+    """Publish a draft: it becomes the version new screenings use, and the previous one retires."""
+    with transaction.atomic(durable=True):
+        locked = ScreenerVersion.objects.select_for_update().get(pk=version.pk)
+        if locked.status != ScreenerVersion.Status.DRAFT:
+            raise ScreeningError(_("Only a draft can be published."))
+        problems = []
+        for item in [*Question.objects.filter(version=locked), *PathwayRule.objects.filter(version=locked)]:
+            try:
+                item.full_clean()
+            except ValidationError as exc:
+                problems.append(f"{item}: {'; '.join(exc.messages)}")
+        if not PathwayRule.objects.filter(version=locked).exists():
+            problems.append(_("The version has no pathway rules."))
+        if problems:
+            raise ScreeningError(_("The version cannot be published: %(problems)s") % {"problems": " ".join(problems)})
+        ScreenerVersion.objects.filter(status=ScreenerVersion.Status.PUBLISHED).update(
+            status=ScreenerVersion.Status.RETIRED
+        )
+        locked.status = ScreenerVersion.Status.PUBLISHED
+        locked.published_at = timezone.now()
+        locked.save(update_fields=["status", "published_at"])
+    return locked

@@ -1,0 +1,315 @@
+"""The seeded 2023 rules against realistic applicants, through the same service the site uses."""
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from eligibility.selectors import Screener
+from eligibility.services import ScreeningError, record_screening
+
+R, F, W = "refugee", "family-reunification", "temporary-work"
+
+
+def years_ago(years: int, days: int = 0) -> str:
+    today = timezone.localdate()
+    return str(today.replace(year=today.year - years) - datetime.timedelta(days=days))
+
+
+def applicant(screener: Screener, **given: str) -> dict[str, str]:
+    """Complete answers: what is given, and "no" or a plain default for every other question asked."""
+    defaults = {
+        "date_of_birth": "1990-05-17",
+        "legal_status": "none",
+        "fear_of_persecution": "no",
+        "us_relative": "no",
+        "i130_approved": "no",
+        "job_offer": "no",
+        "arrival_date": "2021-01-15",
+    }
+    answers = dict(given)
+    today = timezone.localdate()
+    while (question := screener.next_question(answers, today)) is not None:
+        answers[question.key] = defaults[question.key]
+    return answers
+
+
+CASES = [
+    (
+        "Venezuelan in Colombia since 2022, fears persecution",
+        {"current_country": "CO", "nationality": "VE", "arrival_date": "2022-03-01", "fear_of_persecution": "yes"},
+        {R},
+    ),
+    (
+        "Venezuelan in Colombia since before 11 June 2023, no claim",
+        {"current_country": "CO", "nationality": "VE", "arrival_date": "2023-06-10"},
+        set(),
+    ),
+    (
+        "Venezuelan who reached Colombia on 11 June 2023",
+        {"current_country": "CO", "nationality": "VE", "arrival_date": "2023-06-11", "fear_of_persecution": "yes"},
+        {R},
+    ),
+    (
+        "Venezuelan who reached Colombia after the cut-off",
+        {"current_country": "CO", "nationality": "VE", "arrival_date": "2023-07-01", "fear_of_persecution": "yes"},
+        set(),
+    ),
+    (
+        "Colombian in Colombia",
+        {"current_country": "CO", "nationality": "CO", "fear_of_persecution": "yes", "job_offer": "agricultural"},
+        set(),
+    ),
+    (
+        "Cuban in Colombia with an approved I-130 and fear",
+        {
+            "current_country": "CO",
+            "nationality": "CU",
+            "arrival_date": "2020-02-02",
+            "fear_of_persecution": "yes",
+            "us_relative": "citizen",
+            "i130_approved": "yes",
+        },
+        {R, F},
+    ),
+    (
+        "Haitian in Colombia whose I-130 is not approved",
+        {
+            "current_country": "CO",
+            "nationality": "HT",
+            "arrival_date": "2020-02-02",
+            "us_relative": "citizen",
+            "i130_approved": "no",
+        },
+        set(),
+    ),
+    (
+        "Nicaraguan in Costa Rica, not a registered asylum seeker",
+        {
+            "current_country": "CR",
+            "nationality": "NI",
+            "arrival_date": "2021-04-04",
+            "legal_status": "none",
+            "fear_of_persecution": "yes",
+        },
+        set(),
+    ),
+    (
+        "Nicaraguan asylum seeker in Costa Rica who fears persecution",
+        {
+            "current_country": "CR",
+            "nationality": "NI",
+            "arrival_date": "2021-04-04",
+            "legal_status": "asylum_seeker",
+            "fear_of_persecution": "yes",
+        },
+        {R},
+    ),
+    (
+        "Nicaraguan asylum seeker in Costa Rica with a farm job offer",
+        {
+            "current_country": "CR",
+            "nationality": "NI",
+            "arrival_date": "2019-04-04",
+            "legal_status": "asylum_seeker",
+            "job_offer": "agricultural",
+        },
+        {W},
+    ),
+    (
+        "Venezuelan asylum seeker who reached Costa Rica on 12 June 2023",
+        {
+            "current_country": "CR",
+            "nationality": "VE",
+            "arrival_date": "2023-06-12",
+            "legal_status": "asylum_seeker",
+            "fear_of_persecution": "yes",
+        },
+        {R},
+    ),
+    (
+        "Venezuelan asylum seeker who reached Costa Rica on 13 June 2023",
+        {
+            "current_country": "CR",
+            "nationality": "VE",
+            "arrival_date": "2023-06-13",
+            "legal_status": "asylum_seeker",
+            "fear_of_persecution": "yes",
+        },
+        set(),
+    ),
+    (
+        "Nicaraguan asylum seeker in Costa Rica, relative's I-130 pending",
+        {
+            "current_country": "CR",
+            "nationality": "NI",
+            "arrival_date": "2023-01-01",
+            "legal_status": "asylum_seeker",
+            "us_relative": "permanent_resident",
+            "i130_approved": "no",
+        },
+        set(),
+    ),
+    (
+        "Guatemalan with an approved I-130 from a US citizen parent",
+        {"current_country": "GT", "nationality": "GT", "us_relative": "citizen", "i130_approved": "yes"},
+        {F},
+    ),
+    (
+        "Guatemalan with an agricultural job offer",
+        {"current_country": "GT", "nationality": "GT", "job_offer": "agricultural"},
+        {W},
+    ),
+    (
+        "Guatemalan who fits all three pathways",
+        {
+            "current_country": "GT",
+            "nationality": "GT",
+            "fear_of_persecution": "yes",
+            "us_relative": "permanent_resident",
+            "i130_approved": "yes",
+            "job_offer": "non_agricultural",
+        },
+        {R, F, W},
+    ),
+    (
+        "Guatemalan aged 17",
+        {
+            "current_country": "GT",
+            "nationality": "GT",
+            "date_of_birth": years_ago(18, days=-1),
+            "fear_of_persecution": "yes",
+        },
+        set(),
+    ),
+    (
+        "Guatemalan who turns 18 today",
+        {"current_country": "GT", "nationality": "GT", "date_of_birth": years_ago(18), "fear_of_persecution": "yes"},
+        {R},
+    ),
+    (
+        "Honduran in Guatemala (removed in August 2023)",
+        {"current_country": "GT", "nationality": "HN", "arrival_date": "2022-01-01", "fear_of_persecution": "yes"},
+        set(),
+    ),
+    (
+        "Salvadoran in Guatemala",
+        {"current_country": "GT", "nationality": "SV", "arrival_date": "2022-01-01", "job_offer": "agricultural"},
+        set(),
+    ),
+    (
+        "Venezuelan in Ecuador in the regularization process, fears persecution",
+        {
+            "current_country": "EC",
+            "nationality": "VE",
+            "arrival_date": "2023-01-01",
+            "legal_status": "regularization",
+            "fear_of_persecution": "yes",
+            "job_offer": "non_agricultural",
+        },
+        {R},
+    ),
+    (
+        "Cuban refugee who reached Ecuador on 18 October 2023 with an approved I-130",
+        {
+            "current_country": "EC",
+            "nationality": "CU",
+            "arrival_date": "2023-10-18",
+            "legal_status": "refugee",
+            "us_relative": "permanent_resident",
+            "i130_approved": "yes",
+        },
+        {F},
+    ),
+    (
+        "Cuban refugee who reached Ecuador on 19 October 2023",
+        {
+            "current_country": "EC",
+            "nationality": "CU",
+            "arrival_date": "2023-10-19",
+            "legal_status": "refugee",
+            "fear_of_persecution": "yes",
+        },
+        set(),
+    ),
+    (
+        "Colombian refugee in Ecuador who fears persecution",
+        {
+            "current_country": "EC",
+            "nationality": "CO",
+            "arrival_date": "2019-09-09",
+            "legal_status": "refugee",
+            "fear_of_persecution": "yes",
+            "job_offer": "agricultural",
+        },
+        {R, W},
+    ),
+    (
+        "Haitian in Ecuador with a farm job offer (not on the H-2 list)",
+        {
+            "current_country": "EC",
+            "nationality": "HT",
+            "arrival_date": "2023-05-01",
+            "legal_status": "regularization",
+            "job_offer": "agricultural",
+        },
+        set(),
+    ),
+    (
+        "Venezuelan in Ecuador with no status",
+        {
+            "current_country": "EC",
+            "nationality": "VE",
+            "arrival_date": "2023-05-01",
+            "legal_status": "none",
+            "fear_of_persecution": "yes",
+        },
+        set(),
+    ),
+    ("Ecuadorian in Ecuador", {"current_country": "EC", "nationality": "EC", "fear_of_persecution": "yes"}, set()),
+    (
+        "Venezuelan in Peru (no office)",
+        {"current_country": "PE", "nationality": "VE", "arrival_date": "2020-01-01", "fear_of_persecution": "yes"},
+        set(),
+    ),
+]
+
+
+@pytest.mark.parametrize(("who", "given", "eligible"), CASES, ids=[case[0] for case in CASES])
+def test_seeded_rules(screener: Screener, who: str, given: dict, eligible: set[str]) -> None:
+    screening = record_screening(screener=screener, answers=applicant(screener, **given), language="es")
+    assert set(screening.outcomes) == {R, F, W}, "inactive pathways are not evaluated"
+    assert set(screening.eligible_pathways) == eligible
+    for outcome in screening.outcomes.values():
+        assert outcome["reasons"], f"{who}: every outcome explains itself"
+
+
+def test_under_18_is_told_why(screener: Screener) -> None:
+    answers = applicant(screener, current_country="GT", nationality="GT", date_of_birth=years_ago(16))
+    screening = record_screening(screener=screener, answers=answers, language="en")
+    for outcome in screening.outcomes.values():
+        assert {
+            "en": "You must be 18 or older. Family members under 18 are listed on an adult's appointment.",
+            "es": "Debe tener 18 años o más. Los familiares menores de 18 años se incluyen en la cita de un adulto.",
+        } in outcome["reasons"]
+
+
+def test_colombian_in_colombia_is_told_the_nationality_is_not_served(screener: Screener) -> None:
+    screening = record_screening(
+        screener=screener, answers=applicant(screener, current_country="CO", nationality="CO"), language="en"
+    )
+    reasons = [reason["en"] for reason in screening.outcomes[R]["reasons"]]
+    assert reasons[0] == "The office in the country where you live does not serve people of your nationality."
+
+
+def test_screening_keeps_the_age_not_the_birth_date(screener: Screener) -> None:
+    answers = applicant(screener, current_country="GT", nationality="GT", date_of_birth="1990-05-17")
+    screening = record_screening(screener=screener, answers=answers, language="es")
+    assert "date_of_birth" not in screening.answers
+    assert screening.answers["age"] >= 36
+    assert screening.host_country == "GT"
+
+
+def test_incomplete_answers_are_not_recorded(screener: Screener) -> None:
+    with pytest.raises(ScreeningError):
+        record_screening(screener=screener, answers={"current_country": "GT"}, language="es")
