@@ -1,8 +1,28 @@
-"""Public screener pages."""
+"""Public screener pages: start → one question a page → check your answers → result.
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_safe
+The answers live in the session with the version the applicant started on, so a rule change in the
+middle of a screener never changes its questions or its result.
+"""
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_safe
+
+from eligibility.forms import AnswerForm
+from eligibility.models import Pathway, Question, ScreenerVersion, Screening, in_language
+from eligibility.selectors import Screener, load_screener, published_version
+from eligibility.services import ScreeningError, record_screening, screening_reference
+
+SESSION_KEY = "screener"
+# Kinds answered with several inputs (radios, day/month/year), grouped in a fieldset.
+GROUPED_KINDS = (Question.Kind.YES_NO, Question.Kind.CHOICE, Question.Kind.DATE)
+RESULT_KEY = "screening"
 
 
 @require_safe
@@ -11,7 +31,161 @@ def start(request: HttpRequest) -> HttpResponse:
     return render(request, "eligibility/start.html")
 
 
+def _session(request: HttpRequest) -> dict[str, Any] | None:
+    data = request.session.get(SESSION_KEY)
+    return data if isinstance(data, dict) and isinstance(data.get("answers"), dict) else None
+
+
+def _screener(request: HttpRequest) -> Screener | None:
+    """The screener pinned in this session, if the session has one and its version still exists."""
+    data = _session(request)
+    if data is None:
+        return None
+    version = ScreenerVersion.objects.filter(pk=data.get("version")).first()
+    return load_screener(version) if version else None
+
+
+def _save_answers(request: HttpRequest, answers: dict[str, Any]) -> None:
+    data = _session(request) or {}
+    request.session[SESSION_KEY] = {**data, "answers": answers}
+
+
+def _closed(request: HttpRequest) -> HttpResponse:
+    return render(request, "eligibility/questions_closed.html", status=503)
+
+
 @require_safe
 def begin(request: HttpRequest) -> HttpResponse:
-    """Where the start button leads. The screener questions replace this page (issue #3)."""
-    return render(request, "eligibility/questions_closed.html")
+    """The start button: pin the published version (or resume) and go to the next question."""
+    screener = _screener(request)
+    if screener is None or request.GET.get("restart"):
+        version = published_version()
+        if version is None:
+            return _closed(request)
+        request.session[SESSION_KEY] = {"version": version.pk, "answers": {}}
+        screener = load_screener(version)
+    return _go_on(request, screener, _session(request)["answers"])
+
+
+def _go_on(request: HttpRequest, screener: Screener, answers: dict[str, Any]) -> HttpResponseRedirect:
+    question = screener.next_question(answers, timezone.localdate())
+    if question is None:
+        return redirect("eligibility:check")
+    return redirect("eligibility:question", key=question.key)
+
+
+def _bad_request(request: HttpRequest, message: str) -> HttpResponse:
+    return render(request, "eligibility/bad_request.html", {"message": message}, status=400)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def question(request: HttpRequest, key: str) -> HttpResponse:
+    screener = _screener(request)
+    if screener is None:
+        return redirect("eligibility:begin")
+    answers = _session(request)["answers"]
+    today = timezone.localdate()
+    applicable, kept = screener.walk(answers, today)
+    current = next((q for q in applicable if q.key == key), None)
+    next_one = next((q for q in applicable if q.key not in kept), None)
+    reachable = current is not None and (current.key in kept or current == next_one)
+    changing = request.GET.get("change") == "1"
+    if not reachable:
+        if request.method == "POST":
+            # Only a hand-made request can answer a question that was not asked, or skip ahead.
+            if current is None:
+                return _bad_request(request, _("That question does not apply to your answers."))
+            return _bad_request(request, _("Please answer the questions in order."))
+        return _go_on(request, screener, kept)
+
+    data = request.POST if request.method == "POST" else None
+    form = AnswerForm(data, question=current, initial={"answer": kept.get(current.key)})
+    if request.method == "POST" and form.is_valid():
+        kept[current.key] = form.cleaned_data["answer"]
+        _applicable, kept = screener.walk(kept, today)
+        _save_answers(request, kept)
+        if changing and screener.next_question(kept, today) is None:
+            return redirect("eligibility:check")
+        return _go_on(request, screener, kept)
+
+    position = applicable.index(current)
+    back = (
+        reverse("eligibility:check")
+        if changing
+        else reverse("eligibility:question", kwargs={"key": applicable[position - 1].key})
+        if position
+        else reverse("eligibility:start")
+    )
+    return render(
+        request,
+        "eligibility/question.html",
+        {
+            "question": current,
+            "form": form,
+            "back_url": back,
+            "number": position + 1,
+            "total": max(len(applicable), position + 1),
+            "changing": changing,
+            "grouped": current.kind in GROUPED_KINDS,
+            "anchor": "id_answer_0" if current.kind in GROUPED_KINDS else "id_answer",
+        },
+    )
+
+
+def _display(question: Question, answer: Any, form: AnswerForm) -> str:
+    if question.kind == Question.Kind.DATE:
+        return "/".join(str(part) for part in form.fields["answer"].widget.decompress(answer))
+    choices = dict(form.fields["answer"].choices) if hasattr(form.fields["answer"], "choices") else {}
+    return str(choices.get(answer, answer))
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def check(request: HttpRequest) -> HttpResponse:
+    screener = _screener(request)
+    if screener is None or not _session(request)["answers"]:
+        return redirect("eligibility:start")
+    today = timezone.localdate()
+    applicable, kept = screener.walk(_session(request)["answers"], today)
+    if screener.next_question(kept, today) is not None:
+        return _go_on(request, screener, kept)
+    if request.method == "POST":
+        try:
+            screening = record_screening(screener=screener, answers=kept, language=get_language())
+        except ScreeningError as exc:
+            return _bad_request(request, exc.message)
+        request.session[RESULT_KEY] = screening.pk
+        del request.session[SESSION_KEY]
+        return redirect("eligibility:result")
+    rows = [(q, _display(q, kept[q.key], AnswerForm(question=q))) for q in applicable if q.key in kept]
+    return render(request, "eligibility/check.html", {"rows": rows})
+
+
+@require_safe
+def result(request: HttpRequest) -> HttpResponse:
+    screening = Screening.objects.filter(pk=request.session.get(RESULT_KEY)).select_related("version").first()
+    if screening is None:
+        return redirect("eligibility:start")
+    language = (get_language() or "es")[:2]
+    pathways = {pathway.code: pathway for pathway in Pathway.objects.filter(code__in=list(screening.outcomes))}
+    outcomes = [
+        {
+            "pathway": pathways[code],
+            "name": in_language(pathways[code], "name", language),
+            "description": in_language(pathways[code], "description", language),
+            "bring": in_language(pathways[code], "bring", language),
+            "eligible": outcome["eligible"],
+            "reasons": [reason.get(language) or reason["en"] for reason in outcome["reasons"]],
+        }
+        for code, outcome in screening.outcomes.items()
+        if code in pathways
+    ]
+    eligible = [item for item in outcomes if item["eligible"]]
+    return render(
+        request,
+        "eligibility/result.html",
+        {
+            "outcomes": outcomes,
+            "eligible": eligible,
+            "reference": screening_reference(screening) if eligible else None,
+        },
+    )

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.forms",
     "crispy_forms",
     "crispy_bootstrap5",
     "csp",
@@ -65,6 +66,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "movilidad.urls"
+# Widgets render with the project's templates too (the screener's day/month/year input).
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 WSGI_APPLICATION = "movilidad.wsgi.application"
 
 TEMPLATES = [
@@ -216,6 +219,9 @@ else:
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Movilidad Segura <no-reply@movilidad.example>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# How long an eligible screening can be used to book before the questions must be answered again.
+SCREENING_VALID_DAYS = env.int("SCREENING_VALID_DAYS", default=7)
 
 # Public contact details shown on the contact page.
 CONTACT_EMAIL = env.str("CONTACT_EMAIL", default="ayuda@movilidad.example")

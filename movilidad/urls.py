@@ -13,6 +13,7 @@ urlpatterns = [
 
 urlpatterns += i18n_patterns(
     path("", include("eligibility.urls")),
+    path("", include("appointments.urls")),
     path("", include("core.urls")),
     prefix_default_language=True,
 )

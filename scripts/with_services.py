@@ -161,6 +161,8 @@ class Services:
             "DEBUG": "false",
             "HTTPS": "false",
             "STATIC_MANIFEST": "false",
+            # Test databases are dropped at the end: no connection may outlive its test.
+            "CONN_MAX_AGE": "0",
             "SECRET_KEY": "test-only-" + os.urandom(24).hex(),
             "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
         }

@@ -28,8 +28,6 @@ def test_root_follows_the_browser_language(client: Client) -> None:
         ("/en/privacy/", "Privacy notice"),
         ("/es/contact/", "Contacto"),
         ("/en/contact/", "Contact"),
-        ("/es/questions/", "Las preguntas aún no están disponibles"),
-        ("/en/questions/", "The questions are not open yet"),
     ],
 )
 def test_public_pages_render_in_each_language(client: Client, path: str, heading: str) -> None:
@@ -149,3 +147,12 @@ def test_disallowed_host_gets_the_400_page(client: Client) -> None:
 def test_unsafe_methods_on_read_only_pages_are_refused(client: Client) -> None:
     assert client.post("/es/").status_code == 405
     assert client.post("/healthz").status_code == 405
+
+
+def test_questions_closed_without_a_published_version(client: Client) -> None:
+    from eligibility.models import ScreenerVersion
+
+    ScreenerVersion.objects.filter(status="published").update(status="retired")
+    response = client.get("/es/questions/")
+    assert response.status_code == 503
+    assert "<h1>Las preguntas no están disponibles en este momento</h1>" in response.content.decode()

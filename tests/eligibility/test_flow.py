@@ -1,0 +1,270 @@
+"""The applicant's screener through Django's test client: the journey and every bad input."""
+
+import re
+
+import pytest
+from django.core import signing
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from eligibility.models import PathwayRule, Question, ScreenerVersion, Screening
+from eligibility.services import create_draft, publish_version, screening_reference
+
+Q = "/en/questions/"
+
+
+def date(day: str, month: str, year: str) -> dict[str, str]:
+    return {"answer_0": day, "answer_1": month, "answer_2": year}
+
+
+GUATEMALAN_WITH_PETITION = [
+    ("current_country", {"answer": "GT"}),
+    ("nationality", {"answer": "GT"}),
+    ("date_of_birth", date("17", "5", "1990")),
+    ("fear_of_persecution", {"answer": "no"}),
+    ("us_relative", {"answer": "citizen"}),
+    ("i130_approved", {"answer": "yes"}),
+    ("job_offer", {"answer": "no"}),
+]
+
+
+def answer_all(client: Client, steps: list) -> None:
+    for index, (key, data) in enumerate(steps):
+        response = client.post(f"{Q}{key}/", data)
+        assert response.status_code == 302, (key, response.content.decode()[:2000])
+        expected = f"{Q}{steps[index + 1][0]}/" if index + 1 < len(steps) else f"{Q}check/"
+        assert response["Location"] == expected, key
+
+
+def session_answers(client: Client) -> dict:
+    return client.session.get("screener", {}).get("answers", {})
+
+
+@pytest.fixture
+def started(client: Client, published: ScreenerVersion) -> Client:
+    client.get(Q)
+    return client
+
+
+def test_question_page(started: Client) -> None:
+    html = started.get(f"{Q}current_country/").content.decode()
+    assert '<h1><label for="id_answer">Which country do you live in now?</label></h1>' in html
+    assert "Question 1 of about" in html
+    assert 'href="/en/"' in html  # back to the start page
+    options = re.findall(r'<option value="(\w*)"', html)
+    assert options[:5] == ["", "GT", "CO", "CR", "EC"], "the program's countries come first"
+
+
+def test_whole_journey_to_an_eligible_result(started: Client) -> None:
+    assert started.get(Q)["Location"] == f"{Q}current_country/"
+    answer_all(started, GUATEMALAN_WITH_PETITION)
+    html = started.get(f"{Q}check/").content.decode()
+    assert "<h1>Check your answers</h1>" in html
+    assert "17/5/1990" in html
+    assert 'href="/en/questions/nationality/?change=1"' in html
+    response = started.post(f"{Q}check/")
+    assert response["Location"] == f"{Q}result/"
+    screening = Screening.objects.get()
+    assert screening.eligible_pathways == ["family-reunification"]
+    assert screening.language == "en"
+    assert "screener" not in started.session
+    html = started.get(f"{Q}result/").content.decode()
+    assert "You may be eligible" in html
+    assert "A relative in the United States has an approved I-130 petition for you." in html
+    assert "Refugee processing is for people who were persecuted or fear persecution." in html
+    assert "the I-130 approval notice" in html
+    booking = re.search(r'href="(/en/book/\?screening=[^"]+)"', html)
+    assert booking, "an eligible result offers a booking link"
+    assert "Choosing an office" in started.get(booking[1].replace("&amp;", "&")).content.decode()
+
+
+def test_not_eligible_result_says_where_else_to_get_help(started: Client) -> None:
+    steps = [
+        ("current_country", {"answer": "CO"}),
+        ("nationality", {"answer": "CO"}),
+        ("date_of_birth", date("1", "1", "1980")),
+        ("fear_of_persecution", {"answer": "yes"}),
+        ("us_relative", {"answer": "no"}),
+        ("job_offer", {"answer": "no"}),
+    ]
+    answer_all(started, steps)
+    started.post(f"{Q}check/")
+    html = started.get(f"{Q}result/").content.decode()
+    assert "You are not eligible" in html
+    assert "You may be eligible" not in html
+    assert "does not serve people of your nationality" in html
+    assert "Where else to get help" in html
+    assert "/book/" not in html
+
+
+def test_under_18_is_not_eligible_with_the_reason(started: Client) -> None:
+    steps = [*GUATEMALAN_WITH_PETITION]
+    steps[2] = ("date_of_birth", date("1", "1", "2015"))
+    answer_all(started, steps)
+    started.post(f"{Q}check/")
+    html = started.get(f"{Q}result/").content.decode()
+    assert "You may be eligible" not in html
+    assert "You must be 18 or older. Family members under 18 are listed on an adult&#x27;s appointment." in html
+
+
+def test_back_link_keeps_the_answer(started: Client) -> None:
+    started.post(f"{Q}current_country/", {"answer": "CR"})
+    html = started.get(f"{Q}nationality/").content.decode()
+    assert f'href="{Q}current_country/"' in html
+    assert '<option value="CR" selected>' in started.get(f"{Q}current_country/").content.decode()
+
+
+def test_change_link_returns_to_the_summary_and_drops_answers_that_no_longer_apply(started: Client) -> None:
+    answer_all(started, GUATEMALAN_WITH_PETITION)
+    html = started.get(f"{Q}us_relative/?change=1").content.decode()
+    assert f'href="{Q}check/"' in html
+    response = started.post(f"{Q}us_relative/?change=1", {"answer": "no"})
+    assert response["Location"] == f"{Q}check/"
+    assert "i130_approved" not in session_answers(started)
+
+
+def test_change_that_opens_a_new_question_asks_it_first(started: Client) -> None:
+    answer_all(started, GUATEMALAN_WITH_PETITION)
+    response = started.post(f"{Q}nationality/?change=1", {"answer": "HN"})
+    assert response["Location"] == f"{Q}arrival_date/"
+
+
+@pytest.mark.parametrize(
+    ("key", "before", "data", "message"),
+    [
+        ("current_country", [], {}, "Select a country."),
+        ("current_country", [], {"answer": "XX"}, "Select a country from the list."),
+        ("fear_of_persecution", ["GT", "GT", "1990-01-01"], {"answer": "maybe"}, "Select yes or no."),
+        ("us_relative", ["GT", "GT", "1990-01-01", "no"], {"answer": "cousin"}, "Select one of the options."),
+        ("us_relative", ["GT", "GT", "1990-01-01", "no"], {}, "Select an answer."),
+        ("date_of_birth", ["GT", "GT"], {"answer_0": "31", "answer_1": "2", "answer_2": "1990"}, "Enter a real date."),
+        (
+            "date_of_birth",
+            ["GT", "GT"],
+            {"answer_0": "31", "answer_1": "", "answer_2": "1990"},
+            "Enter the day, the month and the year.",
+        ),
+        (
+            "date_of_birth",
+            ["GT", "GT"],
+            {"answer_0": "aa", "answer_1": "2", "answer_2": "1990"},
+            "Enter the date in numbers",
+        ),
+        (
+            "date_of_birth",
+            ["GT", "GT"],
+            {"answer_0": "1", "answer_1": "1", "answer_2": "2999"},
+            "The date must be in the past.",
+        ),
+        ("date_of_birth", ["GT", "GT"], {}, "Enter a date."),
+    ],
+)
+def test_bad_answers_show_the_form_again_with_errors(
+    started: Client, key: str, before: list, data: dict, message: str
+) -> None:
+    keys = ["current_country", "nationality", "date_of_birth", "fear_of_persecution"]
+    answers = dict(zip(keys, before, strict=False))
+    session = started.session
+    session["screener"] = {**session["screener"], "answers": answers}
+    session.save()
+    response = started.post(f"{Q}{key}/", data)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert '<h2 id="error-summary-title" class="error-summary__title">There is a problem</h2>' in html
+    assert html.count(message) == 2, "in the summary and at the field"
+    assert "<title>Error: " in html
+    assert session_answers(started) == answers, "nothing is stored"
+
+
+def test_errors_are_translated(client: Client, published: ScreenerVersion) -> None:
+    client.get("/es/questions/")
+    html = client.post("/es/questions/current_country/", {}).content.decode()
+    assert "Hay un problema" in html
+    assert "Seleccione un país." in html
+
+
+def test_answering_a_question_that_does_not_apply_is_refused(started: Client) -> None:
+    started.post(f"{Q}current_country/", {"answer": "GT"})
+    started.post(f"{Q}nationality/", {"answer": "GT"})
+    before = session_answers(started)
+    response = started.post(f"{Q}arrival_date/", date("1", "1", "2020"))
+    assert response.status_code == 400
+    assert "That question does not apply to your answers." in response.content.decode()
+    assert session_answers(started) == before
+    unknown = started.post(f"{Q}no-such-question/", {"answer": "yes"})
+    assert unknown.status_code == 400
+
+
+def test_skipping_ahead_is_refused(started: Client) -> None:
+    started.post(f"{Q}current_country/", {"answer": "GT"})
+    response = started.post(f"{Q}job_offer/", {"answer": "no"})
+    assert response.status_code == 400
+    assert "Please answer the questions in order." in response.content.decode()
+    assert session_answers(started) == {"current_country": "GT"}
+    assert started.get(f"{Q}job_offer/")["Location"] == f"{Q}nationality/"
+
+
+@pytest.mark.parametrize("page", ["check/", "result/", "nationality/"])
+def test_pages_without_answers_send_to_the_start(client: Client, published: ScreenerVersion, page: str) -> None:
+    response = client.get(f"{Q}{page}")
+    assert response.status_code == 302
+    assert response["Location"] in ("/en/", Q)
+
+
+def test_rules_changed_midway_the_applicant_finishes_on_their_version(started: Client) -> None:
+    started.post(f"{Q}current_country/", {"answer": "GT"})
+    original = ScreenerVersion.objects.get(status="published")
+    draft = create_draft(source=original)
+    Question.objects.filter(version=draft, key="nationality").update(label_en="Citizenship?")
+    rule = PathwayRule.objects.get(version=draft, pathway__code="family-reunification")
+    rule.condition = {"any": []}  # nobody is eligible under the new rules
+    rule.save()
+    publish_version(version=draft)
+
+    assert "What is your nationality?" in started.get(f"{Q}nationality/").content.decode()
+    answer_all(started, GUATEMALAN_WITH_PETITION)
+    started.post(f"{Q}check/")
+    screening = Screening.objects.get()
+    assert screening.version == original
+    assert screening.eligible_pathways == ["family-reunification"]
+
+    newcomer = Client()
+    newcomer.get(Q)
+    newcomer.post(f"{Q}current_country/", {"answer": "GT"})
+    assert "Citizenship?" in newcomer.get(f"{Q}nationality/").content.decode()
+
+
+def test_booking_reference(client: Client, published: ScreenerVersion, settings) -> None:
+    client.get(Q)
+    answer_all(client, GUATEMALAN_WITH_PETITION)
+    client.post(f"{Q}check/")
+    screening = Screening.objects.get()
+    reference = screening_reference(screening)
+    assert client.get("/en/book/", {"screening": reference}).status_code == 200
+
+    tampered = reference[:-2] + ("A" if reference[-2] != "A" else "B") + reference[-1]
+    forged = signing.dumps({"screening": screening.pk}, salt="something-else")
+    for bad in (tampered, forged, "", "not-a-reference"):
+        response = client.get("/en/book/", {"screening": bad})
+        assert response.status_code == 400
+        assert (
+            "This booking link is not valid. Please answer the questions to get a new one." in response.content.decode()
+        )
+
+    # A reference older than the validity window is refused with its own message.
+    settings.SCREENING_VALID_DAYS = -1
+    response = client.get("/en/book/", {"screening": reference})
+    assert response.status_code == 400
+    assert "Your answers are too old to book with." in response.content.decode()
+
+
+def test_question_pages_use_a_constant_number_of_queries(started: Client) -> None:
+    counts = []
+    for key, data in GUATEMALAN_WITH_PETITION:
+        with CaptureQueriesContext(connection) as queries:
+            started.get(f"{Q}{key}/")
+        counts.append(len(queries))
+        started.post(f"{Q}{key}/", data)
+    assert len(set(counts)) == 1, counts
+    assert counts[0] <= 6, counts
