@@ -1,5 +1,12 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
+
+
+def _ensure_roles(sender: AppConfig, **kwargs: object) -> None:
+    from core.services import ensure_roles
+
+    ensure_roles()
 
 
 class CoreConfig(AppConfig):
@@ -7,3 +14,9 @@ class CoreConfig(AppConfig):
 
     name = "core"
     verbose_name = _("Site")
+
+    def ready(self) -> None:
+        # Roles and their permissions exist after every migrate: permissions are created by a
+        # post_migrate handler of their own, so this one runs last (core is not the last app,
+        # hence dispatch on any sender and idempotent work).
+        post_migrate.connect(_ensure_roles, dispatch_uid="core.ensure_roles")

@@ -3,10 +3,11 @@
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.db import transaction
+from django.db.models import Q
 
-# Role names are stable identifiers used in code; their labels are translated in the admin.
+# Role names are stable identifiers used in code (and shown as they are in the admin).
 ROLE_OFFICE_STAFF = "Office staff"
 ROLE_SUPERVISOR = "Supervisor"
 ROLE_PROGRAM_ADMIN = "Program administrator"
@@ -29,9 +30,24 @@ DEMO_ACCOUNTS = (
 )
 
 
+# What each role may do in the admin, as (app label, model) pairs given every permission.
+ROLE_MODELS = {
+    ROLE_PROGRAM_ADMIN: [
+        ("eligibility", model)
+        for model in ("pathway", "screenerversion", "question", "hostcountry", "pathwayrule", "screening")
+    ],
+}
+
+
 def ensure_roles() -> dict[str, Group]:
-    """Create the role groups if missing; return them by name."""
-    return {name: Group.objects.get_or_create(name=name)[0] for name in ROLES}
+    """Create the role groups if missing and give them their permissions; return them by name."""
+    groups = {name: Group.objects.get_or_create(name=name)[0] for name in ROLES}
+    for role, models in ROLE_MODELS.items():
+        permissions = Permission.objects.filter(
+            Q(*[Q(content_type__app_label=app, content_type__model=model) for app, model in models], _connector=Q.OR)
+        )
+        groups[role].permissions.add(*permissions)
+    return groups
 
 
 @transaction.atomic

@@ -1,0 +1,126 @@
+"""Program administrators change the rules in a draft, try them, and publish them."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.test import Client
+from django.utils import translation
+
+from core.services import ROLE_OFFICE_STAFF, ROLE_PROGRAM_ADMIN
+from eligibility.models import PathwayRule, Question, ScreenerVersion
+from eligibility.services import ScreeningError, create_draft, publish_version
+
+
+def user_in(role: str) -> Client:
+    user = get_user_model().objects.create_user(username=role.replace(" ", "-"), password="x" * 16, is_staff=True)
+    user.groups.add(Group.objects.get(name=role))
+    client = Client(headers={"accept-language": "en"})
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def program_admin(published: ScreenerVersion) -> Client:
+    return user_in(ROLE_PROGRAM_ADMIN)
+
+
+def test_only_program_administrators_edit_the_screener(published: ScreenerVersion, program_admin: Client) -> None:
+    staff = user_in(ROLE_OFFICE_STAFF)
+    for url in ("/admin/eligibility/question/", "/admin/eligibility/pathwayrule/", "/admin/eligibility/pathway/"):
+        assert staff.get(url).status_code == 403
+        assert program_admin.get(url).status_code == 200
+    assert staff.get(f"/admin/eligibility/screenerversion/{published.pk}/try/").status_code == 403
+
+
+def test_published_content_is_read_only(published: ScreenerVersion, program_admin: Client) -> None:
+    question = Question.objects.get(version=published, key="nationality")
+    response = program_admin.post(
+        f"/admin/eligibility/question/{question.pk}/change/", {"label_en": "Changed", "label_es": "Cambiado"}
+    )
+    assert response.status_code == 403
+    question.refresh_from_db()
+    assert question.label_en == "What is your nationality?"
+    question.label_en = "Changed"
+    with translation.override("en"), pytest.raises(ValidationError, match="A published version cannot be changed"):
+        question.full_clean()
+
+
+def test_invalid_rule_is_rejected_with_where_the_error_is(published: ScreenerVersion, program_admin: Client) -> None:
+    draft = create_draft(source=published)
+    rule = PathwayRule.objects.get(version=draft, pathway__code="refugee")
+    response = program_admin.post(
+        f"/admin/eligibility/pathwayrule/{rule.pk}/change/",
+        {
+            "version": draft.pk,
+            "pathway": rule.pathway_id,
+            "condition": '{"all": [{"equals": {"question": "fear_of_persecution"}}]}',
+        },
+    )
+    assert response.status_code == 200
+    assert "condition.all[0].equals: expected an object with the keys question, value" in response.content.decode()
+    rule.refresh_from_db()
+    assert rule.condition["all"][1]["equals"] == {"question": "fear_of_persecution", "value": "yes"}
+
+
+def test_draft_try_publish_and_new_screenings_use_it(published: ScreenerVersion, program_admin: Client) -> None:
+    response = program_admin.post(
+        "/admin/eligibility/screenerversion/", {"action": "new_draft", "_selected_action": [published.pk]}
+    )
+    assert response.status_code == 302
+    draft = ScreenerVersion.objects.get(status="draft")
+    assert Question.objects.filter(version=draft).count() == Question.objects.filter(version=published).count()
+
+    # The program stops requiring asylum registration in Costa Rica.
+    host = draft.hostcountry_set.get(country="CR")
+    response = program_admin.post(
+        f"/admin/eligibility/hostcountry/{host.pk}/change/",
+        {
+            "version": draft.pk,
+            "country": "CR",
+            "nationalities": ["NI", "VE"],
+            "presence_cutoff": "2023-06-12",
+            "statuses": "[]",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+
+    answers = {
+        "current_country-answer": "CR",
+        "nationality-answer": "NI",
+        "date_of_birth-answer_0": "1",
+        "date_of_birth-answer_1": "2",
+        "date_of_birth-answer_2": "1985",
+        "arrival_date-answer_0": "1",
+        "arrival_date-answer_1": "1",
+        "arrival_date-answer_2": "2022",
+        "legal_status-answer": "none",
+        "fear_of_persecution-answer": "yes",
+        "us_relative-answer": "no",
+        "job_offer-answer": "no",
+    }
+    old = program_admin.post(f"/admin/eligibility/screenerversion/{published.pk}/try/", answers).content.decode()
+    new = program_admin.post(f"/admin/eligibility/screenerversion/{draft.pk}/try/", answers).content.decode()
+    assert "Refugee processing (United States): not eligible" in old
+    assert "host country: status</code></td>\n              <td>✘ failed" in old
+    assert "Refugee processing (United States): may be eligible" in new
+    assert "(inactive pathway)" in new
+
+    response = program_admin.post(
+        "/admin/eligibility/screenerversion/", {"action": "publish", "_selected_action": [draft.pk]}
+    )
+    assert response.status_code == 302
+    published.refresh_from_db()
+    draft.refresh_from_db()
+    assert (published.status, draft.status) == ("retired", "published")
+
+
+def test_only_one_version_is_published(published: ScreenerVersion) -> None:
+    draft = create_draft(source=published)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ScreenerVersion.objects.filter(pk=draft.pk).update(status="published")
+    publish_version(version=draft)
+    assert list(ScreenerVersion.objects.filter(status="published")) == [draft]
+    with translation.override("en"), pytest.raises(ScreeningError, match=r"Only a draft can be published\."):
+        publish_version(version=draft)
