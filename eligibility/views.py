@@ -179,6 +179,8 @@ def result(request: HttpRequest) -> HttpResponse:
         for code, outcome in screening.outcomes.items()
         if code in pathways
     ]
+    # The pathways that may fit come first, each group in the program's display order.
+    outcomes.sort(key=lambda item: (not item["eligible"], item["pathway"].order, item["pathway"].code))
     eligible = [item for item in outcomes if item["eligible"]]
     return render(
         request,

@@ -74,6 +74,12 @@ def test_whole_journey_to_an_eligible_result(started: Client) -> None:
     assert "A relative in the United States has an approved I-130 petition for you." in html
     assert "Refugee processing is for people who were persecuted or fear persecution." in html
     assert "the I-130 approval notice" in html
+    headings = re.findall(r'<h2 id="pathway-\d+">([^<]+)</h2>', html)
+    assert headings == [
+        "Family reunification parole",
+        "Refugee processing (United States)",
+        "Temporary work visas (H-2A and H-2B)",
+    ], "eligible first, then in display order"
     booking = re.search(r'href="(/en/book/\?screening=[^"]+)"', html)
     assert booking, "an eligible result offers a booking link"
     assert "Choosing an office" in started.get(booking[1].replace("&amp;", "&")).content.decode()
