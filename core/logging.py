@@ -1,7 +1,7 @@
-"""Logging filter that keeps personal data out of log lines.
+"""Logging that keeps personal data out of log lines.
 
-Query strings can carry whatever a browser or a bot sent, and an e-mail address can slip into an
-exception message; both are replaced before any handler writes the record.
+Query strings can carry whatever a browser or a bot sent, and an e-mail address or a phone number
+can slip into an exception message; they are replaced before any handler writes the record.
 """
 
 import logging
@@ -9,12 +9,15 @@ import re
 
 _QUERY_STRING = re.compile(r"(?P<path>/[^\s\"'?]*)\?[^\s\"']*")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+# Phone numbers in international form, and any run of 8 or more digits (document numbers).
+_NUMBER = re.compile(r"\+\d[\d -]{6,}\d|\b\d{8,}\b")
 
 
 def redact(text: str) -> str:
-    """Return `text` with query strings and e-mail addresses replaced by markers."""
+    """Return `text` with query strings, e-mail addresses, phone and document numbers replaced."""
     text = _QUERY_STRING.sub(r"\g<path>?[redacted]", text)
-    return _EMAIL.sub("[email]", text)
+    text = _EMAIL.sub("[email]", text)
+    return _NUMBER.sub("[number]", text)
 
 
 class RedactPersonalData(logging.Filter):
@@ -24,3 +27,13 @@ class RedactPersonalData(logging.Filter):
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True
+
+
+class RedactingFormatter(logging.Formatter):
+    """Also redacts tracebacks and stack dumps, which the filter above never sees."""
+
+    def formatException(self, ei: object) -> str:
+        return redact(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:
+        return redact(super().formatStack(stack_info))

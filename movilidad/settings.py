@@ -28,6 +28,17 @@ if not SECRET_KEY:
         )
     SECRET_KEY = "insecure-local-development-key-never-use-in-production"  # noqa: S105
 
+# Without DEBUG nothing falls back to the local demo's SQLite, files and in-process cache.
+if not DEBUG:
+    _missing = [
+        name for name in ("DATABASE_URL", "CACHE_URL", "CELERY_BROKER_URL", "EMAIL_URL") if not env.str(name, "")
+    ]
+    if _missing:
+        raise ImproperlyConfigured(
+            f"{', '.join(_missing)} not set. Production needs every service configured (see README.md, "
+            "'Configuration'); for local development set DEBUG=true instead."
+        )
+
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -277,7 +288,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {"redact": {"()": "core.logging.RedactPersonalData"}},
     "formatters": {
-        "kv": {"format": "%(asctime)s level=%(levelname)s logger=%(name)s process=%(process)d msg=%(message)s"},
+        "kv": {
+            "()": "core.logging.RedactingFormatter",
+            "format": "%(asctime)s level=%(levelname)s logger=%(name)s process=%(process)d msg=%(message)s",
+        },
     },
     "handlers": {
         "stderr": {"class": "logging.StreamHandler", "formatter": "kv", "filters": ["redact"]},

@@ -157,6 +157,8 @@ class Services:
             "CELERY_BROKER_URL": f"{redis_url}/0",
             "CELERY_RESULT_BACKEND": f"{redis_url}/1",
             "CACHE_URL": f"{redis_url}/2",
+            # Tests read mail from Django's in-memory outbox or a local SMTP server of their own.
+            "EMAIL_URL": "smtp://127.0.0.1:1",
             # The suite serves plain HTTP on loopback with DEBUG off, like production otherwise.
             "DEBUG": "false",
             "HTTPS": "false",

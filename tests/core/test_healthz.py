@@ -7,6 +7,8 @@ from collections.abc import Iterator
 import pytest
 from django.test import Client
 
+from core import views
+
 pytestmark = pytest.mark.django_db
 
 
@@ -72,3 +74,24 @@ def test_failure_log_names_the_part_but_not_the_url(
     client.get("/healthz")
     assert "healthz check=broker state=down" in caplog.text
     assert "s3cret-password" not in caplog.text
+
+
+def test_a_hung_dependency_is_named_within_five_seconds(
+    client: Client, monkeypatch: pytest.MonkeyPatch, silent_port: int
+) -> None:
+    def hung_database() -> None:
+        with socket.create_connection(("127.0.0.1", silent_port)) as sock:
+            sock.recv(1)  # never answers
+
+    monkeypatch.setitem(views.HEALTH_CHECKS, "database", hung_database)
+    started = time.monotonic()
+    response = client.get("/healthz")
+    assert time.monotonic() - started < 5
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["database"]
+
+
+def test_healthz_is_served_over_plain_http_behind_the_load_balancer(client: Client, settings) -> None:
+    settings.SECURE_SSL_REDIRECT = True
+    assert client.get("/es/").status_code == 301
+    assert client.get("/healthz").status_code == 200

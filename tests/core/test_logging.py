@@ -1,10 +1,11 @@
 """Log lines never carry query strings or e-mail addresses."""
 
 import logging
+import sys
 
 import pytest
 
-from core.logging import RedactPersonalData, redact
+from core.logging import RedactingFormatter, RedactPersonalData, redact
 
 
 @pytest.mark.parametrize(
@@ -16,6 +17,9 @@ from core.logging import RedactPersonalData, redact
         ),
         ("Not Found: /es/nothing/", "Not Found: /es/nothing/"),
         ("send failed for maria.lopez+test@example.com: 550", "send failed for [email]: 550"),
+        ("provider refused +502 5555 1234 (code 21211)", "provider refused [number] (code 21211)"),
+        ("document 123456789 not found", "document [number] not found"),
+        ('"GET /es/ HTTP/1.1" 200 15234', '"GET /es/ HTTP/1.1" 200 15234'),
     ],
 )
 def test_redact(raw: str, clean: str) -> None:
@@ -33,3 +37,15 @@ def test_filter_rewrites_formatted_records() -> None:
 def test_project_logging_uses_the_filter() -> None:
     handler = next(h for h in logging.getLogger().handlers if isinstance(h, logging.StreamHandler) and h.filters)
     assert any(isinstance(f, RedactPersonalData) for f in handler.filters)
+
+
+def test_tracebacks_are_redacted_too() -> None:
+    formatter = RedactingFormatter("%(message)s")
+    try:
+        raise ValueError("duplicate key (email)=(maria@example.com) phone +50255551234")
+    except ValueError:
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
+    text = formatter.format(record)
+    assert "ValueError" in text
+    assert "maria@example.com" not in text
+    assert "+50255551234" not in text

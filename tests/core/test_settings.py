@@ -1,6 +1,7 @@
 """Production settings: refuse to start without a secret, and pass `check --deploy` cleanly."""
 
 import os
+import socket
 import subprocess
 import sys
 
@@ -12,6 +13,9 @@ PRODUCTION = {
     "SECRET_KEY": "p" * 20 + "roduction-secret-key-with-plenty-of-entropy-0123456789",
     "ALLOWED_HOSTS": "movilidad.example",
     "CSRF_TRUSTED_ORIGINS": "https://movilidad.example",
+    "CACHE_URL": os.environ["CACHE_URL"],
+    "CELERY_BROKER_URL": os.environ["CELERY_BROKER_URL"],
+    "EMAIL_URL": "smtp+tls://mailer:secret@smtp.movilidad.example:587",
 }
 
 
@@ -24,7 +28,7 @@ def run_python(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
         env=clean,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=60,
         check=False,
     )
 
@@ -36,8 +40,15 @@ def test_missing_secret_key_stops_start_up_with_a_clear_message() -> None:
     assert "SECRET_KEY is not set" in result.stderr
 
 
+def test_missing_services_stop_start_up_instead_of_falling_back_to_the_demo() -> None:
+    env = {key: value for key, value in PRODUCTION.items() if key not in ("CELERY_BROKER_URL", "EMAIL_URL")}
+    result = run_python("manage.py", "check", env=env)
+    assert result.returncode != 0
+    assert "DATABASE_URL, CELERY_BROKER_URL, EMAIL_URL not set." in result.stderr
+
+
 def test_check_deploy_is_clean_with_production_variables(db: None) -> None:
-    env = {**PRODUCTION, "DATABASE_URL": database_url(), "CACHE_URL": os.environ["CACHE_URL"]}
+    env = {**PRODUCTION, "DATABASE_URL": database_url()}
     result = run_python("manage.py", "check", "--deploy", "--fail-level", "DEBUG", env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "System check identified no issues (0 silenced)."
@@ -48,11 +59,41 @@ def test_production_defaults_are_secure() -> None:
     code = (
         "import django; django.setup(); from django.conf import settings as s;"
         "print(s.DEBUG, s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE,"
-        " s.SECURE_HSTS_SECONDS >= 31536000, s.X_FRAME_OPTIONS, s.SECURE_REFERRER_POLICY)"
+        " s.SECURE_HSTS_SECONDS >= 31536000, s.X_FRAME_OPTIONS, s.SECURE_REFERRER_POLICY,"
+        " s.DATABASES['default']['CONN_HEALTH_CHECKS'], s.CACHES['default']['OPTIONS']['socket_timeout'],"
+        " s.CELERY_BROKER_TRANSPORT_OPTIONS['socket_timeout'], s.CELERY_BROKER_CONNECTION_TIMEOUT)"
     )
     result = run_python("-c", code, env=env)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["False", "True", "True", "True", "True", "DENY", "same-origin"]
+    assert result.stdout.split() == [
+        "False",
+        "True",
+        "True",
+        "True",
+        "True",
+        "DENY",
+        "same-origin",
+        "True",
+        "2",
+        "3",
+        "2",
+    ]
+
+
+def test_publishing_to_a_hung_broker_fails_fast() -> None:
+    """A broker that accepts connections and never answers must not hang the request that publishes."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        env = {
+            **PRODUCTION,
+            "DATABASE_URL": database_url(),
+            "CELERY_BROKER_URL": f"redis://127.0.0.1:{silent.getsockname()[1]}/0",
+        }
+        code = "import django; django.setup(); from core.tasks import clear_expired_sessions as t; t.delay()"
+        result = run_python("-c", code, env=env)
+    assert result.returncode != 0
+    assert "OperationalError" in result.stderr or "TimeoutError" in result.stderr, result.stderr[-2000:]
 
 
 def test_production_static_build(tmp_path) -> None:
