@@ -46,8 +46,9 @@ def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]
 
 class CheckedPage:
     """Wraps a Playwright page: records every request, every CSP complaint and every page loaded,
-    and runs axe-core on each page. At the end of the test it fails if any page went unchecked,
-    a request left the test server, or the browser reported a Content Security Policy violation."""
+    runs axe-core on each page and checks that it does not scroll sideways. At the end of the test
+    it fails if any page went unchecked, a request left the test server, or the browser reported a
+    Content Security Policy violation."""
 
     def __init__(self, page: Page, base_url: str, axe_page: Page | None = None) -> None:
         self.page = page
@@ -96,6 +97,9 @@ class CheckedPage:
             for v in result["violations"]
         ]
         assert violations == [], f"axe-core violations on {self.page.url}:\n" + "\n".join(violations)
+        # Nothing may scroll sideways, down to a 320-pixel-wide screen.
+        width, viewport = target.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert width <= viewport, f"{self.page.url} is {width} px wide in a {viewport} px window"
         self.checked.add(_without_fragment(self.page.url))
 
     def screenshot(self, name: str) -> Path:

@@ -38,7 +38,7 @@ def date(checked: CheckedPage, parts: tuple[str, str, str], labels: tuple[str, s
 
 def test_spanish_to_an_eligible_result_with_back_and_change(checked_page: CheckedPage) -> None:
     page = checked_page.page
-    page.set_viewport_size({"width": 360, "height": 740})
+    page.set_viewport_size({"width": 320, "height": 640})
     checked_page.goto("/es/")
     page.get_by_role("link", name="Comenzar").click()
     checked_page.check_accessibility()
@@ -59,7 +59,7 @@ def test_spanish_to_an_eligible_result_with_back_and_change(checked_page: Checke
     choose(checked_page, "Sí", "Continuar")  # I-130 approved
     choose(checked_page, "No", "Continuar")  # job offer
     expect(page.get_by_role("heading", level=1)).to_have_text("Revise sus respuestas")
-    checked_page.screenshot("screener-check-360-es")
+    checked_page.screenshot("screener-check-320-es")
 
     page.get_by_role("link", name="Cambiar ¿Tiene una oferta de trabajo de un empleador en Estados Unidos?").click()
     checked_page.check_accessibility()
@@ -71,7 +71,7 @@ def test_spanish_to_an_eligible_result_with_back_and_change(checked_page: Checke
     expect(page.get_by_role("heading", level=1)).to_have_text("Su resultado")
     expect(page.get_by_text("2 vías pueden corresponderle.")).to_be_visible()
     expect(page.get_by_text("Puede ser elegible")).to_have_count(2)
-    checked_page.screenshot("screener-result-360-es")
+    checked_page.screenshot("screener-result-320-es")
     page.get_by_role("link", name="Pedir una cita").click()
     checked_page.check_accessibility()
     expect(page.get_by_role("heading", level=1)).to_have_text("Pedir una cita")
