@@ -22,8 +22,7 @@ from eligibility.services import ScreeningError, create_draft, evaluate_pathways
 
 @admin.register(Pathway)
 class PathwayAdmin(admin.ModelAdmin):
-    list_display = ["code", "name_en", "name_es", "active", "order"]
-    list_editable = ["active", "order"]
+    list_display = ["code", "name_en", "name_es", "order"]
     search_fields = ["code", "name_en", "name_es"]
 
 
@@ -58,7 +57,7 @@ class HostCountryAdmin(FrozenWhenPublished):
 
 @admin.register(PathwayRule)
 class PathwayRuleAdmin(FrozenWhenPublished):
-    list_display = ["pathway", "version"]
+    list_display = ["pathway", "version", "active"]
 
 
 @admin.register(ScreenerVersion)
@@ -138,12 +137,12 @@ class ScreenerVersionAdmin(admin.ModelAdmin):
                 "ignored": sorted(set(answers) - set(kept)),
                 "pathways": [
                     {
-                        "name": in_language(pathway, "name"),
-                        "active": pathway.active,
+                        "name": in_language(rule.pathway, "name"),
+                        "active": rule.active,
                         "passed": outcome.passed,
                         "trace": outcome.trace(),
                     }
-                    for pathway, outcome in evaluate_pathways(
+                    for rule, outcome in evaluate_pathways(
                         screener=screener, answers=kept, today=today, active_only=False
                     ).values()
                 ],

@@ -120,6 +120,10 @@ class AnswerForm(forms.Form):
             )
         field.label = question.label()
         field.help_text = question.hint()
+        if question.key == "date_of_birth":
+            # Let phones fill in the applicant's own birth date (WCAG 1.3.5).
+            for widget, token in zip(field.widget.widgets, ("bday-day", "bday-month", "bday-year"), strict=True):
+                widget.attrs["autocomplete"] = token
         if isinstance(field.widget, forms.RadioSelect):
             field.widget.attrs["class"] = "form-check-input"
         elif isinstance(field.widget, forms.Select):

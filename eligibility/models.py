@@ -63,9 +63,22 @@ class VersionedContent(models.Model):
     class Meta:
         abstract = True
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self._refuse_if_frozen()
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        self._refuse_if_frozen()
+        return super().delete(*args, **kwargs)
+
     def clean(self) -> None:
         super().clean()
         if self.version_id and not self.version.is_editable:
+            raise ValidationError(_("A published version cannot be changed. Create a new draft from it instead."))
+
+    def _refuse_if_frozen(self) -> None:
+        # The last line of defence for code that skips clean(): published rules never change.
+        if self.version_id and not ScreenerVersion.objects.filter(pk=self.version_id, status="draft").exists():
             raise ValidationError(_("A published version cannot be changed. Create a new draft from it instead."))
 
 
@@ -77,7 +90,6 @@ class Pathway(models.Model):
     description_es = models.TextField(_("description (Spanish)"))
     bring_en = models.TextField(_("what to bring (English)"), blank=True)
     bring_es = models.TextField(_("what to bring (Spanish)"), blank=True)
-    active = models.BooleanField(_("active"), default=True)
     order = models.PositiveSmallIntegerField(_("display order"), default=0)
 
     class Meta:
@@ -185,6 +197,9 @@ class Question(VersionedContent):
         if self.condition is not None:
             try:
                 rules.validate(self.condition, "condition")
+                if self.version_id:
+                    earlier = Question.objects.filter(version_id=self.version_id, order__lt=self.order or 0)
+                    rules.check_references(self.condition, question_specs(earlier), "condition")
             except rules.RuleError as exc:
                 errors["condition"] = str(exc)
         if self.kind == self.Kind.CHOICE:
@@ -196,6 +211,13 @@ class Question(VersionedContent):
         if errors:
             raise ValidationError(errors)
 
+    def spec(self) -> rules.QuestionSpec:
+        if self.kind == self.Kind.YES_NO:
+            return rules.QuestionSpec(self.kind, frozenset({"yes", "no"}))
+        if self.kind == self.Kind.CHOICE:
+            return rules.QuestionSpec(self.kind, frozenset(c.get("value") for c in self.choices if isinstance(c, dict)))
+        return rules.QuestionSpec(self.kind)
+
     def label(self) -> str:
         return in_language(self, "label")
 
@@ -205,6 +227,10 @@ class Question(VersionedContent):
     def choice_labels(self) -> list[tuple[str, str]]:
         language = (get_language() or "es")[:2]
         return [(choice["value"], choice.get(language) or choice["en"]) for choice in self.choices]
+
+
+def question_specs(questions: Any) -> dict[str, rules.QuestionSpec]:
+    return {question.key: question.spec() for question in questions}
 
 
 def choices_problem(choices: Any) -> str | None:
@@ -227,6 +253,9 @@ def choices_problem(choices: Any) -> str | None:
 
 class PathwayRule(VersionedContent):
     pathway = models.ForeignKey(Pathway, verbose_name=_("pathway"), on_delete=models.PROTECT)
+    active = models.BooleanField(
+        _("active"), default=True, help_text=_("Whether applicants screened with this version are told about it.")
+    )
     condition = models.JSONField(_("eligible when"))
 
     class Meta:
@@ -244,6 +273,12 @@ class PathwayRule(VersionedContent):
         super().clean()
         try:
             rules.validate(self.condition, "condition")
+            if self.version_id:
+                specs = question_specs(Question.objects.filter(version_id=self.version_id))
+                rules.check_references(self.condition, specs, "condition")
+            place = rules.missing_reason(self.condition, "condition")
+            if place:
+                raise rules.RuleError(f'{place}: needs a "reason" to show the applicant when it is not met')
         except rules.RuleError as exc:
             raise ValidationError({"condition": str(exc)}) from exc
 

@@ -214,6 +214,68 @@ def question_keys(node: Any) -> set[str]:
     return keys
 
 
+@dataclass(frozen=True)
+class QuestionSpec:
+    """What a condition may ask of one question: its kind, and the answers it can have (None for
+    countries, dates and numbers)."""
+
+    kind: str
+    values: frozenset[Any] | None = None
+
+
+HOST_NEEDS = {
+    "office": (CURRENT_COUNTRY,),
+    "nationality": (CURRENT_COUNTRY, NATIONALITY),
+    "presence": (CURRENT_COUNTRY, NATIONALITY, ARRIVAL_DATE),
+    "status": (CURRENT_COUNTRY, LEGAL_STATUS),
+}
+
+
+def check_references(node: Any, questions: Mapping[str, QuestionSpec], path: str = "rule") -> None:
+    """Raise RuleError, naming the place, unless every question a valid condition reads is in
+    `questions` and every value it compares is one that question can have."""
+    op = next(key for key in node if key not in TEXT_KEYS)
+    value = node[op]
+    if op in ("all", "any"):
+        for index, child in enumerate(value):
+            check_references(child, questions, f"{path}.{op}[{index}]")
+        return
+    if op == "not":
+        check_references(value, questions, f"{path}.not")
+        return
+    if op == "host":
+        for key in HOST_NEEDS[value]:
+            if key not in questions:
+                raise RuleError(f"{path}.host: needs a question {key!r} asked before it")
+        return
+    for key in ("question", "other"):
+        if key in value and value[key] not in questions:
+            raise RuleError(f"{path}.{op}.{key}: no question {value[key]!r} asked before it")
+    spec = questions[value["question"]]
+    if op in ("before", "after", "age_at_least") and spec.kind != "date":
+        raise RuleError(f"{path}.{op}.question: {value['question']!r} is not a date question")
+    compared = [value["value"]] if op == "equals" else value["values"] if op == "in" else []
+    for index, candidate in enumerate(compared):
+        if spec.values is not None and candidate not in spec.values:
+            where = f"{path}.{op}.value" if op == "equals" else f"{path}.{op}.values[{index}]"
+            allowed = ", ".join(repr(v) for v in sorted(spec.values, key=str))
+            raise RuleError(f"{where}: {value['question']!r} is never {candidate!r} (its answers: {allowed})")
+
+
+def missing_reason(node: Any, path: str = "rule") -> str | None:
+    """The place of a part of a valid condition that can fail with no reason to show, or None."""
+    if "reason" in node:
+        return None
+    op = next(key for key in node if key not in TEXT_KEYS)
+    if op == "all" or (op == "any" and node[op]):
+        for index, child in enumerate(node[op]):
+            place = missing_reason(child, f"{path}.{op}[{index}]")
+            if place:
+                return place
+        return None
+    return path
+
+
 # ---------------------------------------------------------------------------------------------
 # Evaluation
 # ---------------------------------------------------------------------------------------------

@@ -353,7 +353,6 @@ def load(apps: Any) -> None:
         created = pathway_model.objects.create(
             code=pathway["code"],
             order=pathway["order"],
-            active=pathway["active"],
             name_en=pathway["name"]["en"],
             name_es=pathway["name"]["es"],
             description_en=pathway["description"]["en"],
@@ -361,4 +360,4 @@ def load(apps: Any) -> None:
             bring_en=pathway["bring"]["en"],
             bring_es=pathway["bring"]["es"],
         )
-        rule_model.objects.create(version=version, pathway=created, condition=pathway["rule"])
+        rule_model.objects.create(version=version, pathway=created, active=pathway["active"], condition=pathway["rule"])

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from eligibility import rules
-from eligibility.models import HostCountry, Pathway, PathwayRule, Question, ScreenerVersion, Screening
+from eligibility.models import HostCountry, PathwayRule, Question, ScreenerVersion, Screening
 from eligibility.selectors import Screener
 
 REFERENCE_SALT = "eligibility.screening-reference"
@@ -29,14 +29,15 @@ class ScreeningError(Exception):
 
 def evaluate_pathways(
     *, screener: Screener, answers: dict[str, Any], today: datetime.date, active_only: bool = True
-) -> dict[str, tuple[Pathway, rules.Outcome]]:
-    """Each pathway's outcome under the version's rules, in display order."""
+) -> dict[str, tuple[PathwayRule, rules.Outcome]]:
+    """Each pathway's outcome under the version's rules, in display order. Whether a pathway is
+    active belongs to the version too, so a screening in progress is never changed."""
     pathway_rules = PathwayRule.objects.filter(version=screener.version).select_related("pathway")
     if active_only:
-        pathway_rules = pathway_rules.filter(pathway__active=True)
+        pathway_rules = pathway_rules.filter(active=True)
     context = screener.context(today)
     return {
-        rule.pathway.code: (rule.pathway, rules.evaluate(rule.condition, answers, context))
+        rule.pathway.code: (rule, rules.evaluate(rule.condition, answers, context))
         for rule in pathway_rules.order_by("pathway__order", "pathway__code")
     }
 

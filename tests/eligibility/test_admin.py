@@ -9,8 +9,9 @@ from django.test import Client
 from django.utils import translation
 
 from core.services import ROLE_OFFICE_STAFF, ROLE_PROGRAM_ADMIN
-from eligibility.models import PathwayRule, Question, ScreenerVersion
-from eligibility.services import ScreeningError, create_draft, publish_version
+from eligibility.models import PathwayRule, Question, ScreenerVersion, Screening
+from eligibility.selectors import load_screener
+from eligibility.services import ScreeningError, create_draft, publish_version, record_screening
 
 
 def user_in(role: str) -> Client:
@@ -115,6 +116,17 @@ def test_draft_try_publish_and_new_screenings_use_it(published: ScreenerVersion,
     draft.refresh_from_db()
     assert (published.status, draft.status) == ("retired", "published")
 
+    # New screenings use the published draft; the earlier result keeps its version.
+    earlier = Screening.objects.create(version=published, answers={}, outcomes={}, language="en")
+    screener = load_screener(draft)
+    given = {key.removesuffix("-answer"): value for key, value in answers.items() if key.endswith("-answer")}
+    given |= {"date_of_birth": "1985-02-01", "arrival_date": "2022-01-01"}
+    screening = record_screening(screener=screener, answers=given, language="en")
+    assert screening.version == draft
+    assert "refugee" in screening.eligible_pathways
+    earlier.refresh_from_db()
+    assert earlier.version == published
+
 
 def test_only_one_version_is_published(published: ScreenerVersion) -> None:
     draft = create_draft(source=published)
@@ -124,3 +136,75 @@ def test_only_one_version_is_published(published: ScreenerVersion) -> None:
     assert list(ScreenerVersion.objects.filter(status="published")) == [draft]
     with translation.override("en"), pytest.raises(ScreeningError, match=r"Only a draft can be published\."):
         publish_version(version=draft)
+
+
+def test_published_content_cannot_be_saved_even_without_clean(published: ScreenerVersion) -> None:
+    question = Question.objects.get(version=published, key="nationality")
+    question.label_en = "Changed"
+    with pytest.raises(ValidationError):
+        question.save()
+    with pytest.raises(ValidationError):
+        question.delete()
+    assert Question.objects.get(pk=question.pk).label_en == "What is your nationality?"
+
+
+@pytest.mark.parametrize(
+    ("condition", "message"),
+    [
+        (
+            {"equals": {"question": "fear_of_persecusion", "value": "yes"}, "reason": {"en": "x", "es": "y"}},
+            "condition.equals.question: no question 'fear_of_persecusion' asked before it",
+        ),
+        (
+            {"equals": {"question": "fear_of_persecution", "value": True}, "reason": {"en": "x", "es": "y"}},
+            "condition.equals.value: 'fear_of_persecution' is never True (its answers: 'no', 'yes')",
+        ),
+        (
+            {"all": [{"in": {"question": "us_relative", "values": ["citizn"]}, "reason": {"en": "x", "es": "y"}}]},
+            "condition.all[0].in.values[0]: 'us_relative' is never 'citizn'",
+        ),
+        (
+            {"before": {"question": "nationality", "date": "2023-01-01"}, "reason": {"en": "x", "es": "y"}},
+            "condition.before.question: 'nationality' is not a date question",
+        ),
+        (
+            {"all": [{"equals": {"question": "fear_of_persecution", "value": "yes"}}]},
+            'condition.all[0]: needs a "reason" to show the applicant when it is not met',
+        ),
+        (
+            {"not": {"equals": {"question": "job_offer", "value": "no"}, "reason": {"en": "x", "es": "y"}}},
+            'condition: needs a "reason" to show the applicant when it is not met',
+        ),
+    ],
+)
+def test_rules_that_cannot_work_are_refused(published: ScreenerVersion, condition: dict, message: str) -> None:
+    draft = create_draft(source=published)
+    rule = PathwayRule.objects.get(version=draft, pathway__code="refugee")
+    rule.condition = condition
+    with pytest.raises(ValidationError) as error:
+        rule.full_clean()
+    assert error.value.message_dict["condition"][0].startswith(message)
+
+
+def test_question_conditions_may_only_read_earlier_questions(published: ScreenerVersion) -> None:
+    draft = create_draft(source=published)
+    question = Question.objects.get(version=draft, key="nationality")
+    question.condition = {"equals": {"question": "job_offer", "value": "no"}}
+    with pytest.raises(ValidationError) as error:
+        question.full_clean()
+    assert error.value.message_dict["condition"] == [
+        "condition.equals.question: no question 'job_offer' asked before it"
+    ]
+
+
+def test_deactivating_a_pathway_in_a_draft_leaves_the_published_version_alone(published: ScreenerVersion) -> None:
+    draft = create_draft(source=published)
+    PathwayRule.objects.filter(version=draft, pathway__code="refugee").update(active=False)
+    screener = load_screener(published)
+    answers = {"current_country": "GT", "nationality": "GT", "date_of_birth": "1980-01-01"}
+    answers |= {"fear_of_persecution": "yes", "us_relative": "no", "job_offer": "no"}
+    assert record_screening(screener=screener, answers=answers, language="en").eligible_pathways == ["refugee"]
+    assert record_screening(screener=load_screener(draft), answers=answers, language="en").outcomes.keys() == {
+        "family-reunification",
+        "temporary-work",
+    }

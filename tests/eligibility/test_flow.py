@@ -50,7 +50,7 @@ def started(client: Client, published: ScreenerVersion) -> Client:
 def test_question_page(started: Client) -> None:
     html = started.get(f"{Q}current_country/").content.decode()
     assert '<h1><label for="id_answer">Which country do you live in now?</label></h1>' in html
-    assert "Question 1 of about" in html
+    assert "Question 1 of about 7" in html  # before any answer opens the questions that depend on it
     assert 'href="/en/"' in html  # back to the start page
     options = re.findall(r'<option value="(\w*)"', html)
     assert options[:5] == ["", "GT", "CO", "CR", "EC"], "the program's countries come first"
@@ -112,6 +112,20 @@ def test_under_18_is_not_eligible_with_the_reason(started: Client) -> None:
     html = started.get(f"{Q}result/").content.decode()
     assert "You may be eligible" not in html
     assert "You must be 18 or older. Family members under 18 are listed on an adult&#x27;s appointment." in html
+
+
+def test_radio_and_date_questions_are_fieldsets_with_the_question_as_h1(started: Client) -> None:
+    started.post(f"{Q}current_country/", {"answer": "CR"})
+    started.post(f"{Q}nationality/", {"answer": "NI"})
+    html = started.get(f"{Q}date_of_birth/").content.decode()
+    assert "<legend><h1>What is your date of birth?</h1></legend>" in html
+    assert "Question 3 of about 8" in html  # a Nicaraguan in Costa Rica is asked two more
+    assert 'autocomplete="bday-day"' in html
+    started.post(f"{Q}date_of_birth/", date("1", "1", "1980"))
+    started.post(f"{Q}arrival_date/", date("1", "1", "2021"))
+    html = started.get(f"{Q}legal_status/").content.decode()
+    assert "<legend><h1>What is your immigration status in the country where you live now?</h1></legend>" in html
+    assert 'type="radio" name="answer" value="asylum_seeker"' in html
 
 
 def test_back_link_keeps_the_answer(started: Client) -> None:
@@ -215,7 +229,7 @@ def test_skipping_ahead_is_refused(started: Client) -> None:
 def test_pages_without_answers_send_to_the_start(client: Client, published: ScreenerVersion, page: str) -> None:
     response = client.get(f"{Q}{page}")
     assert response.status_code == 302
-    assert response["Location"] in ("/en/", Q)
+    assert response["Location"] == ("/en/" if page in {"check/", "result/"} else Q)
 
 
 def test_rules_changed_midway_the_applicant_finishes_on_their_version(started: Client) -> None:
@@ -224,7 +238,7 @@ def test_rules_changed_midway_the_applicant_finishes_on_their_version(started: C
     draft = create_draft(source=original)
     Question.objects.filter(version=draft, key="nationality").update(label_en="Citizenship?")
     rule = PathwayRule.objects.get(version=draft, pathway__code="family-reunification")
-    rule.condition = {"any": []}  # nobody is eligible under the new rules
+    rule.condition = {"any": [], "reason": {"en": "Closed.", "es": "Cerrada."}}  # nobody is eligible now
     rule.save()
     publish_version(version=draft)
 
@@ -257,6 +271,12 @@ def test_booking_reference(client: Client, published: ScreenerVersion, settings)
         assert (
             "This booking link is not valid. Please answer the questions to get a new one." in response.content.decode()
         )
+
+    # A correctly signed reference to a result with nothing eligible, or to no result at all.
+    not_eligible = Screening.objects.create(version=screening.version, answers={}, outcomes={}, language="en")
+    for pk in (not_eligible.pk, 999_999):
+        signed = signing.dumps({"screening": pk}, salt="eligibility.screening-reference", compress=True)
+        assert client.get("/en/book/", {"screening": signed}).status_code == 400
 
     # A reference older than the validity window is refused with its own message.
     settings.SCREENING_VALID_DAYS = -1

@@ -13,7 +13,11 @@ R, F, W = "refugee", "family-reunification", "temporary-work"
 
 def years_ago(years: int, days: int = 0) -> str:
     today = timezone.localdate()
-    return str(today.replace(year=today.year - years) - datetime.timedelta(days=days))
+    try:
+        anniversary = today.replace(year=today.year - years)
+    except ValueError:  # 29 February: that birthday is counted on 1 March
+        anniversary = datetime.date(today.year - years, 3, 1)
+    return str(anniversary - datetime.timedelta(days=days))
 
 
 def applicant(screener: Screener, **given: str) -> dict[str, str]:
