@@ -332,8 +332,8 @@ def load(apps: Any) -> None:
     question_model = apps.get_model("eligibility", "Question")
     host_model = apps.get_model("eligibility", "HostCountry")
     rule_model = apps.get_model("eligibility", "PathwayRule")
-    version = version_model.objects.create(number=1, status="published", notes="Program rules as announced in 2023.")
-    version_model.objects.filter(pk=version.pk).update(published_at=version.created_at)
+    # Filled as a draft, then published: published content cannot be written.
+    version = version_model.objects.create(number=1, status="draft", notes="Program rules as announced in 2023.")
     for host in HOSTS:
         host_model.objects.create(version=version, **host)
     for order, question in enumerate(QUESTIONS, start=1):
@@ -361,3 +361,4 @@ def load(apps: Any) -> None:
             bring_es=pathway["bring"]["es"],
         )
         rule_model.objects.create(version=version, pathway=created, active=pathway["active"], condition=pathway["rule"])
+    version_model.objects.filter(pk=version.pk).update(status="published", published_at=version.created_at)
