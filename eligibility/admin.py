@@ -3,9 +3,11 @@ explicit publishing, and a "try it" page that shows each pathway's explanation t
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
+from django.forms.fields import InvalidJSONInput
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -26,6 +28,23 @@ class PathwayAdmin(admin.ModelAdmin):
     search_fields = ["code", "name_en", "name_es"]
 
 
+class ConditionField(forms.JSONField):
+    """JSON that Python's parser can read: a pasted, absurdly nested value is an error, not a 500."""
+
+    def to_python(self, value: Any) -> Any:
+        try:
+            return super().to_python(value)
+        except RecursionError as exc:
+            raise forms.ValidationError(_("This condition is nested too deeply.")) from exc
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        # Shown again as typed, like any JSON that does not parse.
+        try:
+            return super().bound_data(data, initial)
+        except RecursionError:
+            return InvalidJSONInput(data)
+
+
 class FrozenWhenPublished(admin.ModelAdmin):
     """Content of a published or retired version is read-only: changes go into a new draft."""
 
@@ -36,6 +55,11 @@ class FrozenWhenPublished(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return super().has_delete_permission(request, obj) and (obj is None or obj.version.is_editable)
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "condition":
+            kwargs["form_class"] = ConditionField
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "version":

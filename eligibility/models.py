@@ -100,6 +100,12 @@ class Pathway(models.Model):
     def __str__(self) -> str:
         return in_language(self, "name")
 
+    def clean(self) -> None:
+        super().clean()
+        if bool(self.bring_en.strip()) != bool(self.bring_es.strip()):
+            field = "bring_es" if self.bring_en.strip() else "bring_en"
+            raise ValidationError({field: _("Give what to bring in both languages, or in neither.")})
+
 
 class LegalStatus(models.TextChoices):
     """Answers to the `legal_status` question that host countries can require."""
@@ -202,6 +208,10 @@ class Question(VersionedContent):
                     rules.check_references(self.condition, question_specs(earlier), "condition")
             except rules.RuleError as exc:
                 errors["condition"] = str(exc)
+        if bool(self.hint_en.strip()) != bool(self.hint_es.strip()):
+            errors["hint_es" if self.hint_en.strip() else "hint_en"] = _(
+                "Give the hint in both languages, or in neither."
+            )
         if self.kind == self.Kind.CHOICE:
             problem = choices_problem(self.choices)
             if problem:

@@ -46,6 +46,10 @@ ARRIVAL_DATE = "arrival_date"
 LEGAL_STATUS = "legal_status"
 
 
+# Deeper conditions are refused; the evaluator and the admin's JSON parsing both recurse.
+MAX_DEPTH = 30
+
+
 class RuleError(ValueError):
     """A rule definition that does not follow the rule language; the message says where."""
 
@@ -118,8 +122,10 @@ def _unique(texts: list[dict[str, str]]) -> list[dict[str, str]]:
 # ---------------------------------------------------------------------------------------------
 # Validation
 # ---------------------------------------------------------------------------------------------
-def validate(node: Any, path: str = "rule") -> None:
+def validate(node: Any, path: str = "rule", depth: int = 0) -> None:
     """Raise RuleError, naming the place, unless `node` is a valid condition."""
+    if depth > MAX_DEPTH:
+        raise RuleError(f"{path}: conditions may be nested {MAX_DEPTH} levels deep at most")
     if not isinstance(node, dict):
         raise RuleError(f"{path}: a condition must be an object, not {type(node).__name__}")
     operators = [key for key in node if key not in TEXT_KEYS]
@@ -134,9 +140,9 @@ def validate(node: Any, path: str = "rule") -> None:
         if not isinstance(value, list):
             raise RuleError(f"{path}.{op}: expected a list of conditions")
         for index, child in enumerate(value):
-            validate(child, f"{path}.{op}[{index}]")
+            validate(child, f"{path}.{op}[{index}]", depth + 1)
     elif op == "not":
-        validate(value, f"{path}.not")
+        validate(value, f"{path}.not", depth + 1)
     elif op == "host":
         if value not in HOST_CHECKS:
             raise RuleError(f"{path}.host: expected one of {', '.join(HOST_CHECKS)}")

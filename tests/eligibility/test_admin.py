@@ -208,3 +208,24 @@ def test_deactivating_a_pathway_in_a_draft_leaves_the_published_version_alone(pu
         "family-reunification",
         "temporary-work",
     }
+
+
+def test_absurdly_nested_json_is_an_error_not_a_crash(published: ScreenerVersion, program_admin: Client) -> None:
+    draft = create_draft(source=published)
+    rule = PathwayRule.objects.get(version=draft, pathway__code="refugee")
+    deep = '{"not": ' * 5000 + '{"all": []}' + "}" * 5000
+    response = program_admin.post(
+        f"/admin/eligibility/pathwayrule/{rule.pk}/change/",
+        {"version": draft.pk, "pathway": rule.pathway_id, "active": "on", "condition": deep},
+    )
+    assert response.status_code == 200
+    assert "This condition is nested too deeply." in response.content.decode()
+
+
+def test_texts_come_in_both_languages_or_neither(published: ScreenerVersion) -> None:
+    draft = create_draft(source=published)
+    question = Question.objects.get(version=draft, key="nationality")
+    question.hint_es = ""
+    with translation.override("en"), pytest.raises(ValidationError) as error:
+        question.full_clean()
+    assert error.value.message_dict["hint_es"] == ["Give the hint in both languages, or in neither."]

@@ -294,3 +294,11 @@ def test_question_pages_use_a_constant_number_of_queries(started: Client) -> Non
         started.post(f"{Q}{key}/", data)
     assert len(set(counts)) == 1, counts
     assert counts[0] <= 6, counts
+
+
+def test_answers_need_the_csrf_token(published: ScreenerVersion) -> None:
+    strict = Client(enforce_csrf_checks=True)
+    strict.get(Q)
+    response = strict.post(f"{Q}current_country/", {"answer": "GT"})
+    assert response.status_code == 403
+    assert session_answers(strict) == {}

@@ -65,6 +65,13 @@ def test_age_counts_a_29_february_birthday_on_1_march() -> None:
     assert rules.age_on(datetime.date(2008, 2, 29), datetime.date(2026, 3, 1)) == 18
 
 
+def nested(depth: int) -> dict:
+    node: dict = {"all": []}
+    for _ in range(depth):
+        node = {"not": node}
+    return node
+
+
 @pytest.mark.parametrize(
     ("node", "message"),
     [
@@ -80,6 +87,7 @@ def test_age_counts_a_29_february_birthday_on_1_march() -> None:
         ({"host": "planet"}, "rule.host: expected one of office, nationality, presence, status"),
         ({"all": [], "reason": {"en": "Only English"}}, "rule.reason: expected an object with the texts in en and es"),
         ({"all": [], "met": {"en": " ", "es": "x"}}, "rule.met.en: expected a non-empty text"),
+        (nested(40), "rule" + ".not" * 31 + ": conditions may be nested 30 levels deep at most"),
     ],
 )
 def test_invalid_rules_say_where(node: object, message: str) -> None:
