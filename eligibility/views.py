@@ -102,10 +102,15 @@ def question(request: HttpRequest, key: str) -> HttpResponse:
     form = AnswerForm(data, question=current, initial={"answer": kept.get(current.key)})
     if request.method == "POST" and form.is_valid():
         kept[current.key] = form.cleaned_data["answer"]
-        _applicable, kept = screener.walk(kept, today)
+        applicable, kept = screener.walk(kept, today)
         _save_answers(request, kept)
         if changing and screener.next_question(kept, today) is None:
             return redirect("eligibility:check")
+        # The next question in order (after the back link, the one already answered next), which
+        # is never past the first unanswered one because every question before that is answered.
+        position = applicable.index(current)
+        if position + 1 < len(applicable) and not changing:
+            return redirect("eligibility:question", key=applicable[position + 1].key)
         return _go_on(request, screener, kept)
 
     position = applicable.index(current)

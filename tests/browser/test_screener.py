@@ -1,4 +1,5 @@
-"""The whole screener in a real browser, in Spanish and English, with and without JavaScript."""
+"""The whole screener in a real browser: Spanish and English, to an eligible and to a not-eligible
+result, with a validation error, the back link and a change link on the way; and without JavaScript."""
 
 import re
 
@@ -9,96 +10,148 @@ from playwright.sync_api import Browser, Page, expect
 from eligibility import seed
 from tests.browser.conftest import CheckedPage
 
+LABELS = {
+    "es": {
+        "start": "Comenzar",
+        "continue": "Continuar",
+        "back": "Atrás",
+        "change": "Cambiar",
+        "see": "Ver mi resultado",
+        "date": ("Día", "Mes", "Año"),
+        "yes": "Sí",
+        "no": "No",
+        "check": "Revise sus respuestas",
+        "result": "Su resultado",
+        "eligible": "Puede ser elegible",
+        "not_eligible": "No es elegible",
+        "book": "Pedir una cita",
+        "help": "Dónde más puede pedir ayuda",
+        "problem": "Hay un problema",
+        "real_date": "Escriba una fecha que exista.",
+    },
+    "en": {
+        "start": "Start now",
+        "continue": "Continue",
+        "back": "Back",
+        "change": "Change",
+        "see": "See my result",
+        "date": ("Day", "Month", "Year"),
+        "yes": "Yes",
+        "no": "No",
+        "check": "Check your answers",
+        "result": "Your result",
+        "eligible": "You may be eligible",
+        "not_eligible": "You are not eligible",
+        "book": "Book an appointment",
+        "help": "Where else to get help",
+        "problem": "There is a problem",
+        "real_date": "Enter a real date.",
+    },
+}
+QUESTIONS = {question["key"]: question for question in seed.QUESTIONS}
+
+
+def label(key: str, language: str) -> str:
+    return QUESTIONS[key]["label"][language]
+
+
+def choice(key: str, value: str, language: str) -> str:
+    return next(c[language] for c in QUESTIONS[key]["choices"] if c["value"] == value)
+
 
 @pytest.fixture(autouse=True)
 def _seeded(transactional_db: None) -> None:
     seed.load(apps)
 
 
-def continue_(checked: CheckedPage, label: str) -> None:
-    checked.page.get_by_role("button", name=label).click()
-    checked.check_accessibility()
+class Screener:
+    """Answers the questions the way a person does, checking every page it reaches."""
+
+    def __init__(self, checked: CheckedPage, language: str) -> None:
+        self.checked, self.page, self.language, self.words = checked, checked.page, language, LABELS[language]
+
+    def heading_is(self, text: str) -> None:
+        expect(self.page.get_by_role("heading", level=1)).to_have_text(text)
+
+    def submit(self, button: str | None = None) -> None:
+        self.page.get_by_role("button", name=button or self.words["continue"]).click()
+        self.checked.check_accessibility()
+
+    def country(self, key: str, code: str) -> None:
+        self.heading_is(label(key, self.language))
+        self.page.locator("select#id_answer").select_option(code)
+        self.submit()
+
+    def radio(self, key: str, text: str) -> None:
+        self.heading_is(label(key, self.language))
+        self.page.get_by_label(text, exact=True).check()
+        self.submit()
+
+    def date(self, key: str, parts: tuple[str, str, str]) -> None:
+        self.heading_is(label(key, self.language))
+        for box, value in zip(self.words["date"], parts, strict=True):
+            self.page.get_by_label(box, exact=True).fill(value)
+        self.submit()
+
+    def follow(self, name: str | re.Pattern) -> None:
+        self.page.get_by_role("link", name=name).click()
+        self.checked.check_accessibility()
 
 
-def choose(checked: CheckedPage, option: str, button: str) -> None:
-    checked.page.get_by_label(option, exact=True).check()
-    continue_(checked, button)
-
-
-def country(checked: CheckedPage, code: str, button: str) -> None:
-    checked.page.locator("select#id_answer").select_option(code)
-    continue_(checked, button)
-
-
-def date(checked: CheckedPage, parts: tuple[str, str, str], labels: tuple[str, str, str], button: str) -> None:
-    for label, value in zip(labels, parts, strict=True):
-        checked.page.get_by_label(label, exact=True).fill(value)
-    continue_(checked, button)
-
-
-def test_spanish_to_an_eligible_result_with_back_and_change(checked_page: CheckedPage) -> None:
-    page = checked_page.page
+@pytest.mark.parametrize("language", ["es", "en"])
+@pytest.mark.parametrize("eligible", [True, False], ids=["eligible", "not-eligible"])
+def test_whole_screener(checked_page: CheckedPage, language: str, eligible: bool) -> None:
+    page, words = checked_page.page, LABELS[language]
     page.set_viewport_size({"width": 320, "height": 640})
-    checked_page.goto("/es/")
-    page.get_by_role("link", name="Comenzar").click()
-    checked_page.check_accessibility()
-    expect(page.get_by_role("heading", level=1)).to_have_text("¿En qué país vive ahora?")
-    expect(page.get_by_text("Pregunta 1 de unas")).to_be_visible()
-    country(checked_page, "GT", "Continuar")
-    country(checked_page, "GT", "Continuar")
+    screener = Screener(checked_page, language)
+    country_code = "GT" if eligible else "CO"
+    checked_page.goto(f"/{language}/")
+    screener.follow(words["start"])
+    expect(page.get_by_text(re.compile(r"(Question|Pregunta) 1 (of about|de unas) \d"))).to_be_visible()
 
-    page.get_by_role("link", name="Atrás").click()
-    checked_page.check_accessibility()
-    expect(page.get_by_role("heading", level=1)).to_have_text("¿Cuál es su nacionalidad?")
-    expect(page.locator("select#id_answer")).to_have_value("GT")
-    continue_(checked_page, "Continuar")
-
-    date(checked_page, ("17", "5", "1990"), ("Día", "Mes", "Año"), "Continuar")
-    choose(checked_page, "No", "Continuar")  # persecution
-    choose(checked_page, "Sí, un ciudadano estadounidense", "Continuar")
-    choose(checked_page, "Sí", "Continuar")  # I-130 approved
-    choose(checked_page, "No", "Continuar")  # job offer
-    expect(page.get_by_role("heading", level=1)).to_have_text("Revise sus respuestas")
-    checked_page.screenshot("screener-check-320-es")
-
-    page.get_by_role("link", name="Cambiar ¿Tiene una oferta de trabajo de un empleador en Estados Unidos?").click()
-    checked_page.check_accessibility()
-    choose(checked_page, "Sí, trabajo agrícola", "Continuar")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Revise sus respuestas")
-    expect(page.get_by_text("Sí, trabajo agrícola")).to_be_visible()
-
-    continue_(checked_page, "Ver mi resultado")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Su resultado")
-    expect(page.get_by_text("2 vías pueden corresponderle.")).to_be_visible()
-    expect(page.get_by_text("Puede ser elegible")).to_have_count(2)
-    checked_page.screenshot("screener-result-320-es")
-    page.get_by_role("link", name="Pedir una cita").click()
-    checked_page.check_accessibility()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Pedir una cita")
-
-
-def test_english_to_a_not_eligible_result_with_a_validation_error(checked_page: CheckedPage) -> None:
-    page = checked_page.page
-    checked_page.goto("/en/questions/")
-    continue_(checked_page, "Continue")  # nothing chosen
-    expect(page.get_by_role("alert")).to_contain_text("There is a problem")
+    screener.submit()  # nothing chosen: the error summary, on a page axe has checked
+    expect(page.get_by_role("alert")).to_contain_text(words["problem"])
     expect(page).to_have_title(re.compile(r"^Error: "))
-    checked_page.screenshot("screener-error-en")
-    page.get_by_role("alert").get_by_role("link", name="Select a country.").click()
-    expect(page.locator("select#id_answer")).to_be_focused()
+    screener.country("current_country", country_code)
+    screener.country("nationality", country_code)
 
-    country(checked_page, "CO", "Continue")
-    country(checked_page, "CO", "Continue")
-    date(checked_page, ("31", "2", "1990"), ("Day", "Month", "Year"), "Continue")
-    expect(page.get_by_role("alert")).to_contain_text("Enter a real date.")
-    date(checked_page, ("28", "2", "1990"), ("Day", "Month", "Year"), "Continue")
-    choose(checked_page, "Yes", "Continue")
-    choose(checked_page, "No", "Continue")
-    choose(checked_page, "No", "Continue")
-    continue_(checked_page, "See my result")
-    expect(page.get_by_text("You are not eligible")).to_have_count(3)
-    expect(page.get_by_text("does not serve people of your nationality").first).to_be_visible()
-    expect(page.get_by_role("heading", name="Where else to get help")).to_be_visible()
+    screener.follow(words["back"])  # from the date of birth back to the nationality, answer kept
+    screener.heading_is(label("nationality", language))
+    expect(page.locator("select#id_answer")).to_have_value(country_code)
+    screener.follow(words["back"])
+    screener.heading_is(label("current_country", language))
+    screener.submit()  # Continue leads to the next question in order, not further
+    screener.heading_is(label("nationality", language))
+    screener.submit()
+
+    screener.date("date_of_birth", ("31", "2", "1990"))
+    expect(page.get_by_role("alert")).to_contain_text(words["real_date"])
+    screener.date("date_of_birth", ("28", "2", "1990"))
+    screener.radio("fear_of_persecution", words["no"])
+    screener.radio("us_relative", choice("us_relative", "citizen" if eligible else "no", language))
+    if eligible:
+        screener.radio("i130_approved", words["yes"])
+    screener.radio("job_offer", choice("job_offer", "no", language))
+    screener.heading_is(words["check"])
+
+    screener.follow(re.compile(f"^{words['change']} {re.escape(label('job_offer', language))}"))
+    screener.radio("job_offer", choice("job_offer", "agricultural", language))
+    screener.heading_is(words["check"])
+    expect(page.get_by_text(choice("job_offer", "agricultural", language))).to_be_visible()
+
+    screener.submit(words["see"])
+    screener.heading_is(words["result"])
+    if eligible:
+        # A Guatemalan with an approved I-130 and a farm job offer: two pathways fit.
+        expect(page.get_by_text(words["eligible"], exact=True)).to_have_count(2)
+        checked_page.screenshot(f"screener-result-320-{language}")
+        screener.follow(words["book"])
+        screener.heading_is(words["book"])
+    else:
+        # A Colombian in Colombia: the office there does not serve Colombians.
+        expect(page.get_by_text(words["not_eligible"], exact=True)).to_have_count(3)
+        expect(page.get_by_role("heading", name=words["help"])).to_be_visible()
+        expect(page.get_by_role("link", name=words["book"])).to_have_count(0)
 
 
 def test_whole_flow_without_javascript(browser: Browser, live_server) -> None:
@@ -106,18 +159,23 @@ def test_whole_flow_without_javascript(browser: Browser, live_server) -> None:
     page: Page = context.new_page()
     axe_context = browser.new_context()
     checked = CheckedPage(page, live_server.url, axe_page=axe_context.new_page())
+    screener = Screener(checked, "es")
     checked.goto("/es/")
-    page.get_by_role("link", name="Comenzar").click()
-    checked.check_accessibility()
-    country(checked, "CR", "Continuar")
-    country(checked, "NI", "Continuar")
-    date(checked, ("1", "2", "1985"), ("Día", "Mes", "Año"), "Continuar")
-    date(checked, ("1", "1", "2022"), ("Día", "Mes", "Año"), "Continuar")
-    choose(checked, "Solicitante de asilo registrado", "Continuar")
-    choose(checked, "Sí", "Continuar")
-    choose(checked, "No", "Continuar")
-    choose(checked, "No", "Continuar")
-    continue_(checked, "Ver mi resultado")
+    screener.follow("Comenzar")
+    screener.submit()
+    expect(page.get_by_role("alert")).to_contain_text("Hay un problema")
+    expect(page.get_by_role("alert")).to_be_focused()  # autofocus, no script needed
+    screener.country("current_country", "CR")
+    screener.country("nationality", "NI")
+    screener.date("date_of_birth", ("1", "2", "1985"))
+    screener.date("arrival_date", ("1", "1", "2022"))
+    screener.radio("legal_status", "Solicitante de asilo registrado")
+    screener.follow("Atrás")
+    screener.submit()
+    screener.radio("fear_of_persecution", "Sí")
+    screener.radio("us_relative", "No")
+    screener.radio("job_offer", "No")
+    screener.submit("Ver mi resultado")
     expect(page.get_by_text("Una vía puede corresponderle.")).to_be_visible()
     checked.verify()
     context.close()

@@ -128,6 +128,13 @@ def test_radio_and_date_questions_are_fieldsets_with_the_question_as_h1(started:
     assert 'type="radio" name="answer" value="asylum_seeker"' in html
 
 
+def test_continue_after_going_back_leads_to_the_next_question(started: Client) -> None:
+    for key, data in GUATEMALAN_WITH_PETITION[:4]:
+        started.post(f"{Q}{key}/", data)
+    response = started.post(f"{Q}current_country/", {"answer": "GT"})
+    assert response["Location"] == f"{Q}nationality/"
+
+
 def test_back_link_keeps_the_answer(started: Client) -> None:
     started.post(f"{Q}current_country/", {"answer": "CR"})
     html = started.get(f"{Q}nationality/").content.decode()
