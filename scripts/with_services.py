@@ -177,8 +177,10 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 def main(argv: list[str]) -> int:
     if not argv:
         sys.exit(__doc__)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    signal.signal(signal.SIGHUP, _raise_interrupt)
+    # SIGINT explicitly too: a parent that ignores it (a CI runner, a test process) would
+    # otherwise leave it ignored here, and Ctrl-C would not stop the servers.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _raise_interrupt)
     services = Services()
     child: subprocess.Popen | None = None
     try:

@@ -53,7 +53,13 @@ def test_failing_command_keeps_its_status_and_the_servers_are_removed(tmp_path: 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_interrupted_run_removes_the_servers(signum: int) -> None:
-    process = subprocess.Popen([*HARNESS, "sh", "-c", "echo ready; exec sleep 120"], stdout=subprocess.PIPE, text=True)
+    # The harness must react even when its parent ignores the signal (as CI runners may).
+    process = subprocess.Popen(
+        [*HARNESS, "sh", "-c", "echo ready; exec sleep 120"],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signum, signal.SIG_IGN),  # noqa: PLW1509 - no threads at fork here
+    )
     banner = process.stdout.readline()
     assert process.stdout.readline().strip() == "ready"
     process.send_signal(signum)
