@@ -48,12 +48,18 @@ def record_screening(*, screener: Screener, answers: dict[str, Any], language: s
     if screener.next_question(answers, today) is not None:
         raise ScreeningError(_("Some questions have not been answered yet."))
     _applicable, kept = screener.walk(answers, today)
+    # The result keeps the texts it was given, so editing a pathway later never rewrites it.
     outcomes = {
         code: {
             "eligible": outcome.passed,
             "reasons": outcome.met_reasons() if outcome.passed else outcome.unmet_reasons(),
+            "order": rule.pathway.order,
+            **{
+                field: {language: getattr(rule.pathway, f"{field}_{language}") for language in rules.LANGUAGES}
+                for field in ("name", "description", "bring")
+            },
         }
-        for code, (_pathway, outcome) in evaluate_pathways(screener=screener, answers=kept, today=today).items()
+        for code, (rule, outcome) in evaluate_pathways(screener=screener, answers=kept, today=today).items()
     }
     stored = dict(kept)
     born = rules.parse_date(stored.pop("date_of_birth", None))

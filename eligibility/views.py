@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
 
 from eligibility.forms import AnswerForm
-from eligibility.models import Pathway, Question, ScreenerVersion, Screening, in_language
+from eligibility.models import Question, ScreenerVersion, Screening
 from eligibility.selectors import Screener, load_screener, published_version
 from eligibility.services import ScreeningError, record_screening, screening_reference
 
@@ -171,21 +171,23 @@ def result(request: HttpRequest) -> HttpResponse:
     if screening is None:
         return redirect("eligibility:start")
     language = (get_language() or "es")[:2]
-    pathways = {pathway.code: pathway for pathway in Pathway.objects.filter(code__in=list(screening.outcomes))}
+
+    def text(value: dict[str, str]) -> str:
+        return value.get(language) or value["en"]
+
     outcomes = [
         {
-            "pathway": pathways[code],
-            "name": in_language(pathways[code], "name", language),
-            "description": in_language(pathways[code], "description", language),
-            "bring": in_language(pathways[code], "bring", language),
+            "name": text(outcome["name"]),
+            "description": text(outcome["description"]),
+            "bring": text(outcome["bring"]),
             "eligible": outcome["eligible"],
-            "reasons": [reason.get(language) or reason["en"] for reason in outcome["reasons"]],
+            "reasons": [text(reason) for reason in outcome["reasons"]],
+            "order": (not outcome["eligible"], outcome["order"], code),
         }
         for code, outcome in screening.outcomes.items()
-        if code in pathways
     ]
     # The pathways that may fit come first, each group in the program's display order.
-    outcomes.sort(key=lambda item: (not item["eligible"], item["pathway"].order, item["pathway"].code))
+    outcomes.sort(key=lambda item: item["order"])
     eligible = [item for item in outcomes if item["eligible"]]
     return render(
         request,

@@ -8,7 +8,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from eligibility.models import PathwayRule, Question, ScreenerVersion, Screening
+from eligibility.models import Pathway, PathwayRule, Question, ScreenerVersion, Screening
 from eligibility.services import create_draft, publish_version, screening_reference
 
 Q = "/en/questions/"
@@ -80,6 +80,12 @@ def test_whole_journey_to_an_eligible_result(started: Client) -> None:
         "Refugee processing (United States)",
         "Temporary work visas (H-2A and H-2B)",
     ], "eligible first, then in display order"
+
+    # Editing a pathway's texts later does not rewrite a result already given.
+    Pathway.objects.filter(code="family-reunification").update(name_en="Renamed", bring_en="Something else")
+    html = started.get(f"{Q}result/").content.decode()
+    assert "Family reunification parole" in html
+    assert "Renamed" not in html
     booking = re.search(r'href="(/en/book/\?screening=[^"]+)"', html)
     assert booking, "an eligible result offers a booking link"
     assert "Choosing an office" in started.get(booking[1].replace("&amp;", "&")).content.decode()
