@@ -288,7 +288,9 @@ class PathwayRule(VersionedContent):
                 rules.check_references(self.condition, specs, "condition")
             place = rules.missing_reason(self.condition, "condition")
             if place:
-                raise rules.RuleError(f'{place}: needs a "reason" to show the applicant when it is not met')
+                raise rules.RuleError(
+                    _('%(path)s: needs a "reason" to show the applicant when it is not met') % {"path": place}
+                )
         except rules.RuleError as exc:
             raise ValidationError({"condition": str(exc)}) from exc
 

@@ -33,6 +33,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 GROUPS = ("all", "any", "not")
 LEAVES = ("equals", "in", "before", "after", "age_at_least", "same_answer", "host")
 HOST_CHECKS = ("office", "nationality", "presence", "status")
@@ -125,12 +127,19 @@ def _unique(texts: list[dict[str, str]]) -> list[dict[str, str]]:
 def validate(node: Any, path: str = "rule", depth: int = 0) -> None:
     """Raise RuleError, naming the place, unless `node` is a valid condition."""
     if depth > MAX_DEPTH:
-        raise RuleError(f"{path}: conditions may be nested {MAX_DEPTH} levels deep at most")
+        raise RuleError(
+            _("%(path)s: conditions may be nested %(depth)s levels deep at most") % {"path": path, "depth": MAX_DEPTH}
+        )
     if not isinstance(node, dict):
-        raise RuleError(f"{path}: a condition must be an object, not {type(node).__name__}")
+        raise RuleError(
+            _("%(path)s: a condition must be an object, not %(type)s") % {"path": path, "type": type(node).__name__}
+        )
     operators = [key for key in node if key not in TEXT_KEYS]
     if len(operators) != 1:
-        raise RuleError(f"{path}: a condition needs exactly one operator of {', '.join(GROUPS + LEAVES)}")
+        raise RuleError(
+            _("%(path)s: a condition needs exactly one operator of %(operators)s")
+            % {"path": path, "operators": ", ".join(GROUPS + LEAVES)}
+        )
     op = operators[0]
     for text_key in TEXT_KEYS:
         if text_key in node:
@@ -138,26 +147,28 @@ def validate(node: Any, path: str = "rule", depth: int = 0) -> None:
     value = node[op]
     if op in ("all", "any"):
         if not isinstance(value, list):
-            raise RuleError(f"{path}.{op}: expected a list of conditions")
+            raise RuleError(_("%(path)s: expected a list of conditions") % {"path": f"{path}.{op}"})
         for index, child in enumerate(value):
             validate(child, f"{path}.{op}[{index}]", depth + 1)
     elif op == "not":
         validate(value, f"{path}.not", depth + 1)
     elif op == "host":
         if value not in HOST_CHECKS:
-            raise RuleError(f"{path}.host: expected one of {', '.join(HOST_CHECKS)}")
+            raise RuleError(
+                _("%(path)s: expected one of %(checks)s") % {"path": f"{path}.host", "checks": ", ".join(HOST_CHECKS)}
+            )
     elif op in LEAVES:
         _validate_leaf(op, value, f"{path}.{op}")
     else:
-        raise RuleError(f"{path}: unknown operator {op!r}")
+        raise RuleError(_("%(path)s: unknown operator %(op)r") % {"path": path, "op": op})
 
 
 def _validate_text(text: Any, path: str) -> None:
     if not isinstance(text, dict) or set(text) != set(LANGUAGES):
-        raise RuleError(f"{path}: expected an object with the texts in {' and '.join(LANGUAGES)}")
+        raise RuleError(_("%(path)s: expected an object with the texts in en and es") % {"path": path})
     for language, value in text.items():
         if not isinstance(value, str) or not value.strip():
-            raise RuleError(f"{path}.{language}: expected a non-empty text")
+            raise RuleError(_("%(path)s: expected a non-empty text") % {"path": f"{path}.{language}"})
 
 
 LEAF_ARGUMENTS = {
@@ -173,20 +184,23 @@ LEAF_ARGUMENTS = {
 def _validate_leaf(op: str, value: Any, path: str) -> None:
     expected = LEAF_ARGUMENTS[op]
     if not isinstance(value, dict) or set(value) != expected:
-        raise RuleError(f"{path}: expected an object with the keys {', '.join(sorted(expected))}")
+        raise RuleError(
+            _("%(path)s: expected an object with the keys %(keys)s")
+            % {"path": path, "keys": ", ".join(sorted(expected))}
+        )
     for key in ("question", "other"):
         if key in value and (not isinstance(value[key], str) or not value[key]):
-            raise RuleError(f"{path}.{key}: expected a question key")
+            raise RuleError(_("%(path)s: expected a question key") % {"path": f"{path}.{key}"})
     if op == "equals" and not _is_scalar(value["value"]):
-        raise RuleError(f"{path}.value: expected a text, number, true or false")
+        raise RuleError(_("%(path)s: expected a text, number, true or false") % {"path": f"{path}.value"})
     if op == "in" and (not isinstance(value["values"], list) or not all(_is_scalar(v) for v in value["values"])):
-        raise RuleError(f"{path}.values: expected a list of texts, numbers, true or false")
+        raise RuleError(_("%(path)s: expected a list of texts, numbers, true or false") % {"path": f"{path}.values"})
     if op in ("before", "after") and parse_date(value["date"]) is None:
-        raise RuleError(f"{path}.date: expected a date written YYYY-MM-DD")
+        raise RuleError(_("%(path)s: expected a date written YYYY-MM-DD") % {"path": f"{path}.date"})
     if op == "age_at_least" and (
         isinstance(value["years"], bool) or not isinstance(value["years"], int) or not 0 <= value["years"] <= 150
     ):
-        raise RuleError(f"{path}.years: expected a whole number of years from 0 to 150")
+        raise RuleError(_("%(path)s: expected a whole number of years from 0 to 150") % {"path": f"{path}.years"})
 
 
 def _is_scalar(value: Any) -> bool:
@@ -252,20 +266,29 @@ def check_references(node: Any, questions: Mapping[str, QuestionSpec], path: str
     if op == "host":
         for key in HOST_NEEDS[value]:
             if key not in questions:
-                raise RuleError(f"{path}.host: needs a question {key!r} asked before it")
+                raise RuleError(
+                    _("%(path)s: needs a question %(key)r asked before it") % {"path": f"{path}.host", "key": key}
+                )
         return
     for key in ("question", "other"):
         if key in value and value[key] not in questions:
-            raise RuleError(f"{path}.{op}.{key}: no question {value[key]!r} asked before it")
+            raise RuleError(
+                _("%(path)s: no question %(key)r asked before it") % {"path": f"{path}.{op}.{key}", "key": value[key]}
+            )
     spec = questions[value["question"]]
     if op in ("before", "after", "age_at_least") and spec.kind != "date":
-        raise RuleError(f"{path}.{op}.question: {value['question']!r} is not a date question")
+        raise RuleError(
+            _("%(path)s: %(key)r is not a date question") % {"path": f"{path}.{op}.question", "key": value["question"]}
+        )
     compared = [value["value"]] if op == "equals" else value["values"] if op == "in" else []
     for index, candidate in enumerate(compared):
         if spec.values is not None and candidate not in spec.values:
             where = f"{path}.{op}.value" if op == "equals" else f"{path}.{op}.values[{index}]"
             allowed = ", ".join(repr(v) for v in sorted(spec.values, key=str))
-            raise RuleError(f"{where}: {value['question']!r} is never {candidate!r} (its answers: {allowed})")
+            raise RuleError(
+                _("%(path)s: %(key)r is never %(value)r (its answers: %(allowed)s)")
+                % {"path": where, "key": value["question"], "value": candidate, "allowed": allowed}
+            )
 
 
 def missing_reason(node: Any, path: str = "rule") -> str | None:

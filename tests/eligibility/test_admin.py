@@ -181,7 +181,7 @@ def test_rules_that_cannot_work_are_refused(published: ScreenerVersion, conditio
     draft = create_draft(source=published)
     rule = PathwayRule.objects.get(version=draft, pathway__code="refugee")
     rule.condition = condition
-    with pytest.raises(ValidationError) as error:
+    with translation.override("en"), pytest.raises(ValidationError) as error:
         rule.full_clean()
     assert error.value.message_dict["condition"][0].startswith(message)
 
@@ -190,7 +190,7 @@ def test_question_conditions_may_only_read_earlier_questions(published: Screener
     draft = create_draft(source=published)
     question = Question.objects.get(version=draft, key="nationality")
     question.condition = {"equals": {"question": "job_offer", "value": "no"}}
-    with pytest.raises(ValidationError) as error:
+    with translation.override("en"), pytest.raises(ValidationError) as error:
         question.full_clean()
     assert error.value.message_dict["condition"] == [
         "condition.equals.question: no question 'job_offer' asked before it"
@@ -229,3 +229,14 @@ def test_texts_come_in_both_languages_or_neither(published: ScreenerVersion) -> 
     with translation.override("en"), pytest.raises(ValidationError) as error:
         question.full_clean()
     assert error.value.message_dict["hint_es"] == ["Give the hint in both languages, or in neither."]
+
+
+def test_rule_errors_are_translated(published: ScreenerVersion) -> None:
+    draft = create_draft(source=published)
+    rule = PathwayRule.objects.get(version=draft, pathway__code="refugee")
+    rule.condition = {"equals": {"question": "fear_of_persecution"}}
+    with translation.override("es"), pytest.raises(ValidationError) as error:
+        rule.full_clean()
+    assert error.value.message_dict["condition"] == [
+        "condition.equals: se esperaba un objeto con las claves question, value"
+    ]

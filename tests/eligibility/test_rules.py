@@ -2,8 +2,10 @@
 properties over random rule trees and answers."""
 
 import datetime
+from collections.abc import Iterator
 
 import pytest
+from django.utils import translation
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,6 +22,13 @@ CONTEXT = Context(
     },
 )
 REASON = {"en": "Because.", "es": "Porque."}
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    # Validation messages are translated; these tests read the English ones.
+    with translation.override("en"):
+        yield
 
 
 def passed(node: dict, answers: dict) -> bool:
