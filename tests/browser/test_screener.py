@@ -5,6 +5,7 @@ import re
 
 import pytest
 from django.apps import apps
+from django.db import connections
 from playwright.sync_api import Browser, Page, expect
 
 from eligibility import seed
@@ -62,6 +63,9 @@ def choice(key: str, value: str, language: str) -> str:
 @pytest.fixture(autouse=True)
 def _seeded(transactional_db: None) -> None:
     seed.load(apps)
+    # pytest runs this fixture in a contextvars context of its own (Django keeps one connection
+    # per context): close that connection, or it outlives the test database.
+    connections.close_all()
 
 
 class Screener:
