@@ -63,8 +63,8 @@ def choice(key: str, value: str, language: str) -> str:
 @pytest.fixture(autouse=True)
 def _seeded(transactional_db: None) -> None:
     seed.load(apps)
-    # pytest runs this fixture in a contextvars context of its own (Django keeps one connection
-    # per context): close that connection, or it outlives the test database.
+    # Seeding here was seen (in pg_stat_activity) to use a connection other than the test's main
+    # one, left open after the test: close it, or it outlives the test database.
     connections.close_all()
 
 
