@@ -216,24 +216,6 @@ def parse_date(value: Any) -> datetime.date | None:
         return None
 
 
-def question_keys(node: Any) -> set[str]:
-    """The question keys a valid condition reads."""
-    if not isinstance(node, dict):
-        return set()
-    keys: set[str] = set()
-    for op, value in node.items():
-        if op in ("all", "any"):
-            for child in value:
-                keys |= question_keys(child)
-        elif op == "not":
-            keys |= question_keys(value)
-        elif op == "host":
-            keys |= {CURRENT_COUNTRY, NATIONALITY, ARRIVAL_DATE, LEGAL_STATUS}
-        elif op in LEAF_ARGUMENTS:
-            keys |= {value[k] for k in ("question", "other") if k in value}
-    return keys
-
-
 @dataclass(frozen=True)
 class QuestionSpec:
     """What a condition may ask of one question: its kind, and the answers it can have (None for

@@ -33,11 +33,15 @@ class Screener:
         return applicable, kept
 
     def next_question(self, answers: dict[str, Any], today: datetime.date) -> Question | None:
-        applicable, kept = self.walk(answers, today)
-        return next((question for question in applicable if question.key not in kept), None)
+        return first_unanswered(*self.walk(answers, today))
 
     def question(self, key: str) -> Question | None:
         return next((question for question in self.questions if question.key == key), None)
+
+
+def first_unanswered(applicable: list[Question], kept: dict[str, Any]) -> Question | None:
+    """The first question of a walk still to answer, or None when the screener is complete."""
+    return next((question for question in applicable if question.key not in kept), None)
 
 
 def published_version() -> ScreenerVersion | None:

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy
 
 from eligibility import rules
 from eligibility.models import HostCountry, PathwayRule, Question, ScreenerVersion, Screening
-from eligibility.selectors import Screener
+from eligibility.selectors import Screener, first_unanswered
 
 REFERENCE_SALT = "eligibility.screening-reference"
 
@@ -45,9 +45,9 @@ def evaluate_pathways(
 def record_screening(*, screener: Screener, answers: dict[str, Any], language: str) -> Screening:
     """Store the anonymous result of a finished screener and return it."""
     today = timezone.localdate()
-    if screener.next_question(answers, today) is not None:
+    applicable, kept = screener.walk(answers, today)
+    if first_unanswered(applicable, kept) is not None:
         raise ScreeningError(_("Some questions have not been answered yet."))
-    _applicable, kept = screener.walk(answers, today)
     # The result keeps the texts it was given, so editing a pathway later never rewrites it.
     outcomes = {
         code: {

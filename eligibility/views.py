@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from eligibility.forms import AnswerForm
 from eligibility.models import Question, ScreenerVersion, Screening
-from eligibility.selectors import Screener, load_screener, published_version
+from eligibility.selectors import Screener, first_unanswered, load_screener, published_version
 from eligibility.services import ScreeningError, record_screening, screening_reference
 
 SESSION_KEY = "screener"
@@ -87,7 +87,7 @@ def question(request: HttpRequest, key: str) -> HttpResponse:
     today = timezone.localdate()
     applicable, kept = screener.walk(answers, today)
     current = next((q for q in applicable if q.key == key), None)
-    next_one = next((q for q in applicable if q.key not in kept), None)
+    next_one = first_unanswered(applicable, kept)
     reachable = current is not None and (current.key in kept or current == next_one)
     changing = request.GET.get("change") == "1"
     if not reachable:
@@ -104,7 +104,7 @@ def question(request: HttpRequest, key: str) -> HttpResponse:
         kept[current.key] = form.cleaned_data["answer"]
         applicable, kept = screener.walk(kept, today)
         _save_answers(request, kept)
-        if changing and screener.next_question(kept, today) is None:
+        if changing and first_unanswered(applicable, kept) is None:
             return redirect("eligibility:check")
         # The next question in order (after the back link, the one already answered next), which
         # is never past the first unanswered one because every question before that is answered.
@@ -151,7 +151,7 @@ def check(request: HttpRequest) -> HttpResponse:
         return redirect("eligibility:start")
     today = timezone.localdate()
     applicable, kept = screener.walk(_session(request)["answers"], today)
-    if screener.next_question(kept, today) is not None:
+    if first_unanswered(applicable, kept) is not None:
         return _go_on(request, screener, kept)
     if request.method == "POST":
         try:
