@@ -35,6 +35,38 @@ ROLE_MODELS = {
     ROLE_PROGRAM_ADMIN: [
         ("eligibility", model)
         for model in ("pathway", "screenerversion", "question", "hostcountry", "pathwayrule", "screening")
+    ]
+    + [
+        ("appointments", model)
+        for model in ("office", "openinghours", "closure", "slot", "hold", "appointment", "appointmentevent")
+    ],
+}
+
+# Finer grants, as "app_label.codename".
+ROLE_PERMISSIONS = {
+    # Their own offices' appointments (Office.staff), to find, look at and cancel.
+    ROLE_OFFICE_STAFF: [
+        "appointments.view_appointment",
+        "appointments.change_appointment",
+        "appointments.view_slot",
+        "appointments.view_closure",
+    ],
+    # Every office: figures, opening hours and closures.
+    ROLE_SUPERVISOR: [
+        "appointments.view_all_offices",
+        "appointments.view_office",
+        "appointments.change_office",
+        "appointments.view_openinghours",
+        "appointments.add_openinghours",
+        "appointments.change_openinghours",
+        "appointments.delete_openinghours",
+        "appointments.view_closure",
+        "appointments.add_closure",
+        "appointments.change_closure",
+        "appointments.delete_closure",
+        "appointments.view_slot",
+        "appointments.view_appointment",
+        "appointments.change_appointment",
     ],
 }
 
@@ -47,6 +79,12 @@ def ensure_roles() -> dict[str, Group]:
             Q(*[Q(content_type__app_label=app, content_type__model=model) for app, model in models], _connector=Q.OR)
         )
         groups[role].permissions.add(*permissions)
+    for role, names in ROLE_PERMISSIONS.items():
+        wanted = Q(
+            *[Q(content_type__app_label=name.split(".")[0], codename=name.split(".")[1]) for name in names],
+            _connector=Q.OR,
+        )
+        groups[role].permissions.add(*Permission.objects.filter(wanted))
     return groups
 
 

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "csp",
     "django_countries",
+    "phonenumber_field",
     "core",
     "eligibility",
     "appointments",
@@ -234,6 +235,12 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # How long an eligible screening can be used to book before the questions must be answered again.
 SCREENING_VALID_DAYS = env.int("SCREENING_VALID_DAYS", default=7)
 
+# Booking: how long a booking waits for a slot's lock before answering "busy, try again".
+BOOKING_LOCK_TIMEOUT_MS = env.int("BOOKING_LOCK_TIMEOUT_MS", default=3000)
+# Phone numbers are stored in E.164; the office's country is the default region of the form.
+PHONENUMBER_DB_FORMAT = "E164"
+PHONENUMBER_DEFAULT_FORMAT = "INTERNATIONAL"
+
 # Public contact details shown on the contact page.
 CONTACT_EMAIL = env.str("CONTACT_EMAIL", default="ayuda@movilidad.example")
 CONTACT_PHONE = env.str("CONTACT_PHONE", default="")
@@ -276,6 +283,14 @@ CELERY_BEAT_SCHEDULE = {
     "clear-expired-sessions": {
         "task": "core.tasks.clear_expired_sessions",
         "schedule": 60 * 60,
+    },
+    "generate-slots": {
+        "task": "appointments.tasks.generate_slots",
+        "schedule": 60 * 60,
+    },
+    "purge-expired-holds": {
+        "task": "appointments.tasks.purge_expired_holds",
+        "schedule": 60,
     },
 }
 

@@ -1,0 +1,109 @@
+"""Offices, screenings and applicant details for the booking tests, at a fixed "now"."""
+
+import datetime
+import uuid
+from typing import Any
+
+import factory
+import pytest
+from django.apps import apps
+
+from appointments.models import Office, OpeningHours, Slot
+from appointments.services import ApplicantDetails, generate_slots
+from eligibility import seed
+from eligibility.models import Pathway, ScreenerVersion, Screening
+
+# A Monday morning in Bogotá (UTC−5): the booking tests pass this as "now".
+NOW = datetime.datetime(2026, 11, 23, 13, 0, tzinfo=datetime.UTC)
+
+
+class OfficeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Office
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"Oficina {n}")
+    slug = factory.Sequence(lambda n: f"oficina-{n}")
+    country = "CO"
+    city = "Bogotá"
+    address_en = "Calle 26 #59-51, Bogotá"
+    address_es = "Calle 26 #59-51, Bogotá"
+    time_zone = "America/Bogota"
+    slot_minutes = 30
+    min_notice_hours = 24
+    horizon_days = 14
+    hold_minutes = 10
+    max_party_size = 4
+
+    @factory.post_generation
+    def pathways(self, create: bool, extracted: Any, **kwargs: Any) -> None:
+        codes = extracted if extracted is not None else ["refugee", "family-reunification"]
+        self.pathways.set(Pathway.objects.filter(code__in=codes))
+
+    @factory.post_generation
+    def hours(self, create: bool, extracted: Any, **kwargs: Any) -> None:
+        """Monday to Friday 08:00–12:00, two counters, unless told otherwise."""
+        for weekday, opens, closes, capacity in (
+            extracted if extracted is not None else [(day, datetime.time(8), datetime.time(12), 2) for day in range(5)]
+        ):
+            OpeningHours.objects.create(office=self, weekday=weekday, opens=opens, closes=closes, capacity=capacity)
+
+
+@pytest.fixture
+def published(db: None) -> ScreenerVersion:
+    seed.load(apps)
+    return ScreenerVersion.objects.get(status=ScreenerVersion.Status.PUBLISHED)
+
+
+def make_screening(version: ScreenerVersion, eligible: tuple[str, ...] = ("refugee",), **extra: Any) -> Screening:
+    outcomes = {
+        code: {"eligible": code in eligible, "reasons": {"en": [], "es": []}, "order": i}
+        for i, code in enumerate(["refugee", "family-reunification", "temporary-work"])
+    }
+    screening = Screening.objects.create(
+        version=version, host_country="CO", answers={}, outcomes=outcomes, language="es"
+    )
+    if extra:
+        Screening.objects.filter(pk=screening.pk).update(**extra)
+        screening.refresh_from_db()
+    return screening
+
+
+@pytest.fixture
+def screening(published: ScreenerVersion) -> Screening:
+    return make_screening(published, created_at=NOW - datetime.timedelta(hours=1))
+
+
+@pytest.fixture
+def office(published: ScreenerVersion) -> Office:
+    office = OfficeFactory()
+    generate_slots(office=office, now=NOW)
+    return office
+
+
+def details(**overrides: Any) -> ApplicantDetails:
+    values: dict[str, Any] = {
+        "full_name": "María José Pérez",
+        "date_of_birth": datetime.date(1990, 5, 17),
+        "nationality": "VE",
+        "document_type": "passport",
+        "document_number": "P1234567",
+        "document_country": "VE",
+        "phone": "+573001234567",
+        "language": "es",
+        "email": "",
+        "party_size": 1,
+        "companions": [],
+    }
+    values.update(overrides)
+    return ApplicantDetails(**values)
+
+
+def first_slot(office: Office, *, after: datetime.datetime | None = None) -> Slot:
+    """The first slot that can still be booked a little after NOW (past the minimum notice)."""
+    earliest = after or NOW + datetime.timedelta(hours=office.min_notice_hours + 1)
+    return Slot.objects.filter(office=office, starts_at__gte=earliest).order_by("starts_at").first()
+
+
+def key() -> uuid.UUID:
+    return uuid.uuid4()
