@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F, Q
@@ -32,6 +33,7 @@ REFERENCE_LENGTH = 9
 ADULT_AGE = 18
 # PostgreSQL's codes for a lock wait that timed out, a deadlock and a serialisation failure.
 BUSY_CODES = {"55P03", "40P01", "40001"}
+MANAGE_SALT = "appointments.manage-link"
 
 
 class BookingError(Exception):
@@ -193,12 +195,19 @@ def _release_hold(token: uuid.UUID | None) -> None:
 # Holds
 # ---------------------------------------------------------------------------------------------
 def hold_slot(
-    *, slot_id: int, screening: Screening, replaces: uuid.UUID | None = None, now: datetime.datetime | None = None
+    *,
+    slot_id: int,
+    screening: Screening,
+    replaces: uuid.UUID | None = None,
+    moving: bool = False,
+    now: datetime.datetime | None = None,
 ) -> Hold:
     """Keep a place in the slot for the applicant's session for the office's hold time. A hold the
-    same session had before is released in the same transaction."""
+    same session had before is released in the same transaction. Moving an existing appointment
+    does not need a recent screening."""
     now = now or timezone.now()
-    check_screening(screening, now=now)
+    if not moving:
+        check_screening(screening, now=now)
     with transaction.atomic(durable=True), bounded_lock_waits():
         previous = _hold_slot_id(replaces)
         slot = _lock_slots(slot_id, *([previous] if previous else []))[slot_id]
@@ -359,6 +368,30 @@ def book_appointment(
         if "appointments_one_active_per_document" in str(exc):
             raise duplicate_error() from exc
         raise
+
+
+def manage_token(appointment: Appointment) -> str:
+    """The signed part of a manage link: names the appointment and its state, so the link stops
+    working once the appointment is moved or cancelled."""
+    return signing.dumps([appointment.pk, appointment.state], salt=MANAGE_SALT, compress=True)
+
+
+def appointment_from_token(token: str) -> Appointment:
+    invalid = BookingError(
+        _(
+            "This link is no longer valid: the appointment was changed or cancelled after it was sent. "
+            "Use the link in your latest message, or your reference and date of birth."
+        ),
+        code="stale",
+    )
+    try:
+        appointment_id, state = signing.loads(token, salt=MANAGE_SALT)
+    except (signing.BadSignature, ValueError, TypeError) as exc:
+        raise invalid from exc
+    appointment = Appointment.objects.filter(pk=appointment_id, state=state).first()
+    if appointment is None or appointment.status != Appointment.Status.BOOKED:
+        raise invalid
+    return appointment
 
 
 def _lock_appointment(appointment_id: int, expected_state: int | None, now: datetime.datetime) -> Appointment:

@@ -7,6 +7,8 @@ from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.db.models import Q
 
+from appointments.demo import load_demo_offices
+
 # Role names are stable identifiers used in code (and shown as they are in the admin).
 ROLE_OFFICE_STAFF = "Office staff"
 ROLE_SUPERVISOR = "Supervisor"
@@ -90,7 +92,7 @@ def ensure_roles() -> dict[str, Group]:
 
 @transaction.atomic
 def load_demo_data() -> None:
-    """Create or reset the demo accounts; running it again changes nothing else."""
+    """Create or reset the demo accounts and offices; running it again changes nothing else."""
     groups = ensure_roles()
     user_model = get_user_model()
     for account in DEMO_ACCOUNTS:
@@ -101,3 +103,4 @@ def load_demo_data() -> None:
         user.full_clean()
         user.save()
         user.groups.set([groups[account.role]])
+    load_demo_offices()

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "csp",
     "django_countries",
     "phonenumber_field",
+    "django_ratelimit",
     "core",
     "eligibility",
     "appointments",
@@ -237,6 +238,16 @@ SCREENING_VALID_DAYS = env.int("SCREENING_VALID_DAYS", default=7)
 
 # Booking: how long a booking waits for a slot's lock before answering "busy, try again".
 BOOKING_LOCK_TIMEOUT_MS = env.int("BOOKING_LOCK_TIMEOUT_MS", default=3000)
+# Manage lookups (reference + date of birth) allowed per IP address, counted in the shared cache.
+MANAGE_LOOKUP_RATE = env.str("MANAGE_LOOKUP_RATE", default="10/m")
+RATELIMIT_USE_CACHE = "default"
+SILENCED_SYSTEM_CHECKS = []
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    # django-ratelimit lists only django-redis; Django's Redis cache has the atomic add/incr it needs.
+    SILENCED_SYSTEM_CHECKS.append("django_ratelimit.W001")
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache":
+    # The local demo serves from one process, where a per-process cache is the shared cache.
+    SILENCED_SYSTEM_CHECKS += ["django_ratelimit.E003", "django_ratelimit.W001"]
 # Phone numbers are stored in E.164; the office's country is the default region of the form.
 PHONENUMBER_DB_FORMAT = "E164"
 PHONENUMBER_DEFAULT_FORMAT = "INTERNATIONAL"

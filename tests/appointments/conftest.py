@@ -2,11 +2,13 @@
 
 import datetime
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import factory
 import pytest
 from django.apps import apps
+from django.utils import translation
 
 from appointments.models import Office, OpeningHours, Slot
 from appointments.services import ApplicantDetails, generate_slots
@@ -49,6 +51,13 @@ class OfficeFactory(factory.django.DjangoModelFactory):
             OpeningHours.objects.create(office=self, weekday=weekday, opens=opens, closes=closes, capacity=capacity)
 
 
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    """Service messages are checked against the English source (pages are checked in both)."""
+    with translation.override("en"):
+        yield
+
+
 @pytest.fixture
 def published(db: None) -> ScreenerVersion:
     seed.load(apps)
@@ -56,9 +65,18 @@ def published(db: None) -> ScreenerVersion:
 
 
 def make_screening(version: ScreenerVersion, eligible: tuple[str, ...] = ("refugee",), **extra: Any) -> Screening:
+    """A screening shaped like `record_screening` makes them, eligible for the given pathways."""
     outcomes = {
-        code: {"eligible": code in eligible, "reasons": {"en": [], "es": []}, "order": i}
-        for i, code in enumerate(["refugee", "family-reunification", "temporary-work"])
+        pathway.code: {
+            "eligible": pathway.code in eligible,
+            "reasons": {"en": [], "es": []},
+            "order": pathway.order,
+            **{
+                field: {lang: getattr(pathway, f"{field}_{lang}") for lang in ("en", "es")}
+                for field in ("name", "description", "bring")
+            },
+        }
+        for pathway in Pathway.objects.all()
     }
     screening = Screening.objects.create(
         version=version, host_country="CO", answers={}, outcomes=outcomes, language="es"

@@ -4,7 +4,10 @@ import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
+from appointments.models import Closure, Office, Slot
+from appointments.selectors import bookable_days
 from core.services import DEMO_ACCOUNTS, ROLES
 
 pytestmark = pytest.mark.django_db
@@ -22,6 +25,31 @@ def test_loading_twice_creates_each_account_and_role_once(settings) -> None:
         assert user is not None, account.username
         assert user.is_staff
         assert list(user.groups.values_list("name", flat=True)) == [account.role]
+
+
+def test_demo_offices_can_be_booked_at_once(settings) -> None:
+    settings.DEBUG = True
+    call_command("load_demo_data")
+    slots_before = Slot.objects.count()
+    call_command("load_demo_data")
+    assert Slot.objects.count() == slots_before
+    offices = {office.city: office for office in Office.objects.all()}
+    assert set(offices) == {"Ciudad de Guatemala", "Bogotá", "San José", "Quito"}
+    assert {office.time_zone for office in offices.values()} == {
+        "America/Guatemala",
+        "America/Bogota",
+        "America/Costa_Rica",
+        "America/Guayaquil",
+    }
+    assert Closure.objects.filter(office=offices["Bogotá"]).count() == 1
+    for office in offices.values():
+        assert office.pathways.exists()
+        assert office.hours.exists()
+        days = bookable_days(office, timezone.now())
+        assert sum(day.places_left for day in days) > 50, office
+    assert any(day.closed for day in bookable_days(offices["Bogotá"], timezone.now()))
+    staff = get_user_model().objects.get(username="staff")
+    assert list(staff.offices.all()) == [offices["Ciudad de Guatemala"]]
 
 
 def test_refuses_without_debug(settings) -> None:

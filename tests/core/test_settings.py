@@ -51,7 +51,9 @@ def test_check_deploy_is_clean_with_production_variables(db: None) -> None:
     env = {**PRODUCTION, "DATABASE_URL": database_url()}
     result = run_python("manage.py", "check", "--deploy", "--fail-level", "DEBUG", env=env)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "System check identified no issues (0 silenced)."
+    # The one silenced check is django-ratelimit's W001: it lists only django-redis, and Django's own
+    # Redis cache has the atomic add and incr it needs (settings.py).
+    assert result.stdout.strip() == "System check identified no issues (1 silenced)."
 
 
 def test_production_defaults_are_secure() -> None:

@@ -88,7 +88,9 @@ def test_whole_journey_to_an_eligible_result(started: Client) -> None:
     assert "Renamed" not in html
     booking = re.search(r'href="(/en/book/\?screening=[^"]+)"', html)
     assert booking, "an eligible result offers a booking link"
-    assert "Choosing an office" in started.get(booking[1].replace("&amp;", "&")).content.decode()
+    response = started.get(booking[1].replace("&amp;", "&"), follow=True)
+    assert response.redirect_chain == [("/en/book/office/", 302)]
+    assert "Choose an office" in response.content.decode()
 
 
 def test_not_eligible_result_says_where_else_to_get_help(started: Client) -> None:
@@ -274,7 +276,10 @@ def test_booking_reference(client: Client, published: ScreenerVersion, settings)
     client.post(f"{Q}check/")
     screening = Screening.objects.get()
     reference = screening_reference(screening)
-    assert client.get("/en/book/", {"screening": reference}).status_code == 200
+    response = client.get("/en/book/", {"screening": reference})
+    assert response.status_code == 302
+    assert response["Location"] == "/en/book/office/"
+    client.cookies.clear()  # a new visitor: nothing in the session to continue
 
     tampered = reference[:-2] + ("A" if reference[-2] != "A" else "B") + reference[-1]
     forged = signing.dumps({"screening": screening.pk}, salt="something-else")

@@ -1,0 +1,45 @@
+"""Documents made from an appointment: the calendar file and the QR code of its reference."""
+
+import segno
+from django.utils import translation
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+from icalendar import Calendar, Event
+
+from appointments.models import Appointment
+
+
+def ics(appointment: Appointment, *, language: str | None = None) -> bytes:
+    """An iCalendar file with the appointment, in the applicant's language unless told otherwise."""
+    office = appointment.slot.office
+    with translation.override(language or appointment.language):
+        calendar = Calendar()
+        calendar.add("prodid", "-//Movilidad Segura//Citas//ES")
+        calendar.add("version", "2.0")
+        event = Event()
+        event.add("uid", f"{appointment.reference}@movilidad")
+        event.add("sequence", appointment.state)
+        event.add("dtstamp", appointment.updated_at)
+        event.add("dtstart", appointment.slot.starts_at)
+        event.add("dtend", appointment.slot.ends_at)
+        event.add("summary", _("Appointment at %(office)s") % {"office": office.name})
+        event.add("location", office.address())
+        event.add(
+            "description",
+            _("Reference %(reference)s. Bring your identity document. The service is free.")
+            % {"reference": appointment.display_reference},
+        )
+        calendar.add_component(event)
+    return calendar.to_ical()
+
+
+def qr_svg(appointment: Appointment) -> SafeString:
+    """The reference as an inline SVG QR code (the reference is printed beside it for people)."""
+    svg = segno.make(appointment.reference, error="m", micro=False).svg_inline(scale=5, border=2, omitsize=False)
+    label = format_html(
+        ' role="img" aria-label="{}"',
+        _("QR code of the reference %(reference)s") % {"reference": appointment.display_reference},
+    )
+    # segno's output holds only the QR path; the reference is letters and digits from our alphabet.
+    return mark_safe(svg.replace("<svg", "<svg" + label, 1))  # noqa: S308

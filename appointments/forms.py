@@ -1,0 +1,334 @@
+"""Booking and manage forms. Business rules (age, party size) are the services' checks, shown here as
+field errors; the services check them again when the booking is written."""
+
+import datetime
+from typing import Any
+
+import phonenumbers
+from django import forms
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+from django_countries import countries
+from phonenumber_field.formfields import PhoneNumberField
+
+from appointments.models import Appointment, DocumentType, Office, Slot
+from appointments.services import (
+    REFERENCE_LENGTH,
+    BookingError,
+    check_date_of_birth,
+    check_party_size,
+    normalise_document_number,
+)
+from eligibility.forms import DateField, country_choices
+
+MAX_NAME = Appointment._meta.get_field("full_name").max_length  # noqa: SLF001
+MAX_DOCUMENT = Appointment._meta.get_field("document_number").max_length  # noqa: SLF001
+LANGUAGE_CHOICES = [("es", "Español"), ("en", "English")]
+
+
+def describe(form: forms.Form) -> None:
+    """Point each control at its hint and error message and mark invalid ones (WCAG 3.3.1)."""
+    for name, field in form.fields.items():
+        ids = [f"{name}-hint"] if field.help_text else []
+        if form.is_bound and name in form.errors:
+            ids.append(f"{name}-error")
+        widgets = getattr(field.widget, "widgets", [field.widget])
+        for widget in widgets:
+            if ids and not isinstance(field.widget, forms.RadioSelect):
+                widget.attrs["aria-describedby"] = " ".join(ids)
+            if form.is_bound and name in form.errors:
+                widget.attrs["class"] = (widget.attrs.get("class", "") + " is-invalid").strip()
+                widget.attrs["aria-invalid"] = "true"
+
+
+class DescribedForm(forms.Form):
+    def full_clean(self) -> None:
+        super().full_clean()
+        describe(self)
+
+
+class SlotForm(DescribedForm):
+    """One of the day's times that still has places; any other value is refused."""
+
+    slot = forms.TypedChoiceField(
+        coerce=int,
+        widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
+        error_messages={
+            "required": _("Choose a time."),
+            "invalid_choice": _("That time is not offered any more. Choose one of the times shown."),
+        },
+    )
+
+    def __init__(self, *args: Any, slots: list[Slot], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["slot"].label = _("Time")
+        self.available = [slot for slot in slots if slot.places_left > 0]
+        self.fields["slot"].choices = [(slot.pk, slot.pk) for slot in self.available]
+
+
+def _text_input(**attrs: Any) -> forms.TextInput:
+    return forms.TextInput(attrs={"class": "form-control", **attrs})
+
+
+class DetailsForm(DescribedForm):
+    full_name = forms.CharField(
+        label=_("Full name"),
+        max_length=MAX_NAME,
+        help_text=_("As it appears on your identity document."),
+        widget=_text_input(autocomplete="name", spellcheck="false"),
+        error_messages={
+            "required": _("Enter your full name."),
+            "max_length": _("Enter at most %(limit_value)d characters."),
+        },
+    )
+    date_of_birth = DateField(
+        label=_("Date of birth"),
+        help_text=_("For example 27 3 1990."),
+        error_messages={
+            "required": _("Enter your date of birth."),
+            "incomplete": _("Enter the day, the month and the year."),
+        },
+    )
+    nationality = forms.ChoiceField(
+        label=_("Nationality"),
+        error_messages={
+            "required": _("Select your nationality."),
+            "invalid_choice": _("Select a country from the list."),
+        },
+    )
+    document_type = forms.ChoiceField(
+        label=_("Identity document"),
+        choices=DocumentType.choices,
+        widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
+        error_messages={
+            "required": _("Select the type of document."),
+            "invalid_choice": _("Select one of the options."),
+        },
+    )
+    document_number = forms.CharField(
+        label=_("Document number"),
+        max_length=MAX_DOCUMENT,
+        widget=_text_input(autocomplete="off", spellcheck="false", autocapitalize="characters"),
+        error_messages={
+            "required": _("Enter the document number."),
+            "max_length": _("Enter at most %(limit_value)d characters."),
+        },
+    )
+    document_country = forms.ChoiceField(
+        label=_("Country that issued the document"),
+        error_messages={"required": _("Select a country."), "invalid_choice": _("Select a country from the list.")},
+    )
+    phone = PhoneNumberField(
+        label=_("Mobile phone"),
+        widget=forms.TextInput(attrs={"class": "form-control", "type": "tel", "autocomplete": "tel"}),
+        error_messages={
+            "required": _("Enter a mobile phone number."),
+            "invalid": _("Enter a valid mobile phone number, for example %(example)s."),
+        },
+    )
+    email = forms.EmailField(
+        label=_("E-mail (optional)"),
+        required=False,
+        max_length=254,
+        widget=forms.EmailInput(attrs={"class": "form-control", "autocomplete": "email", "spellcheck": "false"}),
+        error_messages={
+            "invalid": _("Enter an e-mail address like name@example.com, or leave it empty."),
+            "max_length": _("Enter at most %(limit_value)d characters."),
+        },
+    )
+    language = forms.ChoiceField(
+        label=_("Language for messages"),
+        choices=LANGUAGE_CHOICES,
+        widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
+        error_messages={"required": _("Select a language."), "invalid_choice": _("Select one of the options.")},
+    )
+    party_size = forms.TypedChoiceField(
+        label=_("How many people will attend, you included?"),
+        coerce=int,
+        widget=forms.Select(attrs={"class": "form-select input-short"}),
+        error_messages={"required": _("Select how many people will attend.")},
+    )
+    consent = forms.BooleanField(
+        label=_("I have read the privacy notice and agree that my details are used to manage my appointment."),
+        widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
+        error_messages={"required": _("You need to accept the privacy notice to book an appointment.")},
+    )
+
+    def __init__(self, *args: Any, office: Office, day: datetime.date, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.office, self.day = office, day
+        for name in ("nationality", "document_country"):
+            self.fields[name].choices = country_choices()
+        self.fields["phone"].region = str(office.country)
+        example = {"CO": "300 123 4567", "GT": "5123 4567", "CR": "8312 3456", "EC": "099 123 4567"}
+        self.fields["phone"].error_messages["invalid"] = self.fields["phone"].error_messages["invalid"] % {
+            "example": example.get(str(office.country), "+57 300 123 4567")
+        }
+        self.fields["phone"].help_text = _("We send your confirmation and reminders by SMS.")
+        self.fields["language"].initial = (get_language() or "es")[:2]
+        self.fields["party_size"].choices = [(n, n) for n in range(1, office.max_party_size + 1)]
+        self.fields["party_size"].initial = 1
+        self.fields["party_size"].error_messages["invalid_choice"] = _(
+            "This office can receive at most %(count)s people per appointment."
+        ) % {"count": office.max_party_size}
+        self.fields["party_size"].help_text = _("Family members on your case who come with you.")
+        for widget, token in zip(
+            self.fields["date_of_birth"].widget.widgets, ("bday-day", "bday-month", "bday-year"), strict=True
+        ):
+            widget.attrs["autocomplete"] = token
+        for n in range(1, office.max_party_size):
+            self.fields[f"companion_name_{n}"] = forms.CharField(
+                label=_("Name"),
+                required=False,
+                max_length=MAX_NAME,
+                widget=_text_input(spellcheck="false"),
+                error_messages={"max_length": _("Enter at most %(limit_value)d characters.")},
+            )
+            self.fields[f"companion_age_{n}"] = forms.IntegerField(
+                label=_("Age"),
+                required=False,
+                min_value=0,
+                max_value=120,
+                widget=_text_input(inputmode="numeric", maxlength=3),
+                error_messages={
+                    "invalid": _("Enter the age in years, like 7."),
+                    "min_value": _("Enter an age between 0 and 120."),
+                    "max_value": _("Enter an age between 0 and 120."),
+                },
+            )
+        for field in self.fields.values():
+            if isinstance(field.widget, forms.Select) and not isinstance(field.widget, forms.RadioSelect):
+                field.widget.attrs.setdefault("class", "form-select")
+
+    def companion_rows(self) -> list[tuple[int, Any, Any]]:
+        return [
+            (n, self[f"companion_name_{n}"], self[f"companion_age_{n}"]) for n in range(1, self.office.max_party_size)
+        ]
+
+    def clean_phone(self) -> Any:
+        phone = self.cleaned_data["phone"]
+        kind = phonenumbers.number_type(phone)
+        if kind not in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE):
+            raise forms.ValidationError(_("Enter a mobile number: we send your confirmation by SMS."))
+        return phone
+
+    def clean_full_name(self) -> str:
+        name = " ".join(self.cleaned_data["full_name"].split())
+        if not any(ch.isalpha() for ch in name):
+            raise forms.ValidationError(_("Enter your name in letters."))
+        return name
+
+    def clean_date_of_birth(self) -> datetime.date:
+        born = datetime.date.fromisoformat(self.cleaned_data["date_of_birth"])
+        try:
+            check_date_of_birth(born, today=self.day)
+        except BookingError as exc:
+            raise forms.ValidationError(exc.message) from exc
+        return born
+
+    def _country(self, name: str) -> str:
+        value = self.cleaned_data[name]
+        if not countries.alpha2(value):
+            raise forms.ValidationError(_("Select a country from the list."))
+        return value
+
+    def clean_nationality(self) -> str:
+        return self._country("nationality")
+
+    def clean_document_country(self) -> str:
+        return self._country("document_country")
+
+    def clean_document_number(self) -> str:
+        number = normalise_document_number(self.cleaned_data["document_number"])
+        if len(number) < 3:
+            raise forms.ValidationError(_("Enter the document number with its letters and numbers."))
+        return number
+
+    def clean_party_size(self) -> int:
+        size = self.cleaned_data["party_size"]
+        try:
+            check_party_size(size, office=self.office)
+        except BookingError as exc:
+            raise forms.ValidationError(exc.message) from exc
+        return size
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        size = data.get("party_size")
+        companions = []
+        for n in range(1, self.office.max_party_size):
+            name = " ".join((data.get(f"companion_name_{n}") or "").split())
+            age = data.get(f"companion_age_{n}")
+            if size is not None and n < size:
+                if not name:
+                    self.add_error(f"companion_name_{n}", _("Enter the name of family member %(n)s.") % {"n": n + 1})
+                if age is None and f"companion_age_{n}" not in self.errors:
+                    self.add_error(f"companion_age_{n}", _("Enter the age of family member %(n)s.") % {"n": n + 1})
+                if name and age is not None:
+                    companions.append({"name": name, "age": age})
+        data["companions"] = companions
+        return data
+
+    def to_session(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        values = {name: data[name] for name in ("full_name", "nationality", "document_type", "document_number")}
+        values.update(
+            document_country=data["document_country"],
+            date_of_birth=data["date_of_birth"].isoformat(),
+            phone=data["phone"].as_e164,
+            email=data["email"],
+            language=data["language"],
+            party_size=data["party_size"],
+            companions=data["companions"],
+        )
+        return values
+
+
+def initial_from_session(values: dict[str, Any]) -> dict[str, Any]:
+    """The form's initial data from what `to_session` kept (everything the applicant typed)."""
+    initial = {key: value for key, value in values.items() if key != "companions"}
+    initial["consent"] = True
+    for n, companion in enumerate(values.get("companions", []), start=1):
+        initial[f"companion_name_{n}"] = companion["name"]
+        initial[f"companion_age_{n}"] = companion["age"]
+    return initial
+
+
+class ManageForm(DescribedForm):
+    reference = forms.CharField(
+        label=_("Appointment reference"),
+        max_length=20,
+        help_text=_("9 letters and numbers, for example K7M-2QX-9RD. You find it in your confirmation message."),
+        widget=_text_input(autocomplete="off", spellcheck="false", autocapitalize="characters"),
+        error_messages={"required": _("Enter the reference."), "max_length": _("Enter the reference as it was given.")},
+    )
+    date_of_birth = DateField(
+        label=_("Date of birth"),
+        help_text=_("For example 27 3 1990."),
+        error_messages={
+            "required": _("Enter your date of birth."),
+            "incomplete": _("Enter the day, the month and the year."),
+        },
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for widget, token in zip(
+            self.fields["date_of_birth"].widget.widgets, ("bday-day", "bday-month", "bday-year"), strict=True
+        ):
+            widget.attrs["autocomplete"] = token
+
+    def clean_reference(self) -> str:
+        reference = "".join(ch for ch in self.cleaned_data["reference"].upper() if ch.isalnum())
+        if len(reference) != REFERENCE_LENGTH:
+            raise forms.ValidationError(_("A reference has 9 letters and numbers, for example K7M-2QX-9RD."))
+        return reference
+
+    def clean_date_of_birth(self) -> datetime.date:
+        return datetime.date.fromisoformat(self.cleaned_data["date_of_birth"])
+
+
+class ConfirmForm(forms.Form):
+    """The confirm button; `state` refuses a change decided on a page that is out of date."""
+
+    state = forms.IntegerField(widget=forms.HiddenInput, min_value=0)

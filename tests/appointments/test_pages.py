@@ -1,0 +1,384 @@
+"""The booking and manage pages through Django's test client: the journey, each bad input an issue
+names, and the query budget of the day and time pages."""
+
+import datetime
+import re
+import uuid
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from appointments.models import Appointment, Closure, Hold, Slot
+from appointments.services import generate_slots, manage_token, move_appointment
+from eligibility.services import screening_reference
+from tests.appointments.conftest import OfficeFactory, make_screening
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def live_office(published):
+    office = OfficeFactory(
+        name="Oficina Bogotá Centro",
+        hours=[(day, datetime.time(8), datetime.time(12), 2) for day in range(7)],
+        max_party_size=3,
+    )
+    generate_slots(office=office)
+    return office
+
+
+@pytest.fixture
+def booking_client(client, live_office, published):
+    screening = make_screening(published)
+    response = client.get("/es/book/", {"screening": screening_reference(screening)})
+    assert response.status_code == 302
+    assert response["Location"] == "/es/book/office/"
+    client.screening = screening
+    return client
+
+
+def url(name: str, *args: Any, lang: str = "es") -> str:
+    with translation.override(lang):
+        return reverse(f"appointments:{name}", args=args)
+
+
+def bookable(office) -> Slot:
+    earliest = timezone.now() + datetime.timedelta(hours=office.min_notice_hours + 1)
+    return Slot.objects.filter(office=office, starts_at__gte=earliest).order_by("starts_at").first()
+
+
+def date_parts(prefix: str, day: datetime.date) -> dict[str, str]:
+    return {f"{prefix}_0": str(day.day), f"{prefix}_1": str(day.month), f"{prefix}_2": str(day.year)}
+
+
+def details_data(**overrides: str) -> dict[str, str]:
+    data = {
+        "full_name": "Nguyễn Thị Lan",
+        **date_parts("date_of_birth", datetime.date(1988, 4, 2)),
+        "nationality": "VE",
+        "document_type": "passport",
+        "document_number": "V-123.456.78",
+        "document_country": "VE",
+        "phone": "300 123 4567",
+        "email": "",
+        "language": "en",
+        "party_size": "1",
+        "consent": "on",
+    }
+    data.update(overrides)
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def choose(client, office, slot=None) -> Slot:
+    slot = slot or bookable(office)
+    day = slot.local_start().date()
+    response = client.post(url("choose-slot", office.slug, day), {"slot": slot.pk})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert response["Location"] == url("details")
+    return slot
+
+
+def book(client, office, **details: str) -> Appointment:
+    choose(client, office)
+    response = client.post(url("details"), details_data(**details))
+    assert response.status_code == 302, response.content.decode()[:3000]
+    page = client.get(url("check"))
+    key = re.search(r'name="key" value="([^"]+)"', page.content.decode()).group(1)
+    response = client.post(url("check"), {"key": key})
+    assert response.status_code == 302
+    assert response["Location"] == url("appointment")
+    return Appointment.objects.get(booking_key=key)
+
+
+def test_the_whole_booking_journey(booking_client, live_office):
+    client = booking_client
+    offices = client.get(url("choose-office")).content.decode()
+    assert "Oficina Bogotá Centro" in offices
+    days = client.get(url("choose-day", live_office.slug)).content.decode()
+    assert "plazas disponibles" in days
+    slot = bookable(live_office)
+    times = client.get(url("choose-slot", live_office.slug, slot.local_start().date())).content.decode()
+    assert f'value="{slot.pk}"' in times
+    assert slot.local_start().strftime("%H:%M") in times
+    appointment = book(client, live_office, party_size="2", companion_name_1="Tú Lan", companion_age_1="9")
+    assert appointment.full_name == "Nguyễn Thị Lan"
+    assert appointment.document_number == "V12345678"
+    assert str(appointment.phone.as_e164) == "+573001234567"
+    assert appointment.companions == [{"name": "Tú Lan", "age": 9}]
+    assert appointment.language == "en"
+    page = client.get(url("appointment")).content.decode()
+    assert appointment.display_reference in page
+    assert "<svg" in page
+    assert 'role="img"' in page
+    assert "Su cita está reservada." in page
+    ics = client.get(url("calendar"))
+    assert ics["Content-Type"].startswith("text/calendar")
+    assert b"BEGIN:VEVENT" in ics.content
+    assert appointment.display_reference.encode() in ics.content
+
+
+def test_pages_in_english(booking_client, live_office):
+    page = booking_client.get(url("choose-day", live_office.slug, lang="en")).content.decode()
+    assert "Choose a day" in page
+    assert "places left" in page
+
+
+def test_time_outside_hours_and_tampered_slot_ids(booking_client, live_office):
+    slot = bookable(live_office)
+    day = slot.local_start().date()
+    for value in ["999999999", "abc", str(slot.pk + 100000), ""]:
+        response = booking_client.post(url("choose-slot", live_office.slug, day), {"slot": value})
+        assert response.status_code == 400
+        assert "Elija" in response.content.decode()
+    assert not Hold.objects.exists()
+
+
+def test_a_slot_from_another_day_is_refused(booking_client, live_office):
+    slot = bookable(live_office)
+    other_day = slot.local_start().date() + datetime.timedelta(days=1)
+    response = booking_client.post(url("choose-slot", live_office.slug, other_day), {"slot": slot.pk})
+    assert response.status_code == 400
+    assert not Hold.objects.exists()
+
+
+def test_a_day_beyond_the_horizon_or_in_the_past(booking_client, live_office):
+    for day in [timezone.localdate() - datetime.timedelta(days=1), timezone.localdate() + datetime.timedelta(days=60)]:
+        response = booking_client.get(url("choose-slot", live_office.slug, day))
+        assert response.status_code == 302
+        assert response["Location"] == url("choose-day", live_office.slug)
+    assert booking_client.get(f"/es/book/office/{live_office.slug}/2026-02-30/").status_code == 404
+
+
+def test_a_closed_day(booking_client, live_office):
+    slot = bookable(live_office)
+    day = slot.local_start().date()
+    Closure.objects.create(office=live_office, starts_on=day, ends_on=day, reason="Feriado")
+    days = booking_client.get(url("choose-day", live_office.slug)).content.decode()
+    assert "Cerrado" in days
+    response = booking_client.post(url("choose-slot", live_office.slug, day), {"slot": slot.pk})
+    assert response.status_code == 302
+    assert not Hold.objects.exists()
+
+
+def test_an_office_that_does_not_serve_the_pathway(booking_client, published):
+    other = OfficeFactory(pathways=["temporary-work"])
+    generate_slots(office=other)
+    assert booking_client.get(url("choose-day", other.slug)).status_code == 404
+    assert other.name not in booking_client.get(url("choose-office")).content.decode()
+
+
+def test_a_full_slot_is_not_offered_and_cannot_be_held(booking_client, live_office):
+    slot = bookable(live_office)
+    Slot.objects.filter(pk=slot.pk).update(taken=2)
+    Hold.objects.create(slot=slot, token=uuid.uuid4(), expires_at=timezone.now() + datetime.timedelta(minutes=5))
+    Hold.objects.create(slot=slot, token=uuid.uuid4(), expires_at=timezone.now() + datetime.timedelta(minutes=5))
+    page = booking_client.get(url("choose-slot", live_office.slug, slot.local_start().date())).content.decode()
+    assert f'value="{slot.pk}"' not in page
+    response = booking_client.post(url("choose-slot", live_office.slug, slot.local_start().date()), {"slot": slot.pk})
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("reference", "message"),
+    [
+        ("", "Este enlace para pedir cita no es válido"),
+        ("forged:abc", "Este enlace para pedir cita no es válido"),
+    ],
+)
+def test_booking_without_a_valid_screening(client, live_office, reference, message):
+    response = client.get("/es/book/", {"screening": reference} if reference else {})
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    for name, args in [("choose-office", ()), ("choose-day", (live_office.slug,)), ("details", ()), ("check", ())]:
+        response = client.get(url(name, *args))
+        assert response.status_code == 400
+        assert "primero responda las preguntas" in response.content.decode()
+
+
+def test_a_screening_too_old_to_book(client, live_office, published):
+    screening = make_screening(published, created_at=timezone.now() - datetime.timedelta(days=8))
+    response = client.get("/es/book/", {"screening": screening_reference(screening)})
+    assert response.status_code == 400
+    assert "Sus respuestas tienen más de 7 días" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("phone", "12", "Ingrese un número de celular válido"),
+        ("phone", "601 3581515", "celular"),  # a Bogotá landline cannot receive SMS
+        ("date_of_birth", "future", "anterior a hoy"),
+        ("date_of_birth", "minor", "18 años o más"),
+        ("party_size", "4", "como máximo a 3 personas"),
+        ("consent", None, "aceptar el aviso de privacidad"),
+        ("full_name", "x" * 151, "como máximo 150 caracteres"),
+        ("document_number", "9" * 31, "como máximo 30 caracteres"),
+        ("full_name", "12345", "con letras"),
+        ("email", "lan@", "correo electrónico"),
+        ("nationality", "XX", "Seleccione un país"),
+        ("companion_age_1", "", "edad de la persona 2"),
+    ],
+)
+def test_details_bad_input(booking_client, live_office, field, value, message):
+    slot = choose(booking_client, live_office)
+    data = details_data(party_size="2", companion_name_1="Tú", companion_age_1="9")
+    if field == "date_of_birth":
+        day = slot.local_start().date()
+        born = day + datetime.timedelta(days=1) if value == "future" else day.replace(year=day.year - 17)
+        data.update(date_parts("date_of_birth", born))
+    else:
+        data[field] = value
+        data = {k: v for k, v in data.items() if v is not None}
+    response = booking_client.post(url("details"), data)
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert message in page, re.findall(r'class="error-message">(.*?)</p>', page, re.S)
+    assert 'class="error-summary"' in page
+    assert not Appointment.objects.exists()
+
+
+def test_duplicate_document(booking_client, live_office, published):
+    book(booking_client, live_office)
+    # The same person, from another phone, with another screening.
+    from django.test import Client
+
+    other = Client()
+    other.get("/es/book/", {"screening": screening_reference(make_screening(published))})
+    choose(other, live_office, slot=Slot.objects.filter(office=live_office).order_by("-starts_at").first())
+    other.post(url("details"), details_data(document_number="v12345678"))
+    key = re.search(r'name="key" value="([^"]+)"', other.get(url("check")).content.decode()).group(1)
+    response = other.post(url("check"), {"key": key})
+    assert response.status_code == 409
+    page = response.content.decode()
+    assert "Ya existe una cita para este documento" in page
+    assert "Nguyễn" not in page
+    assert Appointment.objects.count() == 1
+
+
+def test_confirm_pressed_twice_or_replayed(booking_client, live_office):
+    choose(booking_client, live_office)
+    booking_client.post(url("details"), details_data())
+    key = re.search(r'name="key" value="([^"]+)"', booking_client.get(url("check")).content.decode()).group(1)
+    first = booking_client.post(url("check"), {"key": key})
+    second = booking_client.post(url("check"), {"key": key})
+    assert first.status_code == second.status_code == 302
+    assert second["Location"] == url("appointment")
+    assert Appointment.objects.count() == 1
+    # Back to the check page after booking: the appointment is shown, nothing is booked again.
+    assert booking_client.get(url("check"))["Location"] == url("appointment")
+
+
+def test_expired_hold_and_full_slot_keeps_the_details(booking_client, live_office):
+    slot = choose(booking_client, live_office)
+    booking_client.post(url("details"), details_data(full_name="Ana Lucía Gómez"))
+    Hold.objects.update(expires_at=timezone.now() - datetime.timedelta(seconds=1))
+    Slot.objects.filter(pk=slot.pk).update(capacity=1)  # now full once the hold expired
+    Hold.objects.all().delete()
+    Slot.objects.filter(pk=slot.pk).update(taken=1)  # someone else took the last place
+    key = re.search(r'name="key" value="([^"]+)"', booking_client.get(url("check")).content.decode()).group(1)
+    response = booking_client.post(url("check"), {"key": key}, follow=True)
+    assert response.redirect_chain[-1][0] == url("choose-day", live_office.slug)
+    assert "Este horario ya está completo" in response.content.decode()
+    assert not Appointment.objects.exists()
+    # The details are still there once another time is chosen.
+    choose(booking_client, live_office, slot=Slot.objects.filter(office=live_office).order_by("-starts_at").first())
+    assert 'value="Ana Lucía Gómez"' in booking_client.get(url("details")).content.decode()
+
+
+def test_query_budget_of_the_day_and_time_pages(booking_client, live_office):
+    def count(path: str) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert booking_client.get(path).status_code == 200
+        return len(queries)
+
+    slot = bookable(live_office)
+    day_page = url("choose-day", live_office.slug)
+    time_page = url("choose-slot", live_office.slug, slot.local_start().date())
+    before = (count(day_page), count(time_page))
+    live_office.slot_minutes = 5
+    live_office.save()
+    generate_slots(office=live_office)
+    assert Slot.objects.filter(office=live_office).count() > 600
+    assert (count(day_page), count(time_page)) == before
+
+
+# ---------------------------------------------------------------------------------------------
+# Manage
+# ---------------------------------------------------------------------------------------------
+def lookup(client, reference: str, born: datetime.date):
+    return client.post(url("manage"), {"reference": reference, **date_parts("date_of_birth", born)})
+
+
+def test_manage_by_reference_and_date_of_birth(booking_client, live_office, client):
+    appointment = book(booking_client, live_office)
+    cache.clear()
+    from django.test import Client
+
+    fresh = Client()
+    wrong_reference = lookup(fresh, "ZZZ-ZZZ-ZZZ", datetime.date(1988, 4, 2))
+    wrong_birth = lookup(fresh, appointment.reference.lower(), datetime.date(1988, 4, 3))
+    assert wrong_reference.status_code == wrong_birth.status_code == 400
+    message = "No encontramos una cita con esta referencia y fecha de nacimiento."
+    assert message in wrong_reference.content.decode()
+    assert message in wrong_birth.content.decode()
+    assert fresh.get(url("appointment"))["Location"] == url("manage")
+    right = lookup(fresh, appointment.display_reference.lower(), datetime.date(1988, 4, 2))
+    assert right["Location"] == url("appointment")
+    assert appointment.display_reference in fresh.get(url("appointment")).content.decode()
+
+
+def test_manage_lookups_are_rate_limited(client, settings):
+    cache.clear()
+    settings.MANAGE_LOOKUP_RATE = "3/m"
+    codes = [lookup(client, "ABCDEFGHJ", datetime.date(1990, 1, 1)).status_code for _ in range(5)]
+    assert codes == [400, 400, 400, 429, 429]
+    assert "Demasiados intentos" in lookup(client, "ABCDEFGHJ", datetime.date(1990, 1, 1)).content.decode()
+    cache.clear()
+
+
+def test_cancel_with_a_confirmation_step(booking_client, live_office):
+    appointment = book(booking_client, live_office)
+    page = booking_client.get(url("cancel"))
+    assert page.status_code == 200
+    assert Appointment.objects.get().status == "booked"
+    response = booking_client.post(url("cancel"), {"state": appointment.state}, follow=True)
+    assert "Su cita está cancelada" in response.content.decode()
+    assert Appointment.objects.get().status == "cancelled"
+    assert Slot.objects.get(pk=appointment.slot_id).taken == 0
+
+
+def test_move_and_the_old_link_stops_working(booking_client, live_office, client):
+    appointment = book(booking_client, live_office)
+    link = url("manage-link", manage_token(appointment))
+    assert client.get(link)["Location"] == url("appointment")
+    new = Slot.objects.filter(office=live_office).order_by("-starts_at").first()
+    day = new.local_start().date()
+    assert f'href="{url("move-slot", day)}"' in booking_client.get(url("move-day")).content.decode()
+    response = booking_client.post(url("move-slot", day), {"slot": new.pk})
+    assert response["Location"] == url("move-confirm")
+    response = booking_client.post(url("move-confirm"), {"state": appointment.state}, follow=True)
+    assert "Su cita se cambió" in response.content.decode()
+    appointment.refresh_from_db()
+    assert appointment.slot_id == new.pk
+    from django.test import Client
+
+    stranger = Client()
+    response = stranger.get(link)
+    assert response.status_code == 400
+    assert "Este enlace ya no es válido" in response.content.decode()
+    assert stranger.get(url("appointment"))["Location"] == url("manage")
+    assert client.get(url("manage-link", "not-a-token")).status_code == 400
+
+
+def test_a_change_from_an_old_page_is_refused(booking_client, live_office):
+    appointment = book(booking_client, live_office)
+    new = Slot.objects.filter(office=live_office).order_by("-starts_at").first()
+    move_appointment(appointment_id=appointment.pk, slot_id=new.pk)
+    response = booking_client.post(url("cancel"), {"state": 0}, follow=True)
+    assert "Esta cita cambió mientras tanto" in response.content.decode()
+    assert Appointment.objects.get().status == "booked"
