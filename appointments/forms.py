@@ -286,8 +286,10 @@ class DetailsForm(DescribedForm):
 
 def initial_from_session(values: dict[str, Any]) -> dict[str, Any]:
     """The form's initial data from what `to_session` kept (everything the applicant typed)."""
+    if not values:
+        return {}
     initial = {key: value for key, value in values.items() if key != "companions"}
-    initial["consent"] = True
+    initial["consent"] = True  # they accepted it to get this far
     for n, companion in enumerate(values.get("companions", []), start=1):
         initial[f"companion_name_{n}"] = companion["name"]
         initial[f"companion_age_{n}"] = companion["age"]

@@ -1,0 +1,219 @@
+"""The booking journey in chromium, axe-core on every page: screener → book → confirmation →
+manage → move → cancel, in Spanish and English, and with JavaScript off."""
+
+import datetime
+import re
+from typing import Any
+
+import pytest
+from django.apps import apps
+from django.db import connections
+from playwright.sync_api import Browser, expect
+
+from appointments.models import Appointment
+from appointments.services import generate_slots
+from eligibility import seed
+from tests.appointments.conftest import OfficeFactory
+from tests.browser.conftest import CheckedPage
+from tests.browser.test_screener import Screener
+
+WORDS = {
+    "es": {
+        "start": "Comenzar",
+        "book": "Pedir una cita",
+        "office": "Elija una oficina",
+        "day": "Elija un día",
+        "time": "Elija un horario",
+        "details": "Sus datos",
+        "check": "Revise su reserva",
+        "confirm": "Confirmar la cita",
+        "appointment": "Su cita",
+        "booked": "Su cita está reservada.",
+        "manage": "Gestionar una cita",
+        "find": "Buscar mi cita",
+        "move": "Cambiar a otro horario",
+        "new_day": "Elija un nuevo día",
+        "move_confirm": "Cambiar la cita",
+        "moved": "Su cita se cambió.",
+        "cancel": "Cancelar la cita",
+        "cancel_confirm": "Sí, cancelar la cita",
+        "cancelled": "Esta cita está cancelada.",
+        "continue": "Continuar",
+        "passport": "Pasaporte",
+        "yes": "Sí",
+        "no": "No",
+        "problem": "Hay un problema",
+        "consent": "Para reservar una cita necesita aceptar el aviso de privacidad.",
+    },
+    "en": {
+        "start": "Start now",
+        "book": "Book an appointment",
+        "office": "Choose an office",
+        "day": "Choose a day",
+        "time": "Choose a time",
+        "details": "Your details",
+        "check": "Check your booking",
+        "confirm": "Confirm the appointment",
+        "appointment": "Your appointment",
+        "booked": "Your appointment is booked.",
+        "manage": "Manage an appointment",
+        "find": "Find my appointment",
+        "move": "Move to another time",
+        "new_day": "Choose a new day",
+        "move_confirm": "Move the appointment",
+        "moved": "Your appointment was moved.",
+        "cancel": "Cancel the appointment",
+        "cancel_confirm": "Yes, cancel the appointment",
+        "cancelled": "This appointment is cancelled.",
+        "continue": "Continue",
+        "passport": "Passport",
+        "yes": "Yes",
+        "no": "No",
+        "problem": "There is a problem",
+        "consent": "You need to accept the privacy notice to book an appointment.",
+    },
+}
+
+
+@pytest.fixture(autouse=True)
+def _office(transactional_db: None) -> None:
+    seed.load(apps)
+    office = OfficeFactory(
+        name="Oficina de Movilidad Segura Guatemala",
+        country="GT",
+        city="Ciudad de Guatemala",
+        time_zone="America/Guatemala",
+        address_es="12 Calle 1-25, Zona 10",
+        address_en="12 Calle 1-25, Zona 10",
+        pathways=["refugee", "family-reunification", "temporary-work"],
+        hours=[(day, datetime.time(8), datetime.time(10), 2) for day in range(7)],
+        max_party_size=3,
+    )
+    generate_slots(office=office)
+    connections.close_all()
+
+
+def answer_screener(checked: CheckedPage, language: str) -> None:
+    """A Guatemalan in Guatemala with an approved petition from a US citizen relative."""
+    page, screener = checked.page, Screener(checked, language)
+    checked.goto(f"/{language}/")
+    screener.follow(WORDS[language]["start"])
+    page.locator("select#id_answer").select_option("GT")
+    screener.submit()
+    page.locator("select#id_answer").select_option("GT")
+    screener.submit()
+    for box, value in zip(("id_answer_0", "id_answer_1", "id_answer_2"), ("14", "6", "1986"), strict=True):
+        page.locator(f"#{box}").fill(value)
+    screener.submit()
+    for answer in ("no", "citizen", "yes", "no"):
+        page.locator(f"input[name=answer][value={answer}]").check()
+        screener.submit()
+    page.locator("form button[type=submit]").click()
+    checked.check_accessibility()
+
+
+class Booker:
+    def __init__(self, checked: CheckedPage, language: str) -> None:
+        self.checked, self.page, self.words, self.language = checked, checked.page, WORDS[language], language
+
+    def heading_is(self, key: str) -> None:
+        expect(self.page.get_by_role("heading", level=1)).to_have_text(self.words[key])
+
+    def click(self, role: str, name: str | re.Pattern) -> None:
+        self.page.get_by_role(role, name=name).first.click()
+        self.checked.check_accessibility()
+
+    def choose_day_and_time(self, *, last: bool = False) -> None:
+        days = self.page.locator("a.choice-list__link")
+        self.checked.screenshot(f"booking-days-{self.language}")
+        (days.last if last else days.first).click()
+        self.checked.check_accessibility()
+        self.heading_is("time")
+        self.checked.screenshot(f"booking-times-{self.language}")
+        self.page.locator("input[name=slot]").first.check()
+        self.click("button", self.words["continue"])
+
+    def fill_details(self, language: str) -> None:
+        page = self.page
+        page.fill("#id_full_name", "María José Pérez López")
+        for box, value in zip(("0", "1", "2"), ("14", "6", "1986"), strict=True):
+            page.fill(f"#id_date_of_birth_{box}", value)
+        page.select_option("#id_nationality", "GT")
+        page.get_by_label(self.words["passport"], exact=True).check()
+        page.fill("#id_document_number", "G 1234 5678")
+        page.select_option("#id_document_country", "GT")
+        page.fill("#id_phone", "5123 4567")
+        page.locator(f"input[name=language][value={language}]").check()
+        page.select_option("#id_party_size", "2")
+        page.fill("#id_companion_name_1", "José Pérez")
+        page.fill("#id_companion_age_1", "7")
+        page.locator("#id_consent").check()
+        self.click("button", self.words["continue"])
+
+
+def journey(checked: CheckedPage, language: str, *, new_visitor: Any, javascript: bool = True) -> None:
+    page, words = checked.page, WORDS[language]
+    booker = Booker(checked, language)
+    suffix = "" if javascript else "-nojs"
+    answer_screener(checked, language)
+    booker.click("link", words["book"])
+    booker.heading_is("office")
+    booker.click("link", "Oficina de Movilidad Segura Guatemala")
+    booker.heading_is("day")
+    booker.choose_day_and_time()
+    booker.heading_is("details")
+    booker.click("button", words["continue"])  # nothing filled in: the errors, checked by axe
+    expect(page.get_by_role("alert")).to_contain_text(words["problem"])
+    expect(page.get_by_role("alert")).to_contain_text(words["consent"])  # never ticked for them
+    checked.screenshot(f"booking-details-errors-{language}{suffix}")
+    booker.fill_details(language)
+    booker.heading_is("check")
+    booker.click("button", words["confirm"])
+    booker.heading_is("appointment")
+    expect(page.get_by_text(words["booked"])).to_be_visible()
+    appointment = Appointment.objects.get()
+    expect(page.locator("#ticket-reference")).to_have_text(appointment.display_reference)
+    expect(page.locator(".ticket__qr svg")).to_be_visible()
+    # The print button works only with JavaScript, so only then is it shown.
+    expect(page.locator("[data-print]")).to_be_visible(visible=javascript)
+    checked.screenshot(f"booking-confirmation-{language}{suffix}")
+
+    # Manage from another phone: reference and date of birth.
+    new_visitor()
+    checked.goto(f"/{language}/manage/")
+    page.fill("#id_reference", appointment.display_reference.lower())
+    for box, value in zip(("0", "1", "2"), ("14", "6", "1986"), strict=True):
+        page.fill(f"#id_date_of_birth_{box}", value)
+    booker.click("button", words["find"])
+    booker.heading_is("appointment")
+
+    booker.click("link", words["move"])
+    booker.heading_is("new_day")
+    booker.choose_day_and_time(last=True)
+    booker.click("button", words["move_confirm"])
+    expect(page.get_by_text(words["moved"])).to_be_visible()
+    moved = Appointment.objects.get()
+    assert moved.slot_id != appointment.slot_id
+
+    booker.click("link", words["cancel"])
+    booker.click("button", words["cancel_confirm"])
+    expect(page.get_by_text(words["cancelled"])).to_be_visible()
+    assert Appointment.objects.get().status == "cancelled"
+
+
+@pytest.mark.parametrize("language", ["es", "en"])
+def test_book_manage_move_and_cancel(checked_page: CheckedPage, language: str) -> None:
+    checked_page.page.set_viewport_size({"width": 360, "height": 740})
+    journey(checked_page, language, new_visitor=checked_page.page.context.clear_cookies)
+
+
+def test_book_manage_move_and_cancel_without_javascript(browser: Browser, live_server: Any) -> None:
+    context = browser.new_context(java_script_enabled=False, locale="es-GT", viewport={"width": 320, "height": 640})
+    axe_context = browser.new_context()
+    checked = CheckedPage(context.new_page(), live_server.url, axe_page=axe_context.new_page())
+    try:
+        journey(checked, "es", new_visitor=context.clear_cookies, javascript=False)
+        checked.verify()
+    finally:
+        context.close()
+        axe_context.close()
