@@ -6,7 +6,7 @@ from typing import Any
 
 import phonenumbers
 from django import forms
-from django.utils.translation import get_language
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 from phonenumber_field.formfields import PhoneNumberField
@@ -64,6 +64,16 @@ class SlotForm(DescribedForm):
         self.fields["slot"].label = _("Time")
         self.available = [slot for slot in slots if slot.places_left > 0]
         self.fields["slot"].choices = [(slot.pk, slot.pk) for slot in self.available]
+        # Labels made here, not in the template: a day can have dozens of times.
+        places: dict[int, str] = {}
+        for slot in self.available:
+            if slot.places_left not in places:
+                places[slot.places_left] = ngettext(
+                    "%(count)s place left", "%(count)s places left", slot.places_left
+                ) % {"count": slot.places_left}
+            slot.label = f"{slot.local_start():%H:%M}–{slot.local_end():%H:%M}"
+            slot.value = str(slot.pk)
+            slot.places_text = places[slot.places_left]
 
 
 def _text_input(**attrs: Any) -> forms.TextInput:

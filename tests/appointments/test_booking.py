@@ -376,3 +376,22 @@ def test_day_summaries_show_places_and_closures(office, screening):
     assert datetime.date(2026, 11, 28) not in days  # Saturday: no hours
     assert max(days) == datetime.date(2026, 12, 7)
     assert AppointmentEvent.objects.count() == 1
+
+
+def test_places_left_equals_capacity_minus_rows_whatever_the_history(office, screening, published):
+    slot = first_slot(office)
+    Slot.objects.filter(pk=slot.pk).update(capacity=5)
+    kept = book(screening, slot, details=details(document_number="K1"))
+    cancelled = book(make_screening(published, created_at=NOW), slot, details=details(document_number="K2"))
+    cancel_appointment(appointment_id=cancelled.pk, now=NOW)
+    hold_slot(slot_id=slot.pk, screening=screening, now=NOW)
+    # Taken twenty minutes ago: expired at NOW, and not purged yet.
+    expired = hold_slot(slot_id=slot.pk, screening=screening, now=NOW - datetime.timedelta(minutes=20))
+    by_rows = (
+        5
+        - Appointment.objects.filter(slot=slot, status="booked").count()
+        - Hold.objects.filter(slot=slot, expires_at__gt=NOW).count()
+    )
+    assert Hold.objects.filter(pk=expired.pk).exists()  # not purged yet
+    assert kept.status == "booked"
+    assert places_left(slot) == by_rows == 3
