@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from appointments.models import Appointment, AppointmentEvent, Closure, Office, OpeningHours, Slot
+from appointments.selectors import forget_office
 from appointments.services import BookingError, cancel_appointment, generate_slots
 
 ALL_OFFICES_PERMISSION = "appointments.view_all_offices"
@@ -47,6 +48,7 @@ class OfficeAdmin(admin.ModelAdmin):
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
+        forget_office(form.instance)
         result = generate_slots(office=form.instance)
         self.message_user(
             request,

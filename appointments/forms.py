@@ -6,6 +6,8 @@ from typing import Any
 
 import phonenumbers
 from django import forms
+from django.utils.html import format_html_join
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
@@ -72,8 +74,21 @@ class SlotForm(DescribedForm):
                     "%(count)s place left", "%(count)s places left", slot.places_left
                 ) % {"count": slot.places_left}
             slot.label = f"{slot.local_start():%H:%M}–{slot.local_end():%H:%M}"
-            slot.value = str(slot.pk)
             slot.places_text = places[slot.places_left]
+
+    def radios(self) -> SafeString:
+        """The times as radio buttons, made in Python: a day can have dozens of them."""
+        chosen = str(self["slot"].value())
+        return format_html_join(
+            "\n",
+            '<div class="form-check time-choice"><input class="form-check-input" type="radio" name="slot" '
+            'value="{}" id="id_slot_{}"{}><label class="form-check-label" for="id_slot_{}">{} '
+            '<span class="time-choice__places">{}</span></label></div>',
+            (
+                (slot.pk, i, mark_safe(" checked") if str(slot.pk) == chosen else "", i, slot.label, slot.places_text)
+                for i, slot in enumerate(self.available)
+            ),
+        )
 
 
 def _text_input(**attrs: Any) -> forms.TextInput:

@@ -2,16 +2,27 @@
 queries, and the offices an applicant may choose."""
 
 import datetime
+import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import groupby
+from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
 
 from appointments.models import Closure, Hold, Office, Slot
-from appointments.services import bookable_window
+from appointments.services import availability_key, bookable_window
 from eligibility.models import Screening
+
+logger = logging.getLogger(__name__)
+MISSING = object()
+# Offices change rarely (and the admin forgets the cached copy); places change all the time (and
+# every change bumps the version the cached times are filed under).
+OFFICE_CACHE_SECONDS = 60
+AVAILABILITY_CACHE_SECONDS = 5
 
 
 def _count(queryset: QuerySet) -> Coalesce:
@@ -38,10 +49,40 @@ def offices_for(screening: Screening) -> list[tuple[str, list[Office]]]:
     return [(city, list(group)) for city, group in groupby(offices, key=lambda office: office.city)]
 
 
-def office_for(screening: Screening, slug: str) -> Office | None:
-    return (
-        Office.objects.filter(active=True, slug=slug, pathways__code__in=screening.eligible_pathways).distinct().first()
-    )
+def office_for(screening: Screening | Any, slug: str) -> Office | None:
+    """The active office with this slug if it serves a pathway the screening found eligible."""
+    found = _cached(f"appointments:office:{slug}", OFFICE_CACHE_SECONDS, lambda: _office_and_pathways(slug))
+    if found is None or not set(found[1]) & set(screening.eligible_pathways):
+        return None
+    return found[0]
+
+
+def _office_and_pathways(slug: str) -> tuple[Office, list[str]] | None:
+    office = Office.objects.filter(active=True, slug=slug).first()
+    return (office, list(office.pathways.values_list("code", flat=True))) if office else None
+
+
+def forget_office(office: Office) -> None:
+    """Call after an office changes (admin), so pages stop using the cached copy at once."""
+    _cache_call(lambda: cache.delete(f"appointments:office:{office.slug}"))
+
+
+def _cache_call(call: Callable[[], Any]) -> Any:
+    """A cache call that, if the cache is down, is skipped: the database answers instead."""
+    try:
+        return call()
+    except Exception as exc:  # noqa: BLE001 - any client error of any cache backend
+        logger.warning("cache unavailable error=%s", type(exc).__name__)
+        return None
+
+
+def _cached(key: str, seconds: int, compute: Callable[[], Any]) -> Any:
+    found = _cache_call(lambda: cache.get(key, MISSING))
+    if found is not None and found is not MISSING:
+        return found
+    value = compute()
+    _cache_call(lambda: cache.set(key, value, seconds))
+    return value
 
 
 @dataclass
@@ -84,6 +125,35 @@ def bookable_days(office: Office, now: datetime.datetime) -> list[Day]:
             day.places_left = 0
             day.slots = []
     return [days[date] for date in sorted(days)]
+
+
+def times_of_day(office: Office, date: datetime.date, now: datetime.datetime) -> Day | None:
+    """`bookable_day`, kept a few seconds in the shared cache under the office's availability
+    version, which every change of places bumps on commit (services.places_changed). Under a rush
+    the times page costs a few cache reads; what it shows is re-checked under lock when held."""
+    version = _cache_call(lambda: cache.get(availability_key(office.pk), 0))
+    if version is None:
+        return bookable_day(office, date, now)
+
+    def compute() -> tuple[bool, list[tuple[int, datetime.datetime, datetime.datetime, int]]] | None:
+        day = bookable_day(office, date, now)
+        if day is None:
+            return None
+        return day.closed, [(slot.pk, slot.starts_at, slot.ends_at, slot.places_left) for slot in day.slots]
+
+    cached = _cached(f"appointments:times:{office.pk}:{date}:{version}", AVAILABILITY_CACHE_SECONDS, compute)
+    if cached is None:
+        return None
+    closed, rows = cached
+    earliest, _end = bookable_window(office, now)
+    day = Day(date, closed=closed)
+    for pk, starts_at, ends_at, places_left in rows:
+        if starts_at >= earliest:
+            slot = Slot(pk=pk, office=office, starts_at=starts_at, ends_at=ends_at)
+            slot.places_left = places_left
+            day.slots.append(slot)
+            day.places_left += places_left
+    return day
 
 
 def bookable_day(office: Office, date: datetime.date, now: datetime.datetime) -> Day | None:

@@ -6,16 +6,19 @@ it makes overbooking impossible even for a path that forgets the lock (docs/arch
 
 import bisect
 import datetime
+import logging
 import secrets
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core import signing
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F, Q
@@ -26,6 +29,8 @@ from django.utils.translation import gettext as _
 from appointments import schedule
 from appointments.models import Appointment, AppointmentEvent, Closure, Hold, Office, OpeningHours, Slot
 from eligibility.models import Screening
+
+logger = logging.getLogger(__name__)
 
 # No 0/O, 1/I/L, or U (read as V): 31 symbols, 9 of them make 44 random bits.
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -70,12 +75,36 @@ def bounded_lock_waits() -> Iterator[None]:
         raise
 
 
+def availability_key(office_id: int) -> str:
+    return f"appointments:availability:{office_id}"
+
+
+def _bump_availability(office_id: int) -> None:
+    """Make cached availability of the office out of date (selectors.times_of_day)."""
+    key = availability_key(office_id)
+    try:
+        try:
+            cache.incr(key)
+        except ValueError:
+            cache.set(key, 1, timeout=None)
+    except Exception as exc:  # noqa: BLE001 - a cache outage must not fail a booking; entries expire anyway
+        logger.warning("availability version not bumped office=%s error=%s", office_id, type(exc).__name__)
+
+
+def places_changed(*office_ids: int) -> None:
+    """After this transaction commits, cached places of these offices are stale."""
+    for office_id in set(office_ids):
+        transaction.on_commit(partial(_bump_availability, office_id))
+
+
 def _lock_slots(*slot_ids: int) -> dict[int, Slot]:
-    """Lock the slots in id order (so two changes never wait on each other crosswise)."""
+    """Lock the slots in id order (so two changes never wait on each other crosswise). Whatever
+    the caller then commits changes places in them, so cached availability is refreshed."""
     slots = Slot.objects.select_for_update(of=("self",)).select_related("office").filter(pk__in=slot_ids)
     found = {slot.pk: slot for slot in slots.order_by("pk")}
     if len(found) != len(set(slot_ids)):
         raise BookingError(_("This time is no longer offered. Please choose another one."), code="unavailable")
+    places_changed(*(slot.office_id for slot in found.values()))
     return found
 
 
@@ -224,7 +253,7 @@ def release_hold(*, token: uuid.UUID) -> None:
     with transaction.atomic(durable=True), bounded_lock_waits():
         slot_id = _hold_slot_id(token)
         if slot_id is not None:
-            Slot.objects.select_for_update().filter(pk=slot_id).first()
+            _lock_slots(slot_id)
             _release_hold(token)
 
 
@@ -240,6 +269,7 @@ def purge_expired_holds(*, now: datetime.datetime | None = None) -> int:
                 before = slot.taken
                 _purge_expired_holds(slot, now)
                 purged += before - slot.taken
+                places_changed(slot.office_id)
     return purged
 
 
@@ -541,6 +571,7 @@ def generate_slots(*, office: Office, now: datetime.datetime | None = None) -> G
         ]
         Slot.objects.bulk_create(new)
         result.created = len(new)
+        places_changed(office.pk)
     return result
 
 

@@ -11,6 +11,7 @@ import datetime
 import hmac
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -112,15 +113,47 @@ def start(request: HttpRequest) -> HttpResponse:
     except BookingError as exc:
         return problem(request, exc.message, restart=True)
     if _state(request, BOOKING).get("screening") != screening.pk:
-        request.session[BOOKING] = {"screening": screening.pk}
+        # What the pages need of the screening (it never changes) rides in the session.
+        request.session[BOOKING] = {
+            "screening": screening.pk,
+            "eligible": screening.eligible_pathways,
+            "created": screening.created_at.isoformat(),
+        }
     return redirect("appointments:choose-office")
 
 
+@dataclass(frozen=True)
+class ScreeningFacts:
+    """The screening as the booking pages see it, without a query; `load()` for the services."""
+
+    pk: int
+    eligible_pathways: list[str]
+    created_at: datetime.datetime
+
+    def load(self) -> Screening:
+        screening = Screening.objects.filter(pk=self.pk).first()
+        if screening is None:
+            raise BookingError(_("Please answer the questions again before booking."), code="screening")
+        return screening
+
+
+def _screening_facts(request: HttpRequest) -> ScreeningFacts | None:
+    booking = _state(request, BOOKING)
+    try:
+        return ScreeningFacts(
+            pk=int(booking["screening"]),
+            eligible_pathways=list(booking["eligible"]),
+            created_at=datetime.datetime.fromisoformat(booking["created"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def booking_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Load the session's screening (still valid for booking) and pass it to the view."""
+    """Pass the session's screening (still valid for booking) to the view."""
 
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        screening = Screening.objects.filter(pk=_state(request, BOOKING).get("screening")).first()
+        screening = _screening_facts(request)
         if screening is None:
             return problem(
                 request,
@@ -140,12 +173,12 @@ def booking_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
 
 @require_safe
 @booking_view
-def choose_office(request: HttpRequest, screening: Screening) -> HttpResponse:
+def choose_office(request: HttpRequest, screening: ScreeningFacts) -> HttpResponse:
     cities = selectors.offices_for(screening)
     return render(request, "appointments/book/office.html", {"cities": cities})
 
 
-def _office(screening: Screening, slug: str) -> Office:
+def _office(screening: ScreeningFacts, slug: str) -> Office:
     office = selectors.office_for(screening, slug)
     if office is None:
         raise Http404
@@ -154,7 +187,7 @@ def _office(screening: Screening, slug: str) -> Office:
 
 @require_safe
 @booking_view
-def choose_day(request: HttpRequest, screening: Screening, office: str) -> HttpResponse:
+def choose_day(request: HttpRequest, screening: ScreeningFacts, office: str) -> HttpResponse:
     chosen = _office(screening, office)
     days = selectors.bookable_days(chosen, timezone.now())
     return render(
@@ -176,7 +209,9 @@ def _with_urls(days: list[selectors.Day], url: Callable[[selectors.Day], str]) -
 
 
 def _day_or_redirect(request: HttpRequest, office: Office, date: datetime.date, days_url: str) -> Any:
-    day = selectors.bookable_day(office, date, timezone.now())
+    # Showing the times may use the cached copy; a choice is checked against the database.
+    read = selectors.bookable_day if request.method == "POST" else selectors.times_of_day
+    day = read(office, date, timezone.now())
     if day is None or day.closed or not any(slot.places_left for slot in day.slots):
         messages.error(request, _("There are no free times on that day any more. Please choose another day."))
         return redirect(days_url)
@@ -185,7 +220,7 @@ def _day_or_redirect(request: HttpRequest, office: Office, date: datetime.date, 
 
 @GET_POST
 @booking_view
-def choose_slot(request: HttpRequest, screening: Screening, office: str, date: datetime.date) -> HttpResponse:
+def choose_slot(request: HttpRequest, screening: ScreeningFacts, office: str, date: datetime.date) -> HttpResponse:
     chosen = _office(screening, office)
     days_url = reverse("appointments:choose-day", args=[chosen.slug])
     day = _day_or_redirect(request, chosen, date, days_url)
@@ -196,7 +231,7 @@ def choose_slot(request: HttpRequest, screening: Screening, office: str, date: d
         booking = _state(request, BOOKING)
         try:
             hold = hold_slot(
-                slot_id=form.cleaned_data["slot"], screening=screening, replaces=_uuid(booking.get("hold"))
+                slot_id=form.cleaned_data["slot"], screening=screening.load(), replaces=_uuid(booking.get("hold"))
             )
         except BookingError as exc:
             if exc.code == "busy":
@@ -226,7 +261,7 @@ def _hold_expiry(request: HttpRequest) -> datetime.datetime | None:
 
 @GET_POST
 @booking_view
-def details(request: HttpRequest, screening: Screening) -> HttpResponse:
+def details(request: HttpRequest, screening: ScreeningFacts) -> HttpResponse:
     slot = _held_slot(request)
     if slot is None:
         messages.error(request, _("Please choose a time first."))
@@ -275,7 +310,7 @@ def _details(values: dict[str, Any]) -> ApplicantDetails:
 
 @GET_POST
 @booking_view
-def check(request: HttpRequest, screening: Screening) -> HttpResponse:
+def check(request: HttpRequest, screening: ScreeningFacts) -> HttpResponse:
     booking = _state(request, BOOKING)
     slot = _held_slot(request)
     # A second press, a replayed form or the back button: the key finds the appointment made.
@@ -294,7 +329,7 @@ def check(request: HttpRequest, screening: Screening) -> HttpResponse:
             return redirect("appointments:check")
         try:
             appointment = book_appointment(
-                screening=screening,
+                screening=screening.load(),
                 slot_id=slot.pk,
                 details=_details(values),
                 booking_key=uuid.UUID(booking["key"]),
@@ -303,7 +338,10 @@ def check(request: HttpRequest, screening: Screening) -> HttpResponse:
         except BookingError as exc:
             return _booking_failed(request, exc, slot)
         # Only the screening stays: booking again (another adult of the family) starts afresh.
-        request.session[BOOKING] = {"screening": screening.pk, "done": booking["key"]}
+        request.session[BOOKING] = {
+            **{name: booking[name] for name in ("screening", "eligible", "created")},
+            "done": booking["key"],
+        }
         messages.success(request, _("Your appointment is booked."))
         return _show(request, appointment)
     return render(

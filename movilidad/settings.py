@@ -243,6 +243,8 @@ BOOKING_LOCK_TIMEOUT_MS = env.int("BOOKING_LOCK_TIMEOUT_MS", default=3000)
 # Manage lookups (reference + date of birth) allowed per IP address, counted in the shared cache.
 MANAGE_LOOKUP_RATE = env.str("MANAGE_LOOKUP_RATE", default="10/m")
 RATELIMIT_USE_CACHE = "default"
+# Behind a load balancer, the header it sets with the client's address (e.g. HTTP_X_REAL_IP).
+RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="") or None
 SILENCED_SYSTEM_CHECKS = []
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
     # django-ratelimit lists only django-redis; Django's Redis cache has the atomic add/incr it needs.

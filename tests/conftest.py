@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.test import override_settings
 
 from movilidad.celery import app as celery_app
 
@@ -43,6 +44,10 @@ def _broker_per_test_process() -> None:
     number = _worker_number()
     os.environ["CELERY_BROKER_URL"] = f"{redis_url}/{10 + number}"
     os.environ["CELERY_RESULT_BACKEND"] = f"{redis_url}/{30 + number}"
+    # The test processes share one Redis and each has its own database, where ids repeat:
+    # keep their cache entries apart.
+    cache_settings = {**settings.CACHES["default"], "KEY_PREFIX": f"test-gw{number}"}
+    override_settings(CACHES={**settings.CACHES, "default": cache_settings}).enable()
 
 
 def database_url() -> str:

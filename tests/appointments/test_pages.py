@@ -292,6 +292,7 @@ def test_expired_hold_and_full_slot_keeps_the_details(booking_client, live_offic
 
 def test_query_budget_of_the_day_and_time_pages(booking_client, live_office):
     def count(path: str) -> int:
+        cache.clear()  # the uncached path: what a page costs when the cache has nothing for it
         with CaptureQueriesContext(connection) as queries:
             assert booking_client.get(path).status_code == 200
         return len(queries)
@@ -382,3 +383,33 @@ def test_a_change_from_an_old_page_is_refused(booking_client, live_office):
     response = booking_client.post(url("cancel"), {"state": 0}, follow=True)
     assert "Esta cita cambió mientras tanto" in response.content.decode()
     assert Appointment.objects.get().status == "booked"
+
+
+def test_the_times_page_shows_a_change_as_soon_as_it_is_committed(
+    booking_client, live_office, django_capture_on_commit_callbacks
+):
+    slot = bookable(live_office)
+    page = url("choose-slot", live_office.slug, slot.local_start().date())
+    assert "2 plazas disponibles" in booking_client.get(page).content.decode()  # now cached
+    with django_capture_on_commit_callbacks(execute=True):
+        choose(booking_client, live_office, slot=slot)
+    html = booking_client.get(page).content.decode()
+    label = re.search(rf'value="{slot.pk}".*?time-choice__places">([^<]+)<', html, re.S)[1]
+    assert label == "1 plaza disponible"
+
+
+def test_the_times_page_works_when_the_cache_fails(booking_client, live_office, monkeypatch):
+    from appointments import selectors
+
+    class Down:
+        def __getattr__(self, name):
+            def fail(*args, **kwargs):
+                raise ConnectionError("cache down")
+
+            return fail
+
+    monkeypatch.setattr(selectors, "cache", Down())
+    slot = bookable(live_office)
+    response = booking_client.get(url("choose-slot", live_office.slug, slot.local_start().date()))
+    assert response.status_code == 200
+    assert f'value="{slot.pk}"' in response.content.decode()
