@@ -8,7 +8,8 @@ from django.contrib import admin, messages
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -80,7 +81,7 @@ class ClosureAdmin(admin.ModelAdmin):
         if not affected:
             return _("None.")
         return format_html_join(
-            format_html("<br>"),
+            mark_safe("<br>"),
             '<a href="{}">{}</a> {}',
             (
                 (reverse("admin:appointments_appointment_change", args=[a.pk]), a.display_reference, local_time(a.slot))

@@ -413,3 +413,54 @@ def test_the_times_page_works_when_the_cache_fails(booking_client, live_office, 
     response = booking_client.get(url("choose-slot", live_office.slug, slot.local_start().date()))
     assert response.status_code == 200
     assert f'value="{slot.pk}"' in response.content.decode()
+
+
+def test_a_wrong_reference_and_a_wrong_date_of_birth_do_the_same_work(booking_client, live_office):
+    appointment = book(booking_client, live_office)
+    cache.clear()
+    from django.test import Client
+
+    def queries(reference: str, born: datetime.date) -> list[str]:
+        with CaptureQueriesContext(connection) as captured:
+            response = lookup(Client(), reference, born)
+        assert response.status_code == 400
+        return [q["sql"].split(" WHERE ")[0] for q in captured]
+
+    assert queries("ZZZ-ZZZ-ZZZ", datetime.date(1988, 4, 2)) == queries(
+        appointment.reference, datetime.date(1988, 4, 3)
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lock_held_too_long_gives_a_busy_page_not_an_error(booking_client, live_office, settings):
+    import threading
+
+    from django.db import connections, transaction
+
+    slot = bookable(live_office)
+    settings.BOOKING_LOCK_TIMEOUT_MS = 100
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_row() -> None:
+        try:
+            with transaction.atomic():
+                Slot.objects.select_for_update().get(pk=slot.pk)
+                locked.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold_the_row)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        response = booking_client.post(
+            url("choose-slot", live_office.slug, slot.local_start().date()), {"slot": slot.pk}
+        )
+    finally:
+        release.set()
+        holder.join()
+    assert response.status_code == 429
+    assert response["Retry-After"] == "5"
+    assert "Muchas personas están reservando en este momento" in response.content.decode()
+    assert not Hold.objects.exists()

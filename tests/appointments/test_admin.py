@@ -1,0 +1,161 @@
+"""Offices, closures and appointments in the admin: staff see only their offices, closures list
+the appointments they leave behind, and cancelling goes through the service."""
+
+import datetime
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.test import Client
+from django.utils import timezone
+
+from appointments.models import Appointment, Closure, OpeningHours, Slot
+from appointments.services import book_appointment, generate_slots
+from core.services import ROLE_OFFICE_STAFF, ROLE_PROGRAM_ADMIN, ROLE_SUPERVISOR, ensure_roles
+from tests.appointments.conftest import OfficeFactory, details, key, make_screening
+
+pytestmark = pytest.mark.django_db
+
+
+def user_in(role: str, name: str) -> tuple[Client, object]:
+    ensure_roles()
+    user = get_user_model().objects.create_user(username=name, password="x" * 16, is_staff=True)
+    user.groups.add(Group.objects.get(name=role))
+    client = Client(headers={"accept-language": "en"})
+    client.force_login(user)
+    return client, user
+
+
+@pytest.fixture
+def two_offices(published):
+    now = timezone.now()
+    offices = [OfficeFactory(name="North office"), OfficeFactory(name="South office")]
+    appointments = []
+    for n, office in enumerate(offices):
+        generate_slots(office=office, now=now)
+        slot = Slot.objects.filter(office=office, starts_at__gte=now + datetime.timedelta(days=2)).first()
+        appointments.append(
+            book_appointment(
+                screening=make_screening(published),
+                slot_id=slot.pk,
+                details=details(document_number=f"ADM{n}", full_name=f"Persona {office.name}"),
+                booking_key=key(),
+            )
+        )
+    return offices, appointments
+
+
+def test_office_staff_see_only_their_offices(two_offices):
+    (north, _), (in_north, in_south) = two_offices
+    staff, user = user_in(ROLE_OFFICE_STAFF, "counter")
+    north.staff.add(user)
+    listing = staff.get("/admin/appointments/appointment/").content.decode()
+    assert in_north.display_reference in listing
+    assert in_south.display_reference not in listing
+    assert staff.get(f"/admin/appointments/appointment/{in_north.pk}/change/").status_code == 200
+    assert staff.get(f"/admin/appointments/appointment/{in_south.pk}/change/").status_code == 302  # not found
+    supervisor, _ = user_in(ROLE_SUPERVISOR, "boss")
+    listing = supervisor.get("/admin/appointments/appointment/").content.decode()
+    assert in_north.display_reference in listing
+    assert in_south.display_reference in listing
+
+
+def test_staff_find_an_appointment_by_its_printed_reference(two_offices):
+    (north, _), (in_north, _) = two_offices
+    staff, user = user_in(ROLE_OFFICE_STAFF, "counter")
+    north.staff.add(user)
+    typed = in_north.display_reference.lower()
+    listing = staff.get("/admin/appointments/appointment/", {"q": typed}).content.decode()
+    assert in_north.display_reference in listing
+    other = staff.get("/admin/appointments/appointment/", {"q": "ZZZ-ZZZ-ZZZ"}).content.decode()
+    assert in_north.display_reference not in other
+
+
+def test_cancel_action_goes_through_the_service(two_offices):
+    _, (in_north, in_south) = two_offices
+    admin, user = user_in(ROLE_PROGRAM_ADMIN, "programme")
+    response = admin.post(
+        "/admin/appointments/appointment/",
+        {"action": "cancel", "_selected_action": [in_north.pk]},
+        follow=True,
+    )
+    assert "1 appointment cancelled." in response.content.decode()
+    in_north.refresh_from_db()
+    assert in_north.status == "cancelled"
+    assert in_north.slot.taken == 0
+    assert list(in_north.events.values_list("action", "actor")) == [("booked", None), ("cancelled", user.pk)]
+    assert Appointment.objects.get(pk=in_south.pk).status == "booked"
+
+
+def test_a_closure_saved_in_the_admin_closes_slots_and_lists_who_is_left(two_offices):
+    (north, south), (in_north, _) = two_offices
+    supervisor, _ = user_in(ROLE_SUPERVISOR, "boss")
+    day = in_north.slot.local_start().date()
+    response = supervisor.post(
+        "/admin/appointments/closure/add/",
+        {"office": north.pk, "starts_on": day, "ends_on": day, "reason": "Power cut"},
+    )
+    assert response.status_code == 302
+    in_north.slot.refresh_from_db()
+    assert in_north.slot.capacity == 0
+    assert Appointment.objects.get(pk=in_north.pk).status == "booked"
+    closure = Closure.objects.get()
+    page = supervisor.get(f"/admin/appointments/closure/{closure.pk}/change/").content.decode()
+    assert in_north.display_reference in page
+    other_days = Slot.objects.filter(office=north).exclude(pk=in_north.slot_id)
+    assert not [s for s in other_days if s.local_start().date() == day]
+    assert Slot.objects.filter(office=south, capacity__gt=0).exists()
+
+
+def test_a_closure_ending_before_it_starts_is_refused(two_offices):
+    (north, _), _ = two_offices
+    supervisor, _ = user_in(ROLE_SUPERVISOR, "boss")
+    response = supervisor.post(
+        "/admin/appointments/closure/add/",
+        {"office": north.pk, "starts_on": "2026-12-10", "ends_on": "2026-12-09", "reason": "Backwards"},
+    )
+    assert response.status_code == 200
+    assert "The last day cannot be before the first day." in response.content.decode()
+    assert not Closure.objects.exists()
+
+
+def test_changing_opening_hours_in_the_admin_regenerates_the_slots(two_offices):
+    (north, _), (in_north, _) = two_offices
+    admin, _ = user_in(ROLE_PROGRAM_ADMIN, "programme")
+    hours = list(OpeningHours.objects.filter(office=north))
+    data = {
+        "name": north.name,
+        "slug": north.slug,
+        "country": "CO",
+        "city": north.city,
+        "address_en": "x",
+        "address_es": "x",
+        "time_zone": "America/Bogota",
+        "active": "on",
+        "pathways": [p.pk for p in north.pathways.all()],
+        "slot_minutes": 60,
+        "min_notice_hours": 24,
+        "horizon_days": 14,
+        "hold_minutes": 10,
+        "max_party_size": 4,
+        "hours-TOTAL_FORMS": len(hours),
+        "hours-INITIAL_FORMS": len(hours),
+        "hours-MIN_NUM_FORMS": 0,
+        "hours-MAX_NUM_FORMS": 1000,
+    }
+    for i, h in enumerate(hours):
+        data.update(
+            {
+                f"hours-{i}-id": h.pk,
+                f"hours-{i}-office": north.pk,
+                f"hours-{i}-weekday": h.weekday,
+                f"hours-{i}-opens": "08:00",
+                f"hours-{i}-closes": "12:00",
+                f"hours-{i}-capacity": 2,
+            }
+        )
+    response = admin.post(f"/admin/appointments/office/{north.pk}/change/", data, follow=True)
+    assert "Slots updated:" in response.content.decode()
+    free = Slot.objects.filter(office=north, taken=0)
+    assert {s.ends_at - s.starts_at for s in free} == {datetime.timedelta(hours=1)}
+    assert Slot.objects.filter(pk=in_north.slot_id).exists()  # the booked one is kept
