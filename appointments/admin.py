@@ -2,14 +2,13 @@
 appointment changes go through the same services as the public pages. Office staff see only the
 offices they are listed on; supervisors and program administrators see every office."""
 
+import datetime
 from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils.html import format_html_join
-from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -28,6 +27,45 @@ def visible_offices(request: HttpRequest) -> QuerySet[Office]:
 
 def local_time(slot: Slot) -> str:
     return f"{slot.local_start():%Y-%m-%d %H:%M} ({slot.office.time_zone})"
+
+
+def office_time(office: Office, value: datetime.datetime | None) -> str:
+    """A moment in the office's time zone, as staff there read a clock."""
+    return f"{value.astimezone(office.zone):%Y-%m-%d %H:%M} ({office.time_zone})" if value else "-"
+
+
+class OfficeFilter(admin.SimpleListFilter):
+    """Filter by office, listing only the offices the user may see."""
+
+    title = _("office")
+    parameter_name = "office"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(str(office.pk), office.name) for office in visible_offices(request)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(office_id=self.value()) if self.value() and self.value().isdigit() else queryset
+
+
+def regenerate(model_admin: admin.ModelAdmin, request: HttpRequest, offices: Any) -> None:
+    """Bring slots in line after hours or closures changed; the hourly task catches up if busy."""
+    for office in offices:
+        forget_office(office)
+        try:
+            result = generate_slots(office=office)
+        except BookingError as exc:
+            model_admin.message_user(
+                request,
+                _("%(office)s: slots will be updated within the hour (%(reason)s)")
+                % {"office": office, "reason": exc.message},
+                messages.WARNING,
+            )
+            continue
+        model_admin.message_user(
+            request,
+            _("%(office)s: %(created)s slots created, %(updated)s changed, %(deleted)s removed.")
+            % {"office": office, **vars(result)},
+        )
 
 
 class OpeningHoursInline(admin.TabularInline):
@@ -49,58 +87,65 @@ class OfficeAdmin(admin.ModelAdmin):
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
-        forget_office(form.instance)
-        result = generate_slots(office=form.instance)
-        self.message_user(
-            request,
-            _("Slots updated: %(created)s created, %(updated)s changed, %(deleted)s removed.") % vars(result),
-        )
+        regenerate(self, request, [form.instance])
 
 
 @admin.register(Closure)
 class ClosureAdmin(admin.ModelAdmin):
     list_display = ["starts_on", "ends_on", "office", "reason"]
-    list_filter = ["office"]
+    list_filter = [OfficeFilter]
     date_hierarchy = "starts_on"
-    readonly_fields = ["appointments_left"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Closure]:
         return super().get_queryset(request).filter(Q(office__in=visible_offices(request)) | Q(office=None))
 
-    @admin.display(description=_("appointments still booked in these days"))
-    def appointments_left(self, closure: Closure) -> str:
-        if closure.pk is None:
-            return "–"
-        affected = [
-            appointment
-            for appointment in Appointment.objects.filter(status=Appointment.Status.BOOKED)
-            .filter(Q(office=closure.office) if closure.office_id else Q())
-            .select_related("slot__office")
-            if closure.starts_on <= appointment.slot.local_start().date() <= closure.ends_on
-        ]
-        if not affected:
-            return _("None.")
-        return format_html_join(
-            mark_safe("<br>"),
-            '<a href="{}">{}</a> {}',
-            (
-                (reverse("admin:appointments_appointment_change", args=[a.pk]), a.display_reference, local_time(a.slot))
-                for a in affected
-            ),
-        )
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "office":
+            kwargs["queryset"] = visible_offices(request)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
-    def _regenerate(self, closure: Closure) -> None:
-        offices = [closure.office] if closure.office_id else Office.objects.all()
-        for office in offices:
-            generate_slots(office=office)
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
+    ) -> Any:
+        closure = self.get_object(request, object_id)
+        extra = {"appointments_left": self.appointments_left(request, closure) if closure else []}
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
+
+    def appointments_left(self, request: HttpRequest, closure: Closure) -> list[dict[str, Any]]:
+        """The booked appointments in the closed days that this user may see, for staff to handle."""
+        offices = visible_offices(request)
+        if closure.office_id:
+            offices = offices.filter(pk=closure.office_id)
+        # A day in any zone lies between these instants; the exact local day is checked below.
+        start = datetime.datetime.combine(closure.starts_on, datetime.time(), tzinfo=datetime.UTC)
+        end = datetime.datetime.combine(closure.ends_on, datetime.time(), tzinfo=datetime.UTC)
+        affected = Appointment.objects.filter(
+            status=Appointment.Status.BOOKED,
+            office__in=offices,
+            slot__starts_at__gte=start - datetime.timedelta(days=1),
+            slot__starts_at__lt=end + datetime.timedelta(days=2),
+        ).select_related("slot__office")
+        return [
+            {
+                "url": reverse("admin:appointments_appointment_change", args=[a.pk]),
+                "reference": a.display_reference,
+                "office": a.slot.office.name,
+                "starts": local_time(a.slot),
+            }
+            for a in affected
+            if closure.starts_on <= a.slot.local_start().date() <= closure.ends_on
+        ]
+
+    def _regenerate(self, request: HttpRequest, closure: Closure) -> None:
+        regenerate(self, request, [closure.office] if closure.office_id else Office.objects.all())
 
     def save_model(self, request: HttpRequest, obj: Closure, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        self._regenerate(obj)
+        self._regenerate(request, obj)
 
     def delete_model(self, request: HttpRequest, obj: Closure) -> None:
         super().delete_model(request, obj)
-        self._regenerate(obj)
+        self._regenerate(request, obj)
 
 
 @admin.register(Slot)
@@ -108,7 +153,7 @@ class SlotAdmin(admin.ModelAdmin):
     """Read-only: slots come from opening hours and closures."""
 
     list_display = ["office", "local_start", "capacity", "taken"]
-    list_filter = ["office"]
+    list_filter = [OfficeFilter]
     date_hierarchy = "starts_at"
     list_select_related = ["office"]
 
@@ -132,9 +177,13 @@ class SlotAdmin(admin.ModelAdmin):
 class AppointmentEventInline(admin.TabularInline):
     model = AppointmentEvent
     extra = 0
-    fields = ["at", "action", "actor", "data"]
+    fields = ["when", "action", "actor", "data"]
     readonly_fields = fields
     can_delete = False
+
+    @admin.display(description=_("when"))
+    def when(self, event: AppointmentEvent) -> str:
+        return office_time(event.appointment.office, event.at)
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -156,7 +205,7 @@ class ClosedSlotFilter(admin.SimpleListFilter):
 @admin.register(Appointment)
 class AppointmentAdmin(admin.ModelAdmin):
     list_display = ["display_reference", "office", "starts", "status", "party_size"]
-    list_filter = ["status", ClosedSlotFilter, "office"]
+    list_filter = ["status", ClosedSlotFilter, OfficeFilter]
     list_select_related = ["slot__office", "office"]
     search_fields = ["=reference"]
     inlines = [AppointmentEventInline]
@@ -179,9 +228,9 @@ class AppointmentAdmin(admin.ModelAdmin):
         "party_size",
         "companions",
         "screening",
-        "consent_at",
-        "created_at",
-        "cancelled_at",
+        "consent",
+        "booked",
+        "cancelled",
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Appointment]:
@@ -199,6 +248,18 @@ class AppointmentAdmin(admin.ModelAdmin):
     @admin.display(description=_("starts (office time)"), ordering="slot__starts_at")
     def starts(self, appointment: Appointment) -> str:
         return local_time(appointment.slot)
+
+    @admin.display(description=_("privacy notice accepted"))
+    def consent(self, appointment: Appointment) -> str:
+        return office_time(appointment.office, appointment.consent_at)
+
+    @admin.display(description=_("booked"))
+    def booked(self, appointment: Appointment) -> str:
+        return office_time(appointment.office, appointment.created_at)
+
+    @admin.display(description=_("cancelled"))
+    def cancelled(self, appointment: Appointment) -> str:
+        return office_time(appointment.office, appointment.cancelled_at)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

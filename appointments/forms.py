@@ -267,6 +267,8 @@ class DetailsForm(DescribedForm):
         number = normalise_document_number(self.cleaned_data["document_number"])
         if len(number) < 3:
             raise forms.ValidationError(_("Enter the document number with its letters and numbers."))
+        if len(number) > MAX_DOCUMENT:
+            raise forms.ValidationError(_("Enter at most %(limit_value)d characters.") % {"limit_value": MAX_DOCUMENT})
         return number
 
     def clean_party_size(self) -> int:

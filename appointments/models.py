@@ -208,6 +208,10 @@ class Hold(models.Model):
     """A place kept for one browser session while the applicant types their details."""
 
     slot = models.ForeignKey(Slot, verbose_name=_("slot"), on_delete=models.PROTECT, related_name="holds")
+    # One live hold per screening: a result shared across many browsers cannot sit on every place.
+    screening = models.ForeignKey(
+        Screening, verbose_name=_("screening"), null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     token = models.UUIDField(_("token"), unique=True)
     expires_at = models.DateTimeField(_("expires"), db_index=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)

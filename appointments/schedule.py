@@ -50,7 +50,7 @@ def plan_day(
     """The slots of one local day; ranges that overlap never produce overlapping slots."""
     planned: list[PlannedSlot] = []
     for hours in sorted((r for r in ranges if r.weekday == day.weekday()), key=lambda r: (r.opens, r.closes)):
-        _, close_at = range_bounds(day, hours, zone)
+        open_at, close_at = range_bounds(day, hours, zone)
         wall = datetime.datetime.combine(day, hours.opens)
         while wall.date() == day and wall.time() < hours.closes:
             step, wall = wall, wall + length
@@ -60,6 +60,8 @@ def plan_day(
             ends_at = starts_at + length
             if ends_at > close_at:
                 break
+            if starts_at < open_at:  # the range opens at a time the clock skipped: it opens later
+                continue
             if any(starts_at < other.ends_at and other.starts_at < ends_at for other in planned):
                 continue
             planned.append(PlannedSlot(starts_at, ends_at, hours.capacity))

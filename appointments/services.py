@@ -32,7 +32,7 @@ from eligibility.models import Screening
 
 logger = logging.getLogger(__name__)
 
-# No 0/O, 1/I/L, or U (read as V): 31 symbols, 9 of them make 44 random bits.
+# No 0/O, 1/I/L, or U (read as V): 30 symbols, 9 of them make 44 random bits.
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 REFERENCE_LENGTH = 9
 ADULT_AGE = 18
@@ -231,21 +231,27 @@ def hold_slot(
     moving: bool = False,
     now: datetime.datetime | None = None,
 ) -> Hold:
-    """Keep a place in the slot for the applicant's session for the office's hold time. A hold the
-    same session had before is released in the same transaction. Moving an existing appointment
-    does not need a recent screening."""
+    """Keep a place in the slot for the applicant's session for the office's hold time. The hold
+    the session had before, and any other hold of the same screening, are released in the same
+    transaction. Moving an existing appointment does not need a recent screening."""
     now = now or timezone.now()
     if not moving:
         check_screening(screening, now=now)
     with transaction.atomic(durable=True), bounded_lock_waits():
-        previous = _hold_slot_id(replaces)
-        slot = _lock_slots(slot_id, *([previous] if previous else []))[slot_id]
-        _release_hold(replaces)
+        # The session's previous hold and any other of the same screening are given back.
+        others = Hold.objects.filter(Q(token=replaces) | Q(screening=screening))
+        held = dict(others.values_list("token", "slot_id"))
+        slot = _lock_slots(slot_id, *held.values())[slot_id]
+        for token in held:
+            _release_hold(token)
         check_slot_bookable(slot, screening=screening, now=now)
         _purge_expired_holds(slot, now)
         _take_place(slot)
         return Hold.objects.create(
-            slot=slot, token=uuid.uuid4(), expires_at=now + datetime.timedelta(minutes=slot.office.hold_minutes)
+            slot=slot,
+            screening=screening,
+            token=uuid.uuid4(),
+            expires_at=now + datetime.timedelta(minutes=slot.office.hold_minutes),
         )
 
 
@@ -512,8 +518,9 @@ def _set_capacity(slot: Slot, capacity: int) -> bool:
 def generate_slots(*, office: Office, now: datetime.datetime | None = None) -> GenerationResult:
     """Make the office's future slots match its opening hours, closures and horizon. Idempotent.
 
-    Slots nothing was ever booked in follow the hours; a slot with a booking or a hold is kept as
-    it is (staff handle it), except that a closure sets its capacity to zero."""
+    Slots nothing was ever booked in follow the hours. A slot with a booking or a hold is kept for
+    staff to handle: it takes the counters of the hours when it still matches them, and a capacity
+    of zero when a closure covers it or the hours no longer include it."""
     now = now or timezone.now()
     zone = office.zone
     first_day = office.local_today(now)
@@ -552,10 +559,11 @@ def generate_slots(*, office: Office, now: datetime.datetime | None = None) -> G
                 result.deleted += 1
                 continue
             kept.append(slot)
-            if slot.local_start().date() in closed:
-                result.updated += _set_capacity(slot, 0)
-            elif planned is not None and planned.ends_at == slot.ends_at:
+            if planned is not None and planned.ends_at == slot.ends_at and slot.local_start().date() not in closed:
                 result.updated += _set_capacity(slot, planned.capacity)
+            else:
+                # Closed, or no longer in the hours: its appointments stay for staff; no one else joins.
+                result.updated += _set_capacity(slot, 0)
         kept.sort(key=lambda slot: slot.starts_at)
         kept_starts = [slot.starts_at for slot in kept]
 

@@ -202,6 +202,18 @@ def choose_day(request: HttpRequest, screening: ScreeningFacts, office: str) -> 
     )
 
 
+def _too_many_holds(request: HttpRequest) -> bool:
+    return is_ratelimited(
+        request, group="appointments.hold", key="ip", rate=settings.HOLD_RATE, method="POST", increment=True
+    )
+
+
+def _too_many(request: HttpRequest) -> HttpResponse:
+    return problem(
+        request, _("Too many attempts from this connection. Please wait a few minutes and try again."), status=429
+    )
+
+
 def _with_urls(days: list[selectors.Day], url: Callable[[selectors.Day], str]) -> list[selectors.Day]:
     for day in days:
         day.url = url(day)
@@ -227,6 +239,8 @@ def choose_slot(request: HttpRequest, screening: ScreeningFacts, office: str, da
     if isinstance(day, HttpResponse):
         return day
     form = SlotForm(request.POST or None, slots=day.slots)
+    if request.method == "POST" and _too_many_holds(request):
+        return _too_many(request)
     if request.method == "POST" and form.is_valid():
         booking = _state(request, BOOKING)
         try:
@@ -541,6 +555,8 @@ def move_slot(request: HttpRequest, appointment: Appointment, date: datetime.dat
         return day
     day.slots = [slot for slot in day.slots if slot.pk != appointment.slot_id]
     form = SlotForm(request.POST or None, slots=day.slots)
+    if request.method == "POST" and _too_many_holds(request):
+        return _too_many(request)
     if request.method == "POST" and form.is_valid():
         try:
             hold = hold_slot(

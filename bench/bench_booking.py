@@ -226,11 +226,17 @@ def machine() -> str:
     return f"{os.cpu_count()} × {cpu}, {memory_kb / 1024 / 1024:.0f} GiB RAM, Python {platform.python_version()}"
 
 
-def main() -> int:
+def main() -> int:  # noqa: PLR0915 - one run, reported in one place
     contested, browsing, screenings, day, browse_day = setup()
     port = int(os.environ.get("BENCH_PORT", "8765"))
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": str(GUNICORN_WORKERS)}
+    env = {
+        **os.environ,
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": str(GUNICORN_WORKERS),
+        # Every simulated client comes from 127.0.0.1: lift the per-IP limit on holds.
+        "HOLD_RATE": "100000/m",
+    }
     server = subprocess.Popen(
         [
             sys.executable,
@@ -292,6 +298,8 @@ def main() -> int:
         server.terminate()
         server.wait(30)
 
+    slots_at_office = Slot.objects.filter(office=browsing).count()
+    times_on_day = sum(1 for slot in Slot.objects.filter(office=browsing) if slot.local_start().date() == browse_day)
     p50 = statistics.median(latencies)
     p95 = latencies[int(0.95 * (len(latencies) - 1))]
     passed = booked == SLOTS * CAPACITY and over == 0 and stats.server_errors == 0 and ratio >= 0.4
@@ -320,7 +328,7 @@ the confirm button, for {SLOTS * CAPACITY} places ({SLOTS} slots × {CAPACITY}).
 
 | Page | Requests per second |
 | --- | --- |
-| Time choice ({Slot.objects.filter(office=browsing).count()} slots at the office, 32 on the day) | {time_rps:.0f} |
+| Time choice ({slots_at_office} slots at the office, {times_on_day} on the day) | {time_rps:.0f} |
 | Privacy notice (trivial page; mean of a run before and after) | {trivial:.0f} |
 | Ratio | {ratio:.0%} (target: at least 40%) |
 

@@ -56,11 +56,11 @@ class DateField(forms.MultiValueField):
         day, month, year = (part.strip() if part else "" for part in data_list)
         if not (day and month and year):
             raise forms.ValidationError(_("Enter the day, the month and the year."), code="incomplete")
-        if not (day.isdigit() and month.isdigit() and year.isdigit()) or len(year) != 4:
+        if not (day.isdigit() and month.isdigit() and year.isdigit()) or len(year) != 4 or len(day + month) > 4:
             raise forms.ValidationError(_("Enter the date in numbers, for example 27 3 1990."), code="invalid")
         try:
             date = datetime.date(int(year), int(month), int(day))
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:
             raise forms.ValidationError(_("Enter a real date."), code="invalid") from exc
         if date > timezone.localdate():
             raise forms.ValidationError(_("The date must be in the past."), code="future")

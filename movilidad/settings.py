@@ -242,6 +242,8 @@ SCREENING_VALID_DAYS = env.int("SCREENING_VALID_DAYS", default=7)
 BOOKING_LOCK_TIMEOUT_MS = env.int("BOOKING_LOCK_TIMEOUT_MS", default=3000)
 # Manage lookups (reference + date of birth) allowed per IP address, counted in the shared cache.
 MANAGE_LOOKUP_RATE = env.str("MANAGE_LOOKUP_RATE", default="10/m")
+# Times held (chosen) per IP address: a person needs a few; a bot holding every place needs many.
+HOLD_RATE = env.str("HOLD_RATE", default="30/m")
 RATELIMIT_USE_CACHE = "default"
 # Behind a load balancer, the header it sets with the client's address (e.g. HTTP_X_REAL_IP).
 RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="") or None

@@ -102,9 +102,35 @@ def test_a_closure_saved_in_the_admin_closes_slots_and_lists_who_is_left(two_off
     closure = Closure.objects.get()
     page = supervisor.get(f"/admin/appointments/closure/{closure.pk}/change/").content.decode()
     assert in_north.display_reference in page
+    assert in_north.slot.local_start().strftime("%Y-%m-%d %H:%M") in page
     other_days = Slot.objects.filter(office=north).exclude(pk=in_north.slot_id)
     assert not [s for s in other_days if s.local_start().date() == day]
     assert Slot.objects.filter(office=south, capacity__gt=0).exists()
+
+
+def test_a_closure_of_every_office_lists_only_the_appointments_staff_may_see(two_offices):
+    (north, _), (in_north, in_south) = two_offices
+    day = in_north.slot.local_start().date()
+    other_day = in_south.slot.local_start().date()
+    closure = Closure.objects.create(
+        office=None, starts_on=min(day, other_day), ends_on=max(day, other_day), reason="Strike"
+    )
+    staff, user = user_in(ROLE_OFFICE_STAFF, "counter")
+    north.staff.add(user)
+    page = staff.get(f"/admin/appointments/closure/{closure.pk}/change/").content.decode()
+    assert in_north.display_reference in page
+    assert in_south.display_reference not in page
+    assert "South office" not in page  # not even in a filter or a choice list
+    listing = staff.get("/admin/appointments/appointment/").content.decode()
+    assert "South office" not in listing
+
+
+def test_appointment_times_in_the_admin_are_the_office_s(two_offices):
+    _, (in_north, _) = two_offices
+    admin, _ = user_in(ROLE_PROGRAM_ADMIN, "programme")
+    page = admin.get(f"/admin/appointments/appointment/{in_north.pk}/change/").content.decode()
+    booked = in_north.created_at.astimezone(in_north.office.zone).strftime("%Y-%m-%d %H:%M")
+    assert f"{booked} (America/Bogota)" in page
 
 
 def test_a_closure_ending_before_it_starts_is_refused(two_offices):
@@ -155,7 +181,8 @@ def test_changing_opening_hours_in_the_admin_regenerates_the_slots(two_offices):
             }
         )
     response = admin.post(f"/admin/appointments/office/{north.pk}/change/", data, follow=True)
-    assert "Slots updated:" in response.content.decode()
+    assert f"{north.name}: " in response.content.decode()
+    assert "slots created" in response.content.decode()
     free = Slot.objects.filter(office=north, taken=0)
     assert {s.ends_at - s.starts_at for s in free} == {datetime.timedelta(hours=1)}
     assert Slot.objects.filter(pk=in_north.slot_id).exists()  # the booked one is kept

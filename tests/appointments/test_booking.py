@@ -252,16 +252,19 @@ def test_the_database_refuses_to_overbook_even_without_the_lock(office):
 # ---------------------------------------------------------------------------------------------
 # Holds
 # ---------------------------------------------------------------------------------------------
-def test_a_hold_counts_against_capacity_until_it_expires(office, screening):
+def test_a_hold_counts_against_capacity_until_it_expires(office, screening, published):
+    def someone():
+        return make_screening(published, created_at=NOW)
+
     slot = first_slot(office)
     hold = hold_slot(slot_id=slot.pk, screening=screening, now=NOW)
     assert hold.expires_at == NOW + datetime.timedelta(minutes=10)
     assert places_left(slot) == 1
     assert places_left(slot, now=hold.expires_at) == 2
-    hold_slot(slot_id=slot.pk, screening=screening, now=NOW)
-    assert error_of(lambda: hold_slot(slot_id=slot.pk, screening=screening, now=NOW)).code == "full"
+    hold_slot(slot_id=slot.pk, screening=someone(), now=NOW)
+    assert error_of(lambda: hold_slot(slot_id=slot.pk, screening=someone(), now=NOW)).code == "full"
     # Once expired, a hold's place is reused even before the purge runs.
-    assert hold_slot(slot_id=slot.pk, screening=screening, now=hold.expires_at).pk
+    assert hold_slot(slot_id=slot.pk, screening=someone(), now=hold.expires_at).pk
 
 
 def test_confirming_converts_the_hold(office, screening):
@@ -305,10 +308,11 @@ def test_expired_hold_and_the_slot_now_full(office, screening):
     assert slot.taken == 2
 
 
-def test_purge_gives_back_expired_places(office, screening):
+def test_purge_gives_back_expired_places(office, screening, published):
     slot = first_slot(office)
     hold_slot(slot_id=slot.pk, screening=screening, now=NOW)
-    hold_slot(slot_id=slot.pk, screening=screening, now=NOW + datetime.timedelta(minutes=5))
+    later = make_screening(published, created_at=NOW)
+    hold_slot(slot_id=slot.pk, screening=later, now=NOW + datetime.timedelta(minutes=5))
     assert purge_expired_holds(now=NOW + datetime.timedelta(minutes=12)) == 1
     slot.refresh_from_db()
     assert slot.taken == 1
@@ -385,8 +389,10 @@ def test_places_left_equals_capacity_minus_rows_whatever_the_history(office, scr
     cancelled = book(make_screening(published, created_at=NOW), slot, details=details(document_number="K2"))
     cancel_appointment(appointment_id=cancelled.pk, now=NOW)
     hold_slot(slot_id=slot.pk, screening=screening, now=NOW)
-    # Taken twenty minutes ago: expired at NOW, and not purged yet.
-    expired = hold_slot(slot_id=slot.pk, screening=screening, now=NOW - datetime.timedelta(minutes=20))
+    # Taken twenty minutes ago by someone else: expired at NOW, and not purged yet.
+    expired = hold_slot(
+        slot_id=slot.pk, screening=make_screening(published, created_at=NOW), now=NOW - datetime.timedelta(minutes=20)
+    )
     by_rows = (
         5
         - Appointment.objects.filter(slot=slot, status="booked").count()
@@ -395,3 +401,14 @@ def test_places_left_equals_capacity_minus_rows_whatever_the_history(office, scr
     assert Hold.objects.filter(pk=expired.pk).exists()  # not purged yet
     assert kept.status == "booked"
     assert places_left(slot) == by_rows == 3
+
+
+def test_one_screening_holds_one_place_whatever_the_number_of_browsers(office, screening):
+    first, second = Slot.objects.filter(office=office, starts_at__gte=NOW + datetime.timedelta(days=1))[:2]
+    hold_slot(slot_id=first.pk, screening=screening, now=NOW)
+    hold_slot(slot_id=first.pk, screening=screening, now=NOW)  # the same result, another browser
+    last = hold_slot(slot_id=second.pk, screening=screening, now=NOW)
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert list(Hold.objects.values_list("pk", flat=True)) == [last.pk]
+    assert (first.taken, second.taken) == (0, 1)

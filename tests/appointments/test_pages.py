@@ -214,10 +214,15 @@ def test_a_screening_too_old_to_book(client, live_office, published):
         ("phone", "601 3581515", "celular"),  # a Bogotá landline cannot receive SMS
         ("date_of_birth", "future", "anterior a hoy"),
         ("date_of_birth", "minor", "18 años o más"),
+        ("date_of_birth_0", "9" * 25, "Escriba la fecha en números"),
+        ("date_of_birth_1", "13", "Escriba una fecha que exista"),
         ("party_size", "4", "como máximo a 3 personas"),
         ("consent", None, "aceptar el aviso de privacidad"),
         ("full_name", "x" * 151, "como máximo 150 caracteres"),
         ("document_number", "9" * 31, "como máximo 30 caracteres"),
+        ("document_number", "ß" * 20, "como máximo 30 caracteres"),  # 40 letters once in capitals
+        ("email", "a" * 250 + "@example.com", "como máximo 254 caracteres"),
+        ("companion_name_1", "n" * 151, "como máximo 150 caracteres"),
         ("full_name", "12345", "con letras"),
         ("email", "lan@", "correo electrónico"),
         ("nationality", "XX", "Seleccione un país"),
@@ -227,7 +232,7 @@ def test_a_screening_too_old_to_book(client, live_office, published):
 def test_details_bad_input(booking_client, live_office, field, value, message):
     slot = choose(booking_client, live_office)
     data = details_data(party_size="2", companion_name_1="Tú", companion_age_1="9")
-    if field == "date_of_birth":
+    if field == "date_of_birth" and value in ("future", "minor"):
         day = slot.local_start().date()
         born = day + datetime.timedelta(days=1) if value == "future" else day.replace(year=day.year - 17)
         data.update(date_parts("date_of_birth", born))
@@ -331,6 +336,16 @@ def test_manage_by_reference_and_date_of_birth(booking_client, live_office, clie
     right = lookup(fresh, appointment.display_reference.lower(), datetime.date(1988, 4, 2))
     assert right["Location"] == url("appointment")
     assert appointment.display_reference in fresh.get(url("appointment")).content.decode()
+
+
+def test_a_lookup_with_an_absurd_date_is_an_error_not_a_crash(client):
+    cache.clear()
+    response = client.post(
+        url("manage"),
+        {"reference": "ABC-DEF-GHJ", "date_of_birth_0": "9" * 25, "date_of_birth_1": "1", "date_of_birth_2": "1990"},
+    )
+    assert response.status_code == 400
+    assert "Escriba la fecha en números" in response.content.decode()
 
 
 def test_manage_lookups_are_rate_limited(client, settings):
@@ -464,3 +479,14 @@ def test_a_lock_held_too_long_gives_a_busy_page_not_an_error(booking_client, liv
     assert response["Retry-After"] == "5"
     assert "Muchas personas están reservando en este momento" in response.content.decode()
     assert not Hold.objects.exists()
+
+
+def test_choosing_times_is_rate_limited_per_connection(booking_client, live_office, settings):
+    cache.clear()
+    settings.HOLD_RATE = "2/m"
+    slot = bookable(live_office)
+    page = url("choose-slot", live_office.slug, slot.local_start().date())
+    codes = [booking_client.post(page, {"slot": slot.pk}).status_code for _ in range(3)]
+    assert codes == [302, 302, 429]
+    assert Hold.objects.count() == 1
+    cache.clear()

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from appointments import schedule
-from appointments.models import Closure, OpeningHours, Slot
+from appointments.models import Appointment, Closure, OpeningHours, Slot
 from appointments.services import book_appointment, cancel_appointment, generate_slots
 from tests.appointments.conftest import NOW, OfficeFactory, details, first_slot, key
 
@@ -50,11 +50,20 @@ def test_changing_hours_regenerates_only_future_slots_with_nothing_booked(office
     booked = first_slot(office, after=NOW + datetime.timedelta(days=2))  # 08:00, outside the new hours
     assert booked.local_start().time() == datetime.time(8)
     book_appointment(screening=screening, slot_id=booked.pk, details=details(), booking_key=key(), now=NOW)
+    still_open = Slot.objects.get(office=office, starts_at=booked.starts_at + datetime.timedelta(hours=1))
+    book_appointment(
+        screening=screening, slot_id=still_open.pk, details=details(document_number="Z9"), booking_key=key(), now=NOW
+    )
     OpeningHours.objects.filter(office=office).update(opens=datetime.time(9), closes=datetime.time(11), capacity=3)
     result = generate_slots(office=office, now=NOW)
     assert result.deleted > 0
     booked.refresh_from_db()
-    assert booked.capacity == 2  # kept as it was: staff handle it
+    # Kept for staff with its appointment, but no one else can book a time the office no longer opens.
+    assert (booked.capacity, booked.taken, booked.stranded) == (0, 1, 1)
+    assert set(Appointment.objects.values_list("status", flat=True)) == {"booked"}
+    # A booked slot the new hours still include takes their counters.
+    still_open.refresh_from_db()
+    assert (still_open.capacity, still_open.taken) == (3, 1)
     others = Slot.objects.filter(office=office).exclude(pk=booked.pk)
     assert {s.starts_at.astimezone(office.zone).time() for s in others} == {
         datetime.time(9),
