@@ -110,6 +110,7 @@ def test_the_whole_booking_journey(booking_client, live_office):
     assert appointment.document_number == "V12345678"
     assert str(appointment.phone.as_e164) == "+573001234567"
     assert appointment.companions == [{"name": "Tú Lan", "age": 9}]
+    assert Slot.objects.get(pk=appointment.slot_id).taken == 1  # one place, however many attend
     assert appointment.language == "en"
     page = client.get(url("appointment")).content.decode()
     assert appointment.display_reference in page
@@ -389,6 +390,15 @@ def test_move_and_the_old_link_stops_working(booking_client, live_office, client
     assert "Este enlace ya no es válido" in response.content.decode()
     assert stranger.get(url("appointment"))["Location"] == url("manage")
     assert client.get(url("manage-link", "not-a-token")).status_code == 400
+
+
+def test_a_manage_link_after_a_cancellation(booking_client, live_office, client):
+    appointment = book(booking_client, live_office)
+    link = url("manage-link", manage_token(appointment))
+    booking_client.post(url("cancel"), {"state": appointment.state})
+    response = client.get(link)
+    assert response.status_code == 400
+    assert "Este enlace ya no es válido" in response.content.decode()
 
 
 def test_a_change_from_an_old_page_is_refused(booking_client, live_office):

@@ -8,6 +8,9 @@ from typing import Any
 import pytest
 from django.apps import apps
 from django.db import connections
+from django.template.loader import render_to_string
+from django.test import RequestFactory
+from django.utils import translation
 from playwright.sync_api import Browser, expect
 
 from appointments.models import Appointment
@@ -217,3 +220,42 @@ def test_book_manage_move_and_cancel_without_javascript(browser: Browser, live_s
     finally:
         context.close()
         axe_context.close()
+
+
+def serve(html: str) -> Any:
+    def fulfill(route: Any) -> None:
+        route.fulfill(body=html, content_type="text/html; charset=utf-8")
+
+    return fulfill
+
+
+@pytest.mark.parametrize("language", ["es", "en"])
+def test_the_pages_that_say_no_are_accessible(checked_page: CheckedPage, language: str) -> None:
+    """The refusals a person may meet: no screening, a forged reference, an old link, the manage
+    lookup with errors, and (rendered by Django, served at their own address) busy and duplicate."""
+    page = checked_page.page
+    page.set_viewport_size({"width": 320, "height": 640})
+    for path in (f"/{language}/book/", f"/{language}/book/?screening=forged", f"/{language}/book/office/"):
+        checked_page.goto(path)
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+    checked_page.goto(f"/{language}/manage/link/not-a-token/")
+    checked_page.goto(f"/{language}/manage/")
+    page.locator("form button[type=submit]").click()
+    checked_page.check_accessibility()
+    expect(page.get_by_role("alert")).to_be_visible()
+
+    request = RequestFactory().get(f"/{language}/book/check/")
+    request.LANGUAGE_CODE = language
+    request.session = {}
+    request.csp_nonce = ""
+    with translation.override(language):
+        pages = {
+            "busy": render_to_string("appointments/busy.html", {"message": "…"}, request=request),
+            "duplicate": render_to_string("appointments/duplicate.html", {"message": "…"}, request=request),
+        }
+    for name, html in pages.items():
+        address = f"{checked_page.base_url}/{language}/rendered/{name}/"
+        page.route(address, serve(html))
+        page.goto(address)
+        checked_page.check_accessibility()
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
