@@ -91,6 +91,21 @@ class SlotForm(DescribedForm):
         )
 
 
+def birth_date_field() -> DateField:
+    """Day, month and year boxes that phones fill in with the owner's birthday (WCAG 1.3.5)."""
+    field = DateField(
+        label=_("Date of birth"),
+        help_text=_("For example 27 3 1990."),
+        error_messages={
+            "required": _("Enter your date of birth."),
+            "incomplete": _("Enter the day, the month and the year."),
+        },
+    )
+    for widget, token in zip(field.widget.widgets, ("bday-day", "bday-month", "bday-year"), strict=True):
+        widget.attrs["autocomplete"] = token
+    return field
+
+
 def _text_input(**attrs: Any) -> forms.TextInput:
     return forms.TextInput(attrs={"class": "form-control", **attrs})
 
@@ -106,14 +121,7 @@ class DetailsForm(DescribedForm):
             "max_length": _("Enter at most %(limit_value)d characters."),
         },
     )
-    date_of_birth = DateField(
-        label=_("Date of birth"),
-        help_text=_("For example 27 3 1990."),
-        error_messages={
-            "required": _("Enter your date of birth."),
-            "incomplete": _("Enter the day, the month and the year."),
-        },
-    )
+    date_of_birth = birth_date_field()
     nationality = forms.ChoiceField(
         label=_("Nationality"),
         error_messages={
@@ -197,10 +205,6 @@ class DetailsForm(DescribedForm):
             "This office can receive at most %(count)s people per appointment."
         ) % {"count": office.max_party_size}
         self.fields["party_size"].help_text = _("Family members on your case who come with you.")
-        for widget, token in zip(
-            self.fields["date_of_birth"].widget.widgets, ("bday-day", "bday-month", "bday-year"), strict=True
-        ):
-            widget.attrs["autocomplete"] = token
         for n in range(1, office.max_party_size):
             self.fields[f"companion_name_{n}"] = forms.CharField(
                 label=_("Name"),
@@ -331,21 +335,7 @@ class ManageForm(DescribedForm):
         widget=_text_input(autocomplete="off", spellcheck="false", autocapitalize="characters"),
         error_messages={"required": _("Enter the reference."), "max_length": _("Enter the reference as it was given.")},
     )
-    date_of_birth = DateField(
-        label=_("Date of birth"),
-        help_text=_("For example 27 3 1990."),
-        error_messages={
-            "required": _("Enter your date of birth."),
-            "incomplete": _("Enter the day, the month and the year."),
-        },
-    )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for widget, token in zip(
-            self.fields["date_of_birth"].widget.widgets, ("bday-day", "bday-month", "bday-year"), strict=True
-        ):
-            widget.attrs["autocomplete"] = token
+    date_of_birth = birth_date_field()
 
     def clean_reference(self) -> str:
         reference = "".join(ch for ch in self.cleaned_data["reference"].upper() if ch.isalnum())

@@ -1,13 +1,16 @@
 """Offices, screenings and applicant details for the booking tests, at a fixed "now"."""
 
 import datetime
+import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import factory
 import pytest
 from django.apps import apps
+from django.db import connections, transaction
 from django.utils import translation
 
 from appointments.models import Office, OpeningHours, Slot
@@ -125,3 +128,28 @@ def first_slot(office: Office, *, after: datetime.datetime | None = None) -> Slo
 
 def key() -> uuid.UUID:
     return uuid.uuid4()
+
+
+@contextmanager
+def row_locked(slot: Slot) -> Iterator[None]:
+    """Another connection holds the slot's row lock for as long as the block runs (needs data
+    committed: transactional tests)."""
+    locked, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                Slot.objects.select_for_update().get(pk=slot.pk)
+                locked.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert locked.wait(10), "the row lock was never taken"
+        yield
+    finally:
+        release.set()
+        holder.join()

@@ -8,13 +8,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection
 
 from appointments import services
 from appointments.models import Appointment, Hold, Office, Slot
 from appointments.services import BookingError, book_appointment, hold_slot, move_appointment
 from eligibility.models import Screening
-from tests.appointments.conftest import NOW, OfficeFactory, details, key, make_screening
+from tests.appointments.conftest import NOW, OfficeFactory, details, key, make_screening, row_locked
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -124,26 +124,8 @@ def test_a_move_and_a_new_booking_race_for_the_last_place(race_slot):
 def test_a_lock_wait_too_long_is_a_busy_answer(race_slot, settings):
     _, slot, screening = race_slot
     settings.BOOKING_LOCK_TIMEOUT_MS = 100
-    locked, release = threading.Event(), threading.Event()
-
-    def hold_the_row() -> None:
-        try:
-            with transaction.atomic():
-                Slot.objects.select_for_update().get(pk=slot.pk)
-                locked.set()
-                release.wait(10)
-        finally:
-            connection.close()
-
-    holder = threading.Thread(target=hold_the_row)
-    holder.start()
-    try:
-        assert locked.wait(10)
-        with pytest.raises(BookingError) as info:
-            book_appointment(screening=screening, slot_id=slot.pk, details=details(), booking_key=key(), now=NOW)
-    finally:
-        release.set()
-        holder.join()
+    with row_locked(slot), pytest.raises(BookingError) as info:
+        book_appointment(screening=screening, slot_id=slot.pk, details=details(), booking_key=key(), now=NOW)
     assert info.value.code == "busy"
     assert "try again" in info.value.message
     assert not Appointment.objects.exists()

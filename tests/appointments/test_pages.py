@@ -16,7 +16,7 @@ from django.utils import timezone, translation
 from appointments.models import Appointment, Closure, Hold, Slot
 from appointments.services import generate_slots, manage_token, move_appointment
 from eligibility.services import screening_reference
-from tests.appointments.conftest import OfficeFactory, make_screening
+from tests.appointments.conftest import OfficeFactory, make_screening, row_locked
 
 pytestmark = pytest.mark.django_db
 
@@ -458,33 +458,12 @@ def test_a_wrong_reference_and_a_wrong_date_of_birth_do_the_same_work(booking_cl
 
 @pytest.mark.django_db(transaction=True)
 def test_a_lock_held_too_long_gives_a_busy_page_not_an_error(booking_client, live_office, settings):
-    import threading
-
-    from django.db import connections, transaction
-
     slot = bookable(live_office)
     settings.BOOKING_LOCK_TIMEOUT_MS = 100
-    locked, release = threading.Event(), threading.Event()
-
-    def hold_the_row() -> None:
-        try:
-            with transaction.atomic():
-                Slot.objects.select_for_update().get(pk=slot.pk)
-                locked.set()
-                release.wait(10)
-        finally:
-            connections.close_all()
-
-    holder = threading.Thread(target=hold_the_row)
-    holder.start()
-    try:
-        assert locked.wait(10)
+    with row_locked(slot):
         response = booking_client.post(
             url("choose-slot", live_office.slug, slot.local_start().date()), {"slot": slot.pk}
         )
-    finally:
-        release.set()
-        holder.join()
     assert response.status_code == 429
     assert response["Retry-After"] == "5"
     assert "Muchas personas están reservando en este momento" in response.content.decode()
