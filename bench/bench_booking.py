@@ -324,7 +324,10 @@ the confirm button, for {SLOTS * CAPACITY} places ({SLOTS} slots × {CAPACITY}).
 | Attempts per second | {CLIENTS / elapsed:.1f} | |
 | HTTP statuses seen | {", ".join(f"{k}: {v}" for k, v in sorted(stats.status.items()))} | |
 
-**Availability.** {AVAILABILITY_REQUESTS} GETs, {AVAILABILITY_CONCURRENCY} at a time, with a session.
+**Availability.** {AVAILABILITY_REQUESTS} GETs, {AVAILABILITY_CONCURRENCY} at a time, with a session. As in
+production, the times page reads the day's times from the shared cache (kept 5 seconds, refreshed
+whenever places change) and the screening from the session; the trivial page renders the privacy
+notice, which reads nothing.
 
 | Page | Requests per second |
 | --- | --- |
