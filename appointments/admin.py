@@ -147,6 +147,14 @@ class ClosureAdmin(admin.ModelAdmin):
         super().delete_model(request, obj)
         self._regenerate(request, obj)
 
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Closure]) -> None:
+        closures = list(queryset)
+        super().delete_queryset(request, queryset)
+        if any(closure.office_id is None for closure in closures):
+            regenerate(self, request, Office.objects.all())
+        else:
+            regenerate(self, request, Office.objects.filter(pk__in={c.office_id for c in closures}))
+
 
 @admin.register(Slot)
 class SlotAdmin(admin.ModelAdmin):

@@ -238,6 +238,8 @@ def hold_slot(
     if not moving:
         check_screening(screening, now=now)
     with transaction.atomic(durable=True), bounded_lock_waits():
+        # One hold per screening even when its browsers ask at the same moment: they queue here.
+        Screening.objects.select_for_update().filter(pk=screening.pk).first()
         # The session's previous hold and any other of the same screening are given back.
         others = Hold.objects.filter(Q(token=replaces) | Q(screening=screening))
         held = dict(others.values_list("token", "slot_id"))
@@ -270,7 +272,7 @@ def purge_expired_holds(*, now: datetime.datetime | None = None) -> int:
     slot_ids = list(Hold.objects.filter(expires_at__lte=now).values_list("slot_id", flat=True).distinct())
     for slot_id in slot_ids:
         with transaction.atomic(durable=True):
-            slot = Slot.objects.select_for_update().filter(pk=slot_id).first()
+            slot = Slot.objects.select_for_update(of=("self",)).filter(pk=slot_id).order_by().first()
             if slot is not None:
                 before = slot.taken
                 _purge_expired_holds(slot, now)
@@ -512,6 +514,7 @@ def _set_capacity(slot: Slot, capacity: int) -> bool:
     if (slot.capacity, slot.stranded) == (capacity, stranded):
         return False
     Slot.objects.filter(pk=slot.pk).update(capacity=capacity, stranded=stranded)
+    slot.capacity, slot.stranded = capacity, stranded
     return True
 
 
@@ -548,7 +551,10 @@ def generate_slots(*, office: Office, now: datetime.datetime | None = None) -> G
     }
     result = GenerationResult()
     with transaction.atomic(), bounded_lock_waits():
-        existing = list(Slot.objects.select_for_update().filter(office=office, starts_at__gt=now))
+        # Locked in id order, like every booking, and without the office row bookings depend on.
+        existing = list(
+            Slot.objects.select_for_update(of=("self",)).filter(office=office, starts_at__gt=now).order_by("pk")
+        )
         used = set(Appointment.objects.filter(slot__in=existing).values_list("slot_id", flat=True))
         kept: list[Slot] = []
         for slot in existing:
@@ -564,7 +570,10 @@ def generate_slots(*, office: Office, now: datetime.datetime | None = None) -> G
             else:
                 # Closed, or no longer in the hours: its appointments stay for staff; no one else joins.
                 result.updated += _set_capacity(slot, 0)
-        kept.sort(key=lambda slot: slot.starts_at)
+        # A kept slot that takes no one (closed or out of hours) does not stand in the way, except
+        # at its own start time (one slot per office and start).
+        kept_starts_all = {slot.starts_at for slot in kept}
+        kept = sorted((slot for slot in kept if slot.capacity > 0), key=lambda slot: slot.starts_at)
         kept_starts = [slot.starts_at for slot in kept]
 
         def overlaps_kept(planned: schedule.PlannedSlot) -> bool:
@@ -575,7 +584,7 @@ def generate_slots(*, office: Office, now: datetime.datetime | None = None) -> G
         new = [
             Slot(office=office, starts_at=p.starts_at, ends_at=p.ends_at, capacity=p.capacity)
             for p in wanted.values()
-            if not overlaps_kept(p)
+            if p.starts_at not in kept_starts_all and not overlaps_kept(p)
         ]
         Slot.objects.bulk_create(new)
         result.created = len(new)
@@ -584,9 +593,14 @@ def generate_slots(*, office: Office, now: datetime.datetime | None = None) -> G
 
 
 def generate_all_slots(*, now: datetime.datetime | None = None) -> GenerationResult:
+    """Every office in turn; an office busy with bookings is left for the next run."""
     total = GenerationResult()
     for office in Office.objects.all():
-        result = generate_slots(office=office, now=now)
+        try:
+            result = generate_slots(office=office, now=now)
+        except BookingError:
+            logger.warning("slot generation postponed office=%s reason=busy", office.pk)
+            continue
         total.created += result.created
         total.deleted += result.deleted
         total.updated += result.updated

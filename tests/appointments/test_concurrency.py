@@ -12,7 +12,7 @@ from django.db import IntegrityError, connection
 
 from appointments import services
 from appointments.models import Appointment, Hold, Office, Slot
-from appointments.services import BookingError, book_appointment, hold_slot, move_appointment
+from appointments.services import BookingError, book_appointment, generate_all_slots, hold_slot, move_appointment
 from eligibility.models import Screening
 from tests.appointments.conftest import NOW, OfficeFactory, details, key, make_screening, row_locked
 
@@ -181,3 +181,31 @@ def test_control_without_the_lock_the_database_guard_still_refuses(race_slot, mo
     assert all("appointments_slot_within_capacity" in str(r) for r in results if isinstance(r, IntegrityError))
     slot.refresh_from_db()
     assert Appointment.objects.filter(slot=slot).count() == 5 == slot.taken
+
+
+def test_one_screening_in_twenty_browsers_at_once_keeps_one_hold(race_slot):
+    office, slot, screening = race_slot
+    others = [
+        Slot.objects.create(
+            office=office,
+            starts_at=slot.starts_at + datetime.timedelta(hours=i),
+            ends_at=slot.ends_at + datetime.timedelta(hours=i),
+            capacity=5,
+        )
+        for i in range(1, 4)
+    ]
+    slots = [slot, *others]
+    results = race(20, lambda i: hold_slot(slot_id=slots[i % 4].pk, screening=screening, now=NOW))
+    assert all(isinstance(r, Hold) for r in results)
+    assert Hold.objects.filter(screening=screening).count() == 1
+    assert sum(Slot.objects.filter(pk__in=[s.pk for s in slots]).values_list("taken", flat=True)) == 1
+
+
+def test_slot_generation_waits_for_no_booking_and_postpones_a_busy_office(race_slot, settings, published):
+    office, slot, _ = race_slot
+    OfficeFactory()  # a second office, generated after the busy one
+    settings.BOOKING_LOCK_TIMEOUT_MS = 100
+    with row_locked(slot):
+        result = generate_all_slots(now=NOW)
+    assert result.created > 0  # the other office got its slots
+    assert Slot.objects.filter(office=office).count() == 1  # the busy one is left for the next run

@@ -207,3 +207,65 @@ def test_generated_slots_never_overlap_stay_in_hours_and_skip_closures(
             and slot.ends_at <= schedule.range_bounds(local.date(), r, zone)[1]
             for r in hours
         ), (slot, local)
+
+
+def test_a_booking_left_outside_new_hours_does_not_block_the_new_times(office, screening):
+    booked = first_slot(office, after=NOW + datetime.timedelta(days=2))  # 08:00-08:30
+    book_appointment(screening=screening, slot_id=booked.pk, details=details(), booking_key=key(), now=NOW)
+    OpeningHours.objects.filter(office=office).update(opens=datetime.time(8, 15), closes=datetime.time(12, 15))
+    generate_slots(office=office, now=NOW)
+    day = booked.local_start().date()
+    starts = [s.local_start().time() for s in Slot.objects.filter(office=office) if s.local_start().date() == day]
+    assert datetime.time(8) in starts  # the booked one, kept with no places
+    assert datetime.time(8, 15) in starts  # the new first time, open to bookings
+    assert Slot.objects.get(pk=booked.pk).capacity == 0
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    first=st.lists(ranges(), min_size=1, max_size=3),
+    second=st.lists(ranges(), min_size=1, max_size=3),
+    minutes=st.sampled_from([15, 30, 45, 60]),
+    zone_name=st.sampled_from(ZONES),
+)
+def test_regenerating_after_a_change_of_hours_keeps_bookings_and_never_overlaps_open_slots(
+    published, screening, first, second, minutes, zone_name
+):
+    office = OfficeFactory(
+        time_zone=zone_name, horizon_days=7, hours=[(r.weekday, r.opens, r.closes, r.capacity) for r in first]
+    )
+    generate_slots(office=office, now=NOW)
+    bookable = Slot.objects.filter(office=office, starts_at__gte=NOW + datetime.timedelta(hours=25)).order_by("pk")
+    booked = [
+        book_appointment(
+            screening=screening,
+            slot_id=slot.pk,
+            details=details(document_number=f"H{office.pk}x{slot.pk}"),
+            booking_key=key(),
+            now=NOW,
+        )
+        for slot in bookable[:2]
+    ]
+    office.hours.all().delete()
+    for r in second:
+        OpeningHours.objects.create(
+            office=office, weekday=r.weekday, opens=r.opens, closes=r.closes, capacity=r.capacity
+        )
+    office.slot_minutes = minutes
+    office.save()
+    generate_slots(office=office, now=NOW)
+    open_slots = sorted(Slot.objects.filter(office=office, capacity__gt=0), key=lambda s: s.starts_at)
+    for earlier, later in itertools.pairwise(open_slots):
+        assert earlier.ends_at <= later.starts_at
+    for slot in open_slots:
+        if not slot.appointments.exists():
+            local = slot.local_start()
+            assert any(r.weekday == local.weekday() and r.opens <= local.time() < r.closes for r in second), local
+    for appointment in booked:
+        appointment.refresh_from_db()
+        assert appointment.status == "booked"
+        assert Slot.objects.filter(pk=appointment.slot_id).exists()
