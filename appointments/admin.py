@@ -15,6 +15,7 @@ from django.utils.translation import ngettext
 from appointments.models import Appointment, AppointmentEvent, Closure, Office, OpeningHours, Slot
 from appointments.selectors import forget_office
 from appointments.services import BookingError, cancel_appointment, generate_slots
+from notifications.models import Notification
 
 ALL_OFFICES_PERMISSION = "appointments.view_all_offices"
 
@@ -197,6 +198,22 @@ class AppointmentEventInline(admin.TabularInline):
         return False
 
 
+class NotificationInline(admin.TabularInline):
+    model = Notification
+    extra = 0
+    fields = ["kind", "channel", "status", "attempts", "last_error", "sent"]
+    readonly_fields = fields
+    can_delete = False
+    ordering = ["created_at", "pk"]
+
+    @admin.display(description=_("sent"))
+    def sent(self, notification: Notification) -> str:
+        return office_time(notification.appointment.office, notification.sent_at)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class ClosedSlotFilter(admin.SimpleListFilter):
     title = _("slot closed")
     parameter_name = "closed"
@@ -216,7 +233,7 @@ class AppointmentAdmin(admin.ModelAdmin):
     list_filter = ["status", ClosedSlotFilter, OfficeFilter]
     list_select_related = ["slot__office", "office"]
     search_fields = ["=reference"]
-    inlines = [AppointmentEventInline]
+    inlines = [AppointmentEventInline, NotificationInline]
     actions = ["cancel"]
     exclude = ["slot"]
     readonly_fields = [

@@ -59,6 +59,16 @@ class Office(models.Model):
     hold_minutes = models.PositiveSmallIntegerField(
         _("hold time (minutes)"), default=10, validators=[MinValueValidator(1), MaxValueValidator(60)]
     )
+    reminder_hours = models.PositiveSmallIntegerField(
+        _("reminder (hours before)"), default=24, validators=[MinValueValidator(1), MaxValueValidator(24 * 7)]
+    )
+    last_reminder_hours = models.PositiveSmallIntegerField(
+        _("last reminder (hours before)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(48)],
+        help_text=_("Optional second reminder, for example 2. Leave empty for none."),
+    )
     max_party_size = models.PositiveSmallIntegerField(
         _("largest party size"),
         default=6,

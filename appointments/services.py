@@ -4,6 +4,7 @@ Every change that takes or frees a place locks the slot row, re-checks, and writ
 transaction. The slot's `taken` counter moves in that same transaction, and a CHECK constraint on
 it makes overbooking impossible even for a path that forgets the lock (docs/architecture.md)."""
 
+import base64
 import bisect
 import datetime
 import logging
@@ -17,18 +18,20 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
 
 from appointments import schedule
 from appointments.models import Appointment, AppointmentEvent, Closure, Hold, Office, OpeningHours, Slot
 from eligibility.models import Screening
+from notifications import services as messages
+from notifications.models import Notification
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +42,7 @@ ADULT_AGE = 18
 # PostgreSQL's codes for a lock wait that timed out, a deadlock and a serialisation failure.
 BUSY_CODES = {"55P03", "40P01", "40001"}
 MANAGE_SALT = "appointments.manage-link"
+MANAGE_MAC_LENGTH = 16  # base32 characters: 80 bits
 
 
 class BookingError(Exception):
@@ -397,6 +401,7 @@ def book_appointment(
                 raise BookingError(" ".join(exc.messages), code="invalid") from exc
             appointment.save()
             _log(appointment, AppointmentEvent.Action.BOOKED, slot=slot.pk)
+            messages.notify(appointment=appointment, kind=Notification.Kind.CONFIRMATION, now=now)
             return appointment
     except IntegrityError as exc:
         # Two requests for the same document, or the same key, raced past the checks above.
@@ -408,10 +413,15 @@ def book_appointment(
         raise
 
 
+def _token_mac(appointment_id: int, state: int) -> str:
+    digest = salted_hmac(MANAGE_SALT, f"{appointment_id}-{state}", algorithm="sha256").digest()
+    return base64.b32encode(digest).decode()[:MANAGE_MAC_LENGTH].lower()
+
+
 def manage_token(appointment: Appointment) -> str:
-    """The signed part of a manage link: names the appointment and its state, so the link stops
-    working once the appointment is moved or cancelled."""
-    return signing.dumps([appointment.pk, appointment.state], salt=MANAGE_SALT, compress=True)
+    """The signed part of a manage link: the appointment, its state (so the link stops working
+    once the appointment is moved or cancelled) and an HMAC. Short enough for an SMS."""
+    return f"{appointment.pk}-{appointment.state}-{_token_mac(appointment.pk, appointment.state)}"
 
 
 def appointment_from_token(token: str) -> Appointment:
@@ -422,10 +432,12 @@ def appointment_from_token(token: str) -> Appointment:
         ),
         code="stale",
     )
-    try:
-        appointment_id, state = signing.loads(token, salt=MANAGE_SALT)
-    except (signing.BadSignature, ValueError, TypeError) as exc:
-        raise invalid from exc
+    parts = token.split("-")
+    if len(parts) != 3 or not (parts[0].isdigit() and parts[1].isdigit()) or len(parts[0]) > 18 or len(parts[1]) > 9:
+        raise invalid
+    appointment_id, state = int(parts[0]), int(parts[1])
+    if not constant_time_compare(parts[2], _token_mac(appointment_id, state)):
+        raise invalid
     appointment = Appointment.objects.filter(pk=appointment_id, state=state).first()
     if appointment is None or appointment.status != Appointment.Status.BOOKED:
         raise invalid
@@ -463,6 +475,8 @@ def cancel_appointment(
         appointment.save(update_fields=["status", "cancelled_at", "state", "updated_at"])
         _release_place(appointment.slot_id)
         _log(appointment, AppointmentEvent.Action.CANCELLED, actor)
+        messages.cancel_reminders(appointment=appointment)
+        messages.notify(appointment=appointment, kind=Notification.Kind.CANCELLED, now=now)
         return appointment
 
 
@@ -496,6 +510,9 @@ def move_appointment(
         appointment.state += 1
         appointment.save(update_fields=["slot", "state", "updated_at"])
         _log(appointment, AppointmentEvent.Action.MOVED, actor, **{"from": previous, "to": slot.pk})
+        messages.cancel_reminders(appointment=appointment)
+        messages.notify(appointment=appointment, kind=Notification.Kind.MOVED, now=now)
+        messages.schedule_reminders_for(appointment=appointment, now=now)
         return appointment
 
 

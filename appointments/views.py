@@ -19,7 +19,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
@@ -435,6 +435,19 @@ def manage_link(request: HttpRequest, token: str) -> HttpResponse:
     except BookingError as exc:
         return problem(request, exc.message, status=400)
     return _show(request, appointment)
+
+
+@require_safe
+def short_link(request: HttpRequest, token: str) -> HttpResponse:
+    """The manage link in SMS messages, without a language: continue in the applicant's one."""
+    appointment_id = token.split("-", 1)[0]
+    language = (
+        Appointment.objects.filter(pk=appointment_id).values_list("language", flat=True).first()
+        if appointment_id.isdigit() and len(appointment_id) <= 18
+        else None
+    )
+    with translation.override(language or settings.LANGUAGE_CODE):
+        return redirect("appointments:manage-link", token=token)
 
 
 def _managed(request: HttpRequest) -> Appointment | None:

@@ -41,7 +41,8 @@ ROLE_MODELS = {
     + [
         ("appointments", model)
         for model in ("office", "openinghours", "closure", "slot", "hold", "appointment", "appointmentevent")
-    ],
+    ]
+    + [("notifications", "notification")],
 }
 
 # Finer grants, as "app_label.codename".
@@ -52,6 +53,8 @@ ROLE_PERMISSIONS = {
         "appointments.change_appointment",
         "appointments.view_slot",
         "appointments.view_closure",
+        "notifications.view_notification",
+        "notifications.change_notification",
     ],
     # Every office: figures, opening hours and closures.
     ROLE_SUPERVISOR: [
@@ -69,6 +72,8 @@ ROLE_PERMISSIONS = {
         "appointments.view_slot",
         "appointments.view_appointment",
         "appointments.change_appointment",
+        "notifications.view_notification",
+        "notifications.change_notification",
     ],
 }
 

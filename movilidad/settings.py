@@ -31,7 +31,9 @@ if not SECRET_KEY:
 # Without DEBUG nothing falls back to the local demo's SQLite, files and in-process cache.
 if not DEBUG:
     _missing = [
-        name for name in ("DATABASE_URL", "CACHE_URL", "CELERY_BROKER_URL", "EMAIL_URL") if not env.str(name, "")
+        name
+        for name in ("DATABASE_URL", "CACHE_URL", "CELERY_BROKER_URL", "EMAIL_URL", "SITE_URL")
+        if not env.str(name, "")
     ]
     if _missing:
         raise ImproperlyConfigured(
@@ -63,6 +65,7 @@ INSTALLED_APPS = [
     "core",
     "eligibility",
     "appointments",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -258,6 +261,22 @@ if CACHES["default"]["BACKEND"] == "django.core.cache.backends.locmem.LocMemCach
 PHONENUMBER_DB_FORMAT = "E164"
 PHONENUMBER_DEFAULT_FORMAT = "INTERNATIONAL"
 
+# Messages to applicants. Links in them start with SITE_URL (no trailing slash).
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000" if DEBUG else "").rstrip("/")
+EMAIL_MESSAGE_ID_DOMAIN = env.str("EMAIL_MESSAGE_ID_DOMAIN", default="movilidad.example")
+SMS_BACKEND = env.str("SMS_BACKEND", default="notifications.sms.FileBackend")
+SMS_FILE_PATH = env.path("SMS_FILE_PATH", default=VAR_DIR / "sms")
+SMS_HTTP_URL = env.str("SMS_HTTP_URL", default="")
+SMS_HTTP_USER = env.str("SMS_HTTP_USER", default="")
+SMS_HTTP_PASSWORD = env.str("SMS_HTTP_PASSWORD", default="")
+SMS_HTTP_TIMEOUT = env.int("SMS_HTTP_TIMEOUT", default=10)
+SMS_SENDER = env.str("SMS_SENDER", default="Movilidad")
+# A message is retried with growing pauses until it is this many attempts or hours old.
+NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=8)
+NOTIFICATION_MAX_AGE_HOURS = env.int("NOTIFICATION_MAX_AGE_HOURS", default=24)
+# A message "sending" for longer than this (its worker died) is handed out again.
+NOTIFICATION_SENDING_TIMEOUT = env.int("NOTIFICATION_SENDING_TIMEOUT", default=600)
+
 # Public contact details shown on the contact page.
 CONTACT_EMAIL = env.str("CONTACT_EMAIL", default="ayuda@movilidad.example")
 CONTACT_PHONE = env.str("CONTACT_PHONE", default="")
@@ -307,6 +326,14 @@ CELERY_BEAT_SCHEDULE = {
     },
     "purge-expired-holds": {
         "task": "appointments.tasks.purge_expired_holds",
+        "schedule": 60,
+    },
+    "schedule-reminders": {
+        "task": "notifications.tasks.schedule_reminders",
+        "schedule": 60,
+    },
+    "dispatch-notifications": {
+        "task": "notifications.tasks.dispatch_notifications",
         "schedule": 60,
     },
 }

@@ -159,6 +159,7 @@ class Services:
             "CACHE_URL": f"{redis_url}/2",
             # Tests read mail from Django's in-memory outbox or a local SMTP server of their own.
             "EMAIL_URL": "smtp://127.0.0.1:1",
+            "SITE_URL": "http://testserver",
             # The suite serves plain HTTP on loopback with DEBUG off, like production otherwise.
             "DEBUG": "false",
             "HTTPS": "false",

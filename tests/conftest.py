@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -105,3 +106,15 @@ def celery_worker(transactional_db: None) -> Iterator[subprocess.Popen]:
             process.kill()
             process.wait()
         # The worker's database connections are gone now, so the test database can be flushed.
+
+
+@pytest.fixture
+def published(db: None) -> Any:
+    """The seeded 2023 screener version (loaded by a migration; reloaded if a flush emptied it)."""
+    from django.apps import apps
+
+    from eligibility import seed
+    from eligibility.models import ScreenerVersion
+
+    seed.load(apps)
+    return ScreenerVersion.objects.get(status=ScreenerVersion.Status.PUBLISHED)

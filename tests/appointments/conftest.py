@@ -9,13 +9,11 @@ from typing import Any
 
 import factory
 import pytest
-from django.apps import apps
 from django.db import connections, transaction
 from django.utils import translation
 
 from appointments.models import Office, OpeningHours, Slot
 from appointments.services import ApplicantDetails, generate_slots
-from eligibility import seed
 from eligibility.models import Pathway, ScreenerVersion, Screening
 
 # A Monday morning in Bogotá (UTC−5): the booking tests pass this as "now".
@@ -59,12 +57,6 @@ def _english() -> Iterator[None]:
     """Service messages are checked against the English source (pages are checked in both)."""
     with translation.override("en"):
         yield
-
-
-@pytest.fixture
-def published(db: None) -> ScreenerVersion:
-    seed.load(apps)
-    return ScreenerVersion.objects.get(status=ScreenerVersion.Status.PUBLISHED)
 
 
 def make_screening(version: ScreenerVersion, eligible: tuple[str, ...] = ("refugee",), **extra: Any) -> Screening:

@@ -392,6 +392,19 @@ def test_move_and_the_old_link_stops_working(booking_client, live_office, client
     assert client.get(url("manage-link", "not-a-token")).status_code == 400
 
 
+def test_the_short_link_of_the_sms_continues_in_the_applicant_s_language(booking_client, live_office, client):
+    appointment = book(booking_client, live_office)  # language "en" in details_data
+    token = manage_token(appointment)
+    response = client.get(f"/m/{token}/")
+    assert response.status_code == 302
+    assert response["Location"] == f"/en/manage/link/{token}/"
+    assert client.get(response["Location"])["Location"] == "/en/manage/appointment/"
+    assert appointment.display_reference in client.get("/en/manage/appointment/").content.decode()
+    for bad in ("1-0-xxxxxxxxxxxxxxxx", "nonsense", "9" * 40 + "-1-a"):
+        follow = client.get(f"/m/{bad}/", follow=True)
+        assert follow.status_code == 400
+
+
 def test_a_manage_link_after_a_cancellation(booking_client, live_office, client):
     appointment = book(booking_client, live_office)
     link = url("manage-link", manage_token(appointment))

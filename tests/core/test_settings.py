@@ -16,6 +16,7 @@ PRODUCTION = {
     "CACHE_URL": os.environ["CACHE_URL"],
     "CELERY_BROKER_URL": os.environ["CELERY_BROKER_URL"],
     "EMAIL_URL": "smtp+tls://mailer:secret@smtp.movilidad.example:587",
+    "SITE_URL": "https://movilidad.example",
 }
 
 

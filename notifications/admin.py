@@ -1,0 +1,83 @@
+"""Messages in the admin: each appointment's on its page, all of them here, and "send again" for
+failed ones (through the same service as the worker)."""
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from appointments.admin import office_time, visible_offices
+from notifications.models import Notification
+from notifications.services import resend
+
+
+class MessageOfficeFilter(admin.SimpleListFilter):
+    title = _("office")
+    parameter_name = "office"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(str(office.pk), office.name) for office in visible_offices(request)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        return queryset.filter(appointment__office_id=value) if value and value.isdigit() else queryset
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["appointment", "kind", "channel", "status", "due", "attempts", "sent"]
+    list_filter = ["status", "kind", "channel", MessageOfficeFilter]
+    list_select_related = ["appointment__office"]
+    search_fields = ["=appointment__reference"]
+    actions = ["send_again"]
+    fields = [
+        "appointment",
+        "kind",
+        "channel",
+        "recipient",
+        "language",
+        "status",
+        "attempts",
+        "last_error",
+        "due",
+        "sent",
+        "provider_message_id",
+    ]
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Notification]:
+        return super().get_queryset(request).filter(appointment__office__in=visible_offices(request))
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        search_term = "".join(ch for ch in search_term.upper() if ch.isalnum())
+        return super().get_search_results(request, queryset, search_term)
+
+    @admin.display(description=_("due"), ordering="due_at")
+    def due(self, notification: Notification) -> str:
+        return office_time(notification.appointment.office, notification.due_at)
+
+    @admin.display(description=_("sent"), ordering="sent_at")
+    def sent(self, notification: Notification) -> str:
+        return office_time(notification.appointment.office, notification.sent_at)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description=_("Send the selected failed messages again"), permissions=["change"])
+    def send_again(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
+        queued = sum(resend(notification_id=pk) for pk in queryset.values_list("pk", flat=True))
+        skipped = queryset.count() - queued
+        if queued:
+            self.message_user(
+                request,
+                ngettext("%(count)d message will be sent again.", "%(count)d messages will be sent again.", queued)
+                % {"count": queued},
+            )
+        if skipped:
+            self.message_user(request, _("Only failed messages can be sent again."), messages.WARNING)

@@ -1,0 +1,328 @@
+"""The outbox: writing messages in the transaction of the change they tell of, sending them once,
+retrying what can be retried, and reminders as appointments enter their window.
+
+A row is claimed with a conditional UPDATE (pending → sending) before it is sent, so a task
+delivered twice sends once. Tasks are enqueued after commit; if the broker is down then, the row
+stays pending and the per-minute dispatcher enqueues it later. No task is scheduled on the broker
+with an eta: what is due is in the table."""
+
+import datetime
+import logging
+import smtplib
+from dataclasses import dataclass
+from email.utils import make_msgid
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, F, OuterRef, Q
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from appointments.models import Appointment, Office
+from notifications.models import Notification
+from notifications.sms import SmsError, get_backend, to_gsm7
+
+logger = logging.getLogger(__name__)
+Kind, Channel, Status = Notification.Kind, Notification.Channel, Notification.Status
+REMINDER_KINDS = (Kind.REMINDER, Kind.LAST_REMINDER)
+WITH_CALENDAR = (Kind.CONFIRMATION, Kind.MOVED)
+
+
+class DeliveryError(Exception):
+    def __init__(self, reason: str, *, permanent: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing messages (inside the booking change's transaction)
+# ---------------------------------------------------------------------------------------------
+def _rows(appointment: Appointment, kind: str, now: datetime.datetime) -> list[Notification]:
+    common = {
+        "appointment": appointment,
+        "kind": kind,
+        "language": appointment.language,
+        "appointment_time": appointment.slot.starts_at,
+        "due_at": now,
+    }
+    rows = [Notification(channel=Channel.SMS, recipient=appointment.phone.as_e164, **common)]
+    if appointment.email:
+        rows.append(Notification(channel=Channel.EMAIL, recipient=appointment.email, **common))
+    return rows
+
+
+def notify(*, appointment: Appointment, kind: str, now: datetime.datetime | None = None) -> list[Notification]:
+    """Write the appointment's messages of this kind, in the caller's transaction, and send them
+    once it commits. A message already written for the same appointment, kind, channel and time
+    is not written again."""
+    now = now or timezone.now()
+    written = []
+    for row in _rows(appointment, kind, now):
+        try:
+            with transaction.atomic():
+                row.save()
+            written.append(row)
+        except IntegrityError:
+            continue  # this very message exists: the constraint keeps it single
+    ids = [row.pk for row in written]
+    transaction.on_commit(lambda: enqueue(ids))
+    return written
+
+
+def cancel_reminders(*, appointment: Appointment) -> int:
+    """Reminders not sent yet will not be: the appointment was cancelled or moved."""
+    return Notification.objects.filter(
+        appointment=appointment, kind__in=REMINDER_KINDS, status__in=[Status.PENDING, Status.FAILED]
+    ).update(status=Status.CANCELLED)
+
+
+def enqueue(ids: list[int]) -> int:
+    """Hand the rows to the worker; if the broker is down they stay pending for the dispatcher.
+    Returns how many were handed over."""
+    from notifications.tasks import send_notification
+
+    for done, notification_id in enumerate(ids):
+        try:
+            send_notification.delay(notification_id)
+        except Exception as exc:  # noqa: BLE001 - any broker failure: the outbox keeps the message
+            logger.warning(
+                "broker unavailable, messages left pending count=%s error=%s", len(ids) - done, type(exc).__name__
+            )
+            return done
+    return len(ids)
+
+
+def reminder_windows(office: Office) -> list[tuple[str, int]]:
+    windows = [(Kind.REMINDER, office.reminder_hours)]
+    if office.last_reminder_hours:
+        windows.append((Kind.LAST_REMINDER, office.last_reminder_hours))
+    return windows
+
+
+def _due_reminders(office: Office, kind: str, hours: int, now: datetime.datetime):
+    already = Notification.objects.filter(
+        appointment=OuterRef("pk"), kind=kind, appointment_time=OuterRef("slot__starts_at")
+    )
+    return Appointment.objects.filter(
+        office=office,
+        status=Appointment.Status.BOOKED,
+        slot__starts_at__gt=now,
+        slot__starts_at__lte=now + datetime.timedelta(hours=hours),
+    ).filter(~Exists(already))
+
+
+def schedule_reminders(*, now: datetime.datetime | None = None, batch: int = 500) -> int:
+    """Write the reminders of appointments that entered their window (24 hours before by default,
+    per office, and an optional last one). Batches are locked with SKIP LOCKED, so two runs at once
+    share the work instead of waiting; the unique constraint keeps each reminder single."""
+    now = now or timezone.now()
+    written = 0
+    for office in Office.objects.all():
+        for kind, hours in reminder_windows(office):
+            while True:
+                with transaction.atomic():
+                    appointments = list(
+                        _due_reminders(office, kind, hours, now)
+                        .select_related("slot")
+                        .select_for_update(skip_locked=True, of=("self",))
+                        .order_by("pk")[:batch]
+                    )
+                    if not appointments:
+                        break
+                    rows = [row for appointment in appointments for row in _rows(appointment, kind, now)]
+                    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+                    ids = list(
+                        Notification.objects.filter(
+                            appointment__in=appointments, kind=kind, status=Status.PENDING
+                        ).values_list("pk", flat=True)
+                    )
+                    transaction.on_commit(lambda ids=ids: enqueue(ids))
+                    written += len(rows)
+    return written
+
+
+def schedule_reminders_for(*, appointment: Appointment, now: datetime.datetime | None = None) -> None:
+    """After a move: the reminders whose window the new time is already in, written at once."""
+    now = now or timezone.now()
+    for kind, hours in reminder_windows(appointment.office):
+        if now < appointment.slot.starts_at <= now + datetime.timedelta(hours=hours):
+            notify(appointment=appointment, kind=kind, now=now)
+
+
+def resend(*, notification_id: int) -> bool:
+    """Send a failed message again (admin action); True if it was failed and is pending now."""
+    with transaction.atomic():
+        changed = Notification.objects.filter(pk=notification_id, status=Status.FAILED).update(
+            status=Status.PENDING, attempts=0, due_at=timezone.now(), claimed_at=None
+        )
+        if changed:
+            transaction.on_commit(lambda: enqueue([notification_id]))
+    return bool(changed)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sending
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+    sms: str
+
+
+def manage_url(appointment: Appointment) -> str:
+    from appointments.services import manage_token
+
+    return f"{settings.SITE_URL}/m/{manage_token(appointment)}"
+
+
+def render(notification: Notification) -> Rendered:
+    """The message in the applicant's language, with the office's local time."""
+    appointment = notification.appointment
+    office = appointment.slot.office
+    with translation.override(notification.language), timezone.override(office.zone):
+        context = {
+            "kind": notification.kind,
+            "appointment": appointment,
+            "office": office,
+            "starts_at": appointment.slot.starts_at,
+            "manage_url": manage_url(appointment) if appointment.status == Appointment.Status.BOOKED else "",
+            "site_url": settings.SITE_URL,
+            "bring": [b for b in _bring(appointment, notification.language) if b],
+        }
+        return Rendered(
+            subject=" ".join(render_to_string("notifications/email_subject.txt", context).split()),
+            text=render_to_string("notifications/email.txt", context),
+            html=render_to_string("notifications/email.html", context),
+            sms=to_gsm7(" ".join(render_to_string("notifications/sms.txt", context).split())),
+        )
+
+
+def _bring(appointment: Appointment, language: str) -> list[str]:
+    served = set(appointment.office.pathways.values_list("code", flat=True))
+    outcomes = appointment.screening.outcomes
+    return [
+        outcome.get("bring", {}).get(language, "")
+        for code, outcome in sorted(outcomes.items(), key=lambda item: item[1].get("order", 0))
+        if outcome.get("eligible") and code in served
+    ]
+
+
+def _deliver_email(notification: Notification, rendered: Rendered) -> str:
+    from appointments.calendar import ics
+
+    message_id = make_msgid(domain=settings.EMAIL_MESSAGE_ID_DOMAIN)
+    message = EmailMultiAlternatives(
+        rendered.subject, rendered.text, to=[notification.recipient], headers={"Message-ID": message_id}
+    )
+    message.attach_alternative(rendered.html, "text/html")
+    if notification.kind in WITH_CALENDAR:
+        appointment = notification.appointment
+        message.attach(
+            f"cita-{appointment.reference}.ics",
+            ics(appointment, language=notification.language),
+            "text/calendar; charset=utf-8",
+        )
+    try:
+        message.send()
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [code for code, _text in exc.recipients.values()]
+        raise DeliveryError(f"recipient refused: {codes}", permanent=all(code >= 500 for code in codes)) from exc
+    except smtplib.SMTPResponseException as exc:
+        raise DeliveryError(f"SMTP {exc.smtp_code}", permanent=exc.smtp_code >= 500) from exc
+    except (smtplib.SMTPException, OSError) as exc:
+        raise DeliveryError(f"mail server unreachable: {type(exc).__name__}", permanent=False) from exc
+    except ValueError as exc:  # an address Django cannot even encode
+        raise DeliveryError(f"invalid address: {exc}", permanent=True) from exc
+    return message_id
+
+
+def _deliver_sms(notification: Notification, rendered: Rendered) -> str:
+    try:
+        return get_backend().send(to=notification.recipient, text=rendered.sms)
+    except SmsError as exc:
+        raise DeliveryError(exc.reason, permanent=exc.permanent) from exc
+
+
+def backoff(attempts: int) -> datetime.timedelta:
+    """1, 2, 4, … minutes after each failed attempt, at most an hour."""
+    return datetime.timedelta(minutes=min(60, 2 ** max(0, attempts - 1)))
+
+
+def send(*, notification_id: int, now: datetime.datetime | None = None) -> str:
+    """Claim the message, send it, and record what happened; returns the new status, or
+    "skipped" when another delivery of the task already claimed or sent it."""
+    now = now or timezone.now()
+    claimed = Notification.objects.filter(pk=notification_id, status=Status.PENDING, due_at__lte=now).update(
+        status=Status.SENDING, claimed_at=now, attempts=F("attempts") + 1
+    )
+    if not claimed:
+        return "skipped"
+    notification = Notification.objects.select_related("appointment__slot__office", "appointment__screening").get(
+        pk=notification_id
+    )
+    appointment = notification.appointment
+    if notification.kind in REMINDER_KINDS and (
+        appointment.status != Appointment.Status.BOOKED or appointment.slot.starts_at != notification.appointment_time
+    ):
+        return _finish(notification, Status.CANCELLED, error=_("The appointment changed before the reminder was due."))
+    try:
+        rendered = render(notification)
+        deliver = _deliver_email if notification.channel == Channel.EMAIL else _deliver_sms
+        provider_id = deliver(notification, rendered)
+    except DeliveryError as exc:
+        return _failed(notification, exc, now)
+    except Exception as exc:
+        logger.exception("message not sent notification=%s", notification.pk)
+        return _failed(notification, DeliveryError(f"unexpected {type(exc).__name__}", permanent=False), now)
+    return _finish(notification, Status.SENT, sent_at=timezone.now(), provider_id=provider_id)
+
+
+def _failed(notification: Notification, error: DeliveryError, now: datetime.datetime) -> str:
+    too_old = now - notification.created_at > datetime.timedelta(hours=settings.NOTIFICATION_MAX_AGE_HOURS)
+    if error.permanent or notification.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS or too_old:
+        reason = error.reason if error.permanent else f"gave up after {notification.attempts} attempts: {error.reason}"
+        logger.warning("message failed notification=%s reason=%s", notification.pk, reason)
+        return _finish(notification, Status.FAILED, error=reason)
+    Notification.objects.filter(pk=notification.pk, status=Status.SENDING).update(
+        status=Status.PENDING, last_error=error.reason, due_at=now + backoff(notification.attempts)
+    )
+    return Status.PENDING
+
+
+def _finish(
+    notification: Notification,
+    status: str,
+    *,
+    error: str = "",
+    sent_at: datetime.datetime | None = None,
+    provider_id: str = "",
+) -> str:
+    values = {"status": status}
+    if error:
+        values["last_error"] = error
+    if sent_at:
+        values.update(sent_at=sent_at, provider_message_id=provider_id)
+    Notification.objects.filter(pk=notification.pk, status=Status.SENDING).update(**values)
+    return status
+
+
+def dispatch(*, now: datetime.datetime | None = None, batch: int = 1000) -> dict[str, int]:
+    """The per-minute safety net: rows stuck in "sending" (a worker died) go back to pending, and
+    pending rows that are due and were not just enqueued are enqueued again."""
+    now = now or timezone.now()
+    stuck = Notification.objects.filter(
+        status=Status.SENDING, claimed_at__lt=now - datetime.timedelta(seconds=settings.NOTIFICATION_SENDING_TIMEOUT)
+    ).update(status=Status.PENDING, due_at=now, last_error=_("The worker stopped while sending."))
+    fresh = now - datetime.timedelta(seconds=30)
+    due = list(
+        Notification.objects.filter(status=Status.PENDING, due_at__lte=now)
+        .filter(Q(created_at__lt=fresh) | Q(attempts__gt=0))
+        .order_by("due_at")
+        .values_list("pk", flat=True)[:batch]
+    )
+    return {"recovered": stuck, "enqueued": enqueue(due)}

@@ -1,0 +1,23 @@
+"""Thin tasks over the outbox services (periodic ones are scheduled in settings.CELERY_BEAT_SCHEDULE)."""
+
+from celery import shared_task
+
+from notifications import services
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=False)
+def send_notification(notification_id: int) -> str:
+    """Send one message; harmless when delivered twice (the row is claimed first)."""
+    return services.send(notification_id=notification_id)
+
+
+@shared_task
+def dispatch_notifications() -> dict[str, int]:
+    """Recover messages stuck in "sending" and enqueue due ones whose task never ran."""
+    return services.dispatch()
+
+
+@shared_task
+def schedule_reminders() -> int:
+    """Write the reminders of appointments entering their window; returns how many rows."""
+    return services.schedule_reminders()

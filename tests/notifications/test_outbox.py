@@ -1,0 +1,304 @@
+"""The outbox rules, each with its exact outcome (PostgreSQL, explicit "now", no sleeping)."""
+
+import base64
+import datetime
+import email
+import smtplib
+from email.message import Message
+
+import pytest
+from django.db import IntegrityError, transaction
+
+from appointments.models import Appointment, Slot
+from appointments.services import BookingError, cancel_appointment, manage_token, move_appointment
+from notifications import services
+from notifications.models import Notification
+from notifications.sms import GSM7_SINGLE_PART, is_gsm7
+from tests.appointments.conftest import NOW
+from tests.notifications.conftest import book, slot_after, sms_files
+
+pytestmark = pytest.mark.django_db
+Kind, Channel, Status = Notification.Kind, Notification.Channel, Notification.Status
+
+
+def rows(appointment, **filters):
+    return sorted(
+        Notification.objects.filter(appointment=appointment, **filters).values_list("kind", "channel", "status"),
+    )
+
+
+def send_all(now=NOW):
+    return [
+        services.send(notification_id=pk, now=now)
+        for pk in Notification.objects.order_by("pk").values_list("pk", flat=True)
+    ]
+
+
+def test_a_booking_writes_its_messages_in_its_own_transaction(office, published):
+    appointment = book(office, published)
+    assert rows(appointment) == [("confirmation", "email", "pending"), ("confirmation", "sms", "pending")]
+    sms = Notification.objects.get(appointment=appointment, channel="sms")
+    assert (sms.recipient, sms.language, sms.appointment_time, sms.due_at) == (
+        "+573001234567",
+        "es",
+        appointment.slot.starts_at,
+        NOW,
+    )
+    # A booking refused (same document) writes nothing.
+    with pytest.raises(BookingError):
+        book(office, published, hours=72)
+    assert Notification.objects.count() == 2
+
+
+def test_no_e_mail_means_an_sms_only(office, published):
+    appointment = book(office, published, email="")
+    assert rows(appointment) == [("confirmation", "sms", "pending")]
+
+
+def test_one_message_per_appointment_kind_channel_and_time(office, published):
+    appointment = book(office, published)
+    again = services.notify(appointment=appointment, kind=Kind.CONFIRMATION, now=NOW)
+    assert again == []
+    copy = Notification.objects.filter(appointment=appointment).first()
+    copy.pk = None
+    with pytest.raises(IntegrityError, match="notifications_once_per_time"), transaction.atomic():
+        copy.save()
+
+
+def test_sending_twice_sends_once(office, published, sms_folder):
+    appointment = book(office, published, email="")
+    sms = Notification.objects.get(appointment=appointment)
+    assert services.send(notification_id=sms.pk, now=NOW) == "sent"
+    assert services.send(notification_id=sms.pk, now=NOW) == "skipped"
+    assert len(sms_files(sms_folder)) == 1
+    sms.refresh_from_db()
+    assert (sms.status, sms.attempts, sms.sent_at is not None, bool(sms.provider_message_id)) == ("sent", 1, True, True)
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [("es", ["Cita", "reservada", "oficina Bogota", "Es gratis"]), ("en", ["Appointment", "booked", "Bogota office"])],
+)
+def test_the_sms_is_short_in_the_applicant_s_language_with_the_office_s_time(
+    office, published, sms_folder, language, words
+):
+    appointment = book(office, published, email="", language=language, document_number="P99887766")
+    services.send(notification_id=Notification.objects.get().pk, now=NOW)
+    (text,) = sms_files(sms_folder)
+    body = text.split("\n\n", 1)[1].strip()
+    local = appointment.slot.starts_at.astimezone(office.zone)
+    assert f"{local.day}/{local.month} {local:%H:%M}" in body
+    assert appointment.display_reference in body
+    assert f"https://citas.example.org/m/{manage_token(appointment)}" in body
+    assert all(word in body for word in words), body
+    assert "P99887766" not in body
+    assert "María" not in body
+    assert is_gsm7(body)
+    assert len(body) <= GSM7_SINGLE_PART
+
+
+def test_the_longest_sms_still_fits_one_part(office, published, sms_folder):
+    office.city = "Ciudad de Guatemala"
+    office.save()
+    Appointment.objects.all().delete()
+    Notification.objects.all().delete()
+    for language in ("es", "en"):
+        appointment = book(office, published, email="", language=language, document_number=f"LONG{language}")
+        Appointment.objects.filter(pk=appointment.pk).update(state=99)  # a long link
+        appointment.refresh_from_db()
+        for kind in Kind.values:
+            notification = Notification(appointment=appointment, kind=kind, channel="sms", language=language)
+            text = services.render(notification).sms
+            assert len(text) <= GSM7_SINGLE_PART, (language, kind, len(text), text)
+            assert is_gsm7(text), text
+
+
+def parse(envelope) -> Message:
+    return email.message_from_bytes(envelope.content)
+
+
+def test_the_e_mail_has_text_html_and_calendar_in_the_applicant_s_language(office, published, smtp_server):
+    appointment = book(office, published, language="en")
+    (pk,) = Notification.objects.filter(channel="email").values_list("pk", flat=True)
+    assert services.send(notification_id=pk, now=NOW) == "sent"
+    (envelope,) = smtp_server.messages
+    assert envelope.rcpt_tos == ["ana@example.org"]
+    message = parse(envelope)
+    assert appointment.display_reference in message["Subject"]
+    parts = {part.get_content_type(): part for part in message.walk()}
+    text = parts["text/plain"].get_payload(decode=True).decode()
+    html = parts["text/html"].get_payload(decode=True).decode()
+    local = appointment.slot.starts_at.astimezone(office.zone)
+    for body in (text, html):
+        assert "Your appointment is booked." in body
+        assert f"{local:%H:%M}" in body
+        assert office.address_en in body
+        assert manage_token(appointment) in body
+        assert "P1234567" not in body
+    assert "Bring" in text or "What to bring" in text
+    ics = parts["text/calendar"].get_payload(decode=True).decode()
+    assert "BEGIN:VEVENT" in ics
+    assert local.astimezone(datetime.UTC).strftime("%Y%m%dT%H%M%SZ") in ics
+    assert Notification.objects.get(pk=pk).provider_message_id == message["Message-ID"]
+
+
+def test_cancelling_tells_the_applicant_and_drops_pending_reminders(office, published):
+    appointment = book(office, published, hours=20)  # already inside the 24-hour window
+    services.schedule_reminders(now=NOW)
+    assert rows(appointment, kind="reminder") == [("reminder", "email", "pending"), ("reminder", "sms", "pending")]
+    cancel_appointment(appointment_id=appointment.pk, now=NOW)
+    assert rows(appointment, kind="reminder") == [("reminder", "email", "cancelled"), ("reminder", "sms", "cancelled")]
+    assert rows(appointment, kind="cancelled") == [("cancelled", "email", "pending"), ("cancelled", "sms", "pending")]
+    services.schedule_reminders(now=NOW + datetime.timedelta(hours=1))
+    assert rows(appointment, kind="reminder", status="pending") == []
+
+
+def test_moving_replaces_the_reminder_with_one_for_the_new_time(office, published):
+    office.reminder_hours = 48
+    office.save()
+    appointment = book(office, published, hours=30, email="")  # Wednesday 08:00, inside 48 hours
+    old_time = appointment.slot.starts_at
+    services.schedule_reminders(now=NOW)
+    new = slot_after(office, 24)  # Tuesday 08:00
+    assert new.starts_at != old_time
+    move_appointment(appointment_id=appointment.pk, slot_id=new.pk, now=NOW)
+    reminders = Notification.objects.filter(appointment=appointment, kind="reminder")
+    assert sorted(reminders.values_list("appointment_time", "status")) == sorted(
+        [(old_time, "cancelled"), (new.starts_at, "pending")]
+    )
+    assert rows(appointment, kind="moved") == [("moved", "sms", "pending")]
+    services.schedule_reminders(now=NOW + datetime.timedelta(minutes=1))
+    assert reminders.filter(status="pending").count() == 1
+
+
+def test_reminder_window_edges(office, published):
+    appointment = book(office, published, email="")
+    starts = appointment.slot.starts_at
+    day = datetime.timedelta(hours=24)
+    assert services.schedule_reminders(now=starts - day - datetime.timedelta(seconds=1)) == 0
+    assert services.schedule_reminders(now=starts - day) == 1
+    assert services.schedule_reminders(now=starts - day + datetime.timedelta(minutes=1)) == 0  # already written
+    assert services.schedule_reminders(now=starts - datetime.timedelta(hours=2, seconds=1)) == 0
+    assert services.schedule_reminders(now=starts - datetime.timedelta(hours=2)) == 1  # the last reminder
+    assert services.schedule_reminders(now=starts) == 0  # the appointment is starting: nothing more
+    assert rows(appointment, channel="sms") == [
+        ("confirmation", "sms", "pending"),
+        ("last_reminder", "sms", "pending"),
+        ("reminder", "sms", "pending"),
+    ]
+
+
+def test_a_reminder_for_a_time_that_changed_is_not_sent(office, published, sms_folder):
+    appointment = book(office, published, hours=20, email="")
+    services.schedule_reminders(now=NOW)
+    reminder = Notification.objects.get(kind="reminder")
+    # The appointment changed without the reminder being cancelled (a path that forgot it).
+    Slot.objects.filter(pk=appointment.slot_id).update(
+        starts_at=appointment.slot.starts_at + datetime.timedelta(minutes=5)
+    )
+    assert services.send(notification_id=reminder.pk, now=NOW) == "cancelled"
+    assert sms_files(sms_folder) == []
+
+
+def refusing(code: int, text: bytes = b"try later"):
+    def send(self, *args, **kwargs):
+        raise smtplib.SMTPRecipientsRefused({"ana@example.org": (code, text)})
+
+    return send
+
+
+def test_a_temporary_mail_refusal_is_retried_then_delivered(office, published, smtp_server):
+    book(office, published)
+    (pk,) = Notification.objects.filter(channel="email").values_list("pk", flat=True)
+    smtp_server.refuse = ["451 4.7.1 Try again later"]
+    assert services.send(notification_id=pk, now=NOW) == "pending"
+    notification = Notification.objects.get(pk=pk)
+    assert (notification.attempts, notification.due_at) == (1, NOW + datetime.timedelta(minutes=1))
+    assert "451" in notification.last_error
+    assert services.send(notification_id=pk, now=NOW) == "skipped"  # not due yet
+    assert services.send(notification_id=pk, now=NOW + datetime.timedelta(minutes=1)) == "sent"
+    assert len(smtp_server.messages) == 1
+
+
+def test_a_permanent_mail_refusal_fails_with_the_reason(office, published, smtp_server):
+    book(office, published)
+    (pk,) = Notification.objects.filter(channel="email").values_list("pk", flat=True)
+    smtp_server.refuse = ["550 5.1.1 No such user"]
+    assert services.send(notification_id=pk, now=NOW) == "failed"
+    assert "550" in Notification.objects.get(pk=pk).last_error
+    assert smtp_server.messages == []
+
+
+def test_retries_stop_at_the_ceiling(office, published, smtp_server, settings):
+    settings.NOTIFICATION_MAX_ATTEMPTS = 3
+    book(office, published)
+    (pk,) = Notification.objects.filter(channel="email").values_list("pk", flat=True)
+    smtp_server.refuse = ["421 busy"] * 3
+    now = NOW
+    outcomes = []
+    for _ in range(3):
+        outcomes.append(services.send(notification_id=pk, now=now))
+        now = Notification.objects.get(pk=pk).due_at
+    assert outcomes == ["pending", "pending", "failed"]
+    assert Notification.objects.get(pk=pk).last_error.startswith("gave up after 3 attempts")
+
+
+def test_an_invalid_address_stored_earlier_fails_alone(office, published, smtp_server, sms_folder):
+    appointment = book(office, published)
+    Appointment.objects.filter(pk=appointment.pk).update(email="not an address\n")
+    Notification.objects.filter(channel="email").update(recipient="not an address\nBcc: x@y")
+    outcomes = dict(zip(["email", "sms"], [None, None], strict=True))
+    for notification in Notification.objects.all():
+        outcomes[notification.channel] = services.send(notification_id=notification.pk, now=NOW)
+    assert outcomes == {"email": "failed", "sms": "sent"}
+    assert "invalid address" in Notification.objects.get(channel="email").last_error
+    assert len(sms_files(sms_folder)) == 1
+
+
+def test_the_sms_provider_gets_the_message_and_its_errors_are_told_apart(office, published, sms_provider):
+    first = book(office, published, email="")
+    second = book(office, published, email="", document_number="X2", hours=72)
+    third = book(office, published, email="", document_number="X3", hours=96)
+    sms_provider.replies = [
+        (200, {"id": "prov-123"}),
+        (400, {"error": "invalid destination number"}),
+        (503, {"error": "maintenance"}),
+    ]
+    ids = [Notification.objects.get(appointment=a).pk for a in (first, second, third)]
+    assert [services.send(notification_id=pk, now=NOW) for pk in ids] == ["sent", "failed", "pending"]
+    request = sms_provider.requests[0]
+    assert request["json"]["to"] == "+573001234567"
+    assert request["json"]["from"] == "Movilidad"
+    assert first.display_reference in request["json"]["text"]
+    assert request["headers"]["Authorization"] == "Basic " + base64.b64encode(b"acct:s3cret").decode()
+    assert Notification.objects.get(pk=ids[0]).provider_message_id == "prov-123"
+    assert "invalid destination number" in Notification.objects.get(pk=ids[1]).last_error
+    assert Notification.objects.get(pk=ids[2]).status == "pending"
+
+
+def test_dispatch_recovers_stuck_messages_and_enqueues_forgotten_ones(office, published, settings, monkeypatch):
+    book(office, published)
+    email_row, sms_row = Notification.objects.order_by("channel")
+    Notification.objects.filter(pk=email_row.pk).update(
+        status="sending", claimed_at=NOW - datetime.timedelta(minutes=11), attempts=1
+    )
+    enqueued = []
+    monkeypatch.setattr(services, "enqueue", lambda ids: enqueued.extend(ids) or len(ids))
+    assert services.dispatch(now=NOW) == {"recovered": 1, "enqueued": 1}  # the sms is too fresh
+    assert enqueued == [email_row.pk]
+    Notification.objects.filter(pk=sms_row.pk).update(created_at=NOW - datetime.timedelta(minutes=2))
+    enqueued.clear()
+    services.dispatch(now=NOW)
+    assert sorted(enqueued) == sorted([email_row.pk, sms_row.pk])
+
+
+def test_send_again_puts_a_failed_message_back(office, published, sms_folder):
+    book(office, published, email="")
+    notification = Notification.objects.get()
+    Notification.objects.filter(pk=notification.pk).update(status="failed", attempts=8, last_error="boom")
+    assert services.resend(notification_id=notification.pk) is True
+    assert services.resend(notification_id=notification.pk) is False  # only failed ones
+    notification.refresh_from_db()
+    assert (notification.status, notification.attempts) == ("pending", 0)
+    assert services.send(notification_id=notification.pk) == "sent"
+    assert len(sms_files(sms_folder)) == 1
