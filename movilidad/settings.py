@@ -229,7 +229,11 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 # ---------------------------------------------------------------------------------------------
 # Mail: SMTP in production (EMAIL_URL=smtp+tls://user:password@host:587), files for make run.
 # ---------------------------------------------------------------------------------------------
-if env.str("EMAIL_URL", default=""):
+if env.str("EMAIL_URL", default="").startswith("file://"):
+    # Mail written to files in a folder (benchmarks, staging): EMAIL_URL=file:///path/to/folder
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = env.str("EMAIL_URL").removeprefix("file://")
+elif env.str("EMAIL_URL", default=""):
     globals().update(env.email_url("EMAIL_URL"))
 else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"

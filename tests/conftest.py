@@ -6,6 +6,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -59,17 +60,27 @@ def database_url() -> str:
 
 
 @pytest.fixture
-def celery_worker(transactional_db: None) -> Iterator[subprocess.Popen]:
+def worker_env() -> dict[str, str]:
+    """Environment for the `celery_worker` fixture's process; a test module may override it."""
+    return {}
+
+
+@pytest.fixture
+def celery_worker(transactional_db: None, worker_env: dict[str, str]) -> Iterator[subprocess.Popen]:
     """A real `celery worker` process on this test process's broker and test database.
 
     Data a task must see has to be committed, hence `transactional_db`.
     """
+    with running_worker(**worker_env) as process:
+        yield process
+
+
+@contextmanager
+def running_worker(**env_overrides: str) -> Iterator[subprocess.Popen]:
+    """Start a `celery worker` (solo pool) on the test database; stop it however the block ends."""
     celery_app.control.purge()
     name = f"test-{uuid.uuid4().hex[:8]}@localhost"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-    }
+    env = {**os.environ, "DATABASE_URL": database_url(), **env_overrides}
     process = subprocess.Popen(
         [
             sys.executable,
