@@ -102,6 +102,11 @@ def load_demo_offices(*, now: datetime.datetime | None = None) -> list[Office]:
                 "directions_es": demo.directions_es,
                 "phone": demo.phone,
                 "active": True,
+                # Short notice, so a newcomer can book within the 24-hour reminder window and see
+                # the reminder arrive a minute later.
+                "min_notice_hours": 2,
+                "reminder_hours": 24,
+                "last_reminder_hours": 2,
             },
         )
         office.full_clean()

@@ -2,6 +2,8 @@
 # `make run`: the web server, a Celery worker and embedded beat in the foreground; Ctrl-C stops all.
 set -euo pipefail
 PORT="${PORT:-8000}"
+# Links in the demo's messages point at this server.
+export SITE_URL="${SITE_URL:-http://127.0.0.1:${PORT}}"
 worker_pid=""
 web_pid=""
 
