@@ -56,20 +56,26 @@ def _rows(appointment: Appointment, kind: str, now: datetime.datetime) -> list[N
 
 def notify(*, appointment: Appointment, kind: str, now: datetime.datetime | None = None) -> list[Notification]:
     """Write the appointment's messages of this kind, in the caller's transaction, and send them
-    once it commits. A message already written for the same appointment, kind, channel and time
-    is not written again."""
+    once it commits; returns the messages that will be sent."""
     now = now or timezone.now()
-    written = []
+    ids = []
     for row in _rows(appointment, kind, now):
         try:
             with transaction.atomic():
                 row.save()
-            written.append(row)
+            ids.append(row.pk)
         except IntegrityError:
-            continue  # this very message exists: the constraint keeps it single
-    ids = [row.pk for row in written]
+            # This very message exists (the constraint keeps it single). A reminder is not sent
+            # twice; news about the appointment is (moved back to a time told of before): the
+            # row is sent again, once.
+            if kind not in REMINDER_KINDS:
+                again = Notification.objects.filter(
+                    appointment=appointment, kind=kind, channel=row.channel, appointment_time=row.appointment_time
+                ).exclude(status__in=[Status.PENDING, Status.SENDING])
+                ids.extend(again.values_list("pk", flat=True))
+                again.update(status=Status.PENDING, attempts=0, due_at=now, claimed_at=None, recipient=row.recipient)
     transaction.on_commit(lambda: enqueue(ids))
-    return written
+    return list(Notification.objects.filter(pk__in=ids))
 
 
 def cancel_reminders(*, appointment: Appointment) -> int:

@@ -58,11 +58,25 @@ def test_no_e_mail_means_an_sms_only(office, published):
 def test_one_message_per_appointment_kind_channel_and_time(office, published):
     appointment = book(office, published)
     again = services.notify(appointment=appointment, kind=Kind.CONFIRMATION, now=NOW)
-    assert again == []
+    assert again == []  # still pending: nothing more to send
     copy = Notification.objects.filter(appointment=appointment).first()
     copy.pk = None
     with pytest.raises(IntegrityError, match="notifications_once_per_time"), transaction.atomic():
         copy.save()
+
+
+def test_moving_back_to_a_time_told_of_before_tells_again_once(office, published, sms_folder):
+    appointment = book(office, published, email="")
+    first, second = slot_after(office, 48), slot_after(office, 72)
+    for slot in (second, first, second):
+        move_appointment(appointment_id=appointment.pk, slot_id=slot.pk, now=NOW)
+        send_all()
+    moved = Notification.objects.filter(appointment=appointment, kind="moved")
+    assert sorted(moved.values_list("appointment_time", "status")) == sorted(
+        [(first.starts_at, "sent"), (second.starts_at, "sent")]
+    )
+    texts = [text for text in sms_files(sms_folder) if "cambiada" in text]
+    assert len(texts) == 3  # one per move, the row for the repeated time sent again
 
 
 def test_sending_twice_sends_once(office, published, sms_folder):
