@@ -18,11 +18,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
-from django.utils.translation import gettext as _
 
 from appointments.models import Appointment, Office
 from notifications.models import Notification
-from notifications.sms import SmsError, get_backend, to_gsm7
+from notifications.sms import GSM7_SINGLE_PART, SmsError, get_backend, to_gsm7
 
 logger = logging.getLogger(__name__)
 Kind, Channel, Status = Notification.Kind, Notification.Channel, Notification.Status
@@ -47,6 +46,7 @@ def _rows(appointment: Appointment, kind: str, now: datetime.datetime) -> list[N
         "language": appointment.language,
         "appointment_time": appointment.slot.starts_at,
         "due_at": now,
+        "queued_at": now,
     }
     rows = [Notification(channel=Channel.SMS, recipient=appointment.phone.as_e164, **common)]
     if appointment.email:
@@ -54,9 +54,24 @@ def _rows(appointment: Appointment, kind: str, now: datetime.datetime) -> list[N
     return rows
 
 
+REVIVE = {
+    "status": Status.PENDING,
+    "attempts": 0,
+    "claimed_at": None,
+    "enqueued_at": None,
+    "sent_at": None,
+    "provider_message_id": "",
+    "last_error": "",
+}
+
+
 def notify(*, appointment: Appointment, kind: str, now: datetime.datetime | None = None) -> list[Notification]:
     """Write the appointment's messages of this kind, in the caller's transaction, and send them
-    once it commits; returns the messages that will be sent."""
+    once it commits; returns the messages that will be sent.
+
+    The constraint keeps one row per appointment, kind, channel and time. When that row exists,
+    news (moved back to a time told of before) is sent again from it, once; a reminder is sent
+    again only if it had been cancelled (moved away and back before it was due)."""
     now = now or timezone.now()
     ids = []
     for row in _rows(appointment, kind, now):
@@ -65,15 +80,15 @@ def notify(*, appointment: Appointment, kind: str, now: datetime.datetime | None
                 row.save()
             ids.append(row.pk)
         except IntegrityError:
-            # This very message exists (the constraint keeps it single). A reminder is not sent
-            # twice; news about the appointment is (moved back to a time told of before): the
-            # row is sent again, once.
-            if kind not in REMINDER_KINDS:
-                again = Notification.objects.filter(
-                    appointment=appointment, kind=kind, channel=row.channel, appointment_time=row.appointment_time
-                ).exclude(status__in=[Status.PENDING, Status.SENDING])
-                ids.extend(again.values_list("pk", flat=True))
-                again.update(status=Status.PENDING, attempts=0, due_at=now, claimed_at=None, recipient=row.recipient)
+            existing = Notification.objects.filter(
+                appointment=appointment, kind=kind, channel=row.channel, appointment_time=row.appointment_time
+            )
+            if kind in REMINDER_KINDS:
+                existing = existing.filter(status=Status.CANCELLED)
+            else:
+                existing = existing.exclude(status__in=[Status.PENDING, Status.SENDING])
+            ids.extend(existing.values_list("pk", flat=True))
+            existing.update(**REVIVE, due_at=now, queued_at=now, recipient=row.recipient)
     transaction.on_commit(lambda: enqueue(ids))
     return list(Notification.objects.filter(pk__in=ids))
 
@@ -90,32 +105,43 @@ def enqueue(ids: list[int]) -> int:
     Returns how many were handed over."""
     from notifications.tasks import send_notification
 
-    for done, notification_id in enumerate(ids):
+    done = 0
+    for notification_id in ids:
         try:
             send_notification.delay(notification_id)
         except Exception as exc:  # noqa: BLE001 - any broker failure: the outbox keeps the message
             logger.warning(
                 "broker unavailable, messages left pending count=%s error=%s", len(ids) - done, type(exc).__name__
             )
-            return done
-    return len(ids)
+            break
+        done += 1
+    if done:
+        Notification.objects.filter(pk__in=ids[:done], status=Status.PENDING).update(enqueued_at=timezone.now())
+    return done
 
 
-def reminder_windows(office: Office) -> list[tuple[str, int]]:
-    windows = [(Kind.REMINDER, office.reminder_hours)]
-    if office.last_reminder_hours:
-        windows.append((Kind.LAST_REMINDER, office.last_reminder_hours))
+def reminder_windows(office: Office) -> list[tuple[str, int, int]]:
+    """(kind, hours before, hours of the next reminder): an appointment gets only the reminder of
+    the tightest window it is in, so two reminders never arrive together."""
+    last = (
+        office.last_reminder_hours
+        if office.last_reminder_hours and office.last_reminder_hours < office.reminder_hours
+        else 0
+    )
+    windows = [(Kind.REMINDER, office.reminder_hours, last)]
+    if last:
+        windows.append((Kind.LAST_REMINDER, last, 0))
     return windows
 
 
-def _due_reminders(office: Office, kind: str, hours: int, now: datetime.datetime):
+def _due_reminders(office: Office, kind: str, hours: int, tighter: int, now: datetime.datetime):
     already = Notification.objects.filter(
         appointment=OuterRef("pk"), kind=kind, appointment_time=OuterRef("slot__starts_at")
     )
     return Appointment.objects.filter(
         office=office,
         status=Appointment.Status.BOOKED,
-        slot__starts_at__gt=now,
+        slot__starts_at__gt=now + datetime.timedelta(hours=tighter),
         slot__starts_at__lte=now + datetime.timedelta(hours=hours),
     ).filter(~Exists(already))
 
@@ -127,11 +153,11 @@ def schedule_reminders(*, now: datetime.datetime | None = None, batch: int = 500
     now = now or timezone.now()
     written = 0
     for office in Office.objects.all():
-        for kind, hours in reminder_windows(office):
+        for kind, hours, tighter in reminder_windows(office):
             while True:
                 with transaction.atomic():
                     appointments = list(
-                        _due_reminders(office, kind, hours, now)
+                        _due_reminders(office, kind, hours, tighter, now)
                         .select_related("slot")
                         .select_for_update(skip_locked=True, of=("self",))
                         .order_by("pk")[:batch]
@@ -153,16 +179,18 @@ def schedule_reminders(*, now: datetime.datetime | None = None, batch: int = 500
 def schedule_reminders_for(*, appointment: Appointment, now: datetime.datetime | None = None) -> None:
     """After a move: the reminders whose window the new time is already in, written at once."""
     now = now or timezone.now()
-    for kind, hours in reminder_windows(appointment.office):
-        if now < appointment.slot.starts_at <= now + datetime.timedelta(hours=hours):
+    for kind, hours, tighter in reminder_windows(appointment.office):
+        window = (now + datetime.timedelta(hours=tighter), now + datetime.timedelta(hours=hours))
+        if window[0] < appointment.slot.starts_at <= window[1]:
             notify(appointment=appointment, kind=kind, now=now)
 
 
 def resend(*, notification_id: int) -> bool:
     """Send a failed message again (admin action); True if it was failed and is pending now."""
     with transaction.atomic():
+        now = timezone.now()
         changed = Notification.objects.filter(pk=notification_id, status=Status.FAILED).update(
-            status=Status.PENDING, attempts=0, due_at=timezone.now(), claimed_at=None
+            **REVIVE, due_at=now, queued_at=now
         )
         if changed:
             transaction.on_commit(lambda: enqueue([notification_id]))
@@ -204,8 +232,18 @@ def render(notification: Notification) -> Rendered:
             subject=" ".join(render_to_string("notifications/email_subject.txt", context).split()),
             text=render_to_string("notifications/email.txt", context),
             html=render_to_string("notifications/email.html", context),
-            sms=to_gsm7(" ".join(render_to_string("notifications/sms.txt", context).split())),
+            sms=_sms(context),
         )
+
+
+def _sms(context: dict) -> str:
+    """The SMS, in one GSM-7 part: the short wording when the full one would not fit."""
+    text = ""
+    for compact in (False, True):
+        text = to_gsm7(" ".join(render_to_string("notifications/sms.txt", {**context, "compact": compact}).split()))
+        if len(text) <= GSM7_SINGLE_PART:
+            break
+    return text
 
 
 def _bring(appointment: Appointment, language: str) -> list[str]:
@@ -249,7 +287,9 @@ def _deliver_email(notification: Notification, rendered: Rendered) -> str:
 
 def _deliver_sms(notification: Notification, rendered: Rendered) -> str:
     try:
-        return get_backend().send(to=notification.recipient, text=rendered.sms)
+        return get_backend().send(
+            to=notification.recipient, text=rendered.sms, reference=f"movilidad-{notification.pk}"
+        )
     except SmsError as exc:
         raise DeliveryError(exc.reason, permanent=exc.permanent) from exc
 
@@ -272,10 +312,12 @@ def send(*, notification_id: int, now: datetime.datetime | None = None) -> str:
         pk=notification_id
     )
     appointment = notification.appointment
-    if notification.kind in REMINDER_KINDS and (
-        appointment.status != Appointment.Status.BOOKED or appointment.slot.starts_at != notification.appointment_time
-    ):
-        return _finish(notification, Status.CANCELLED, error=_("The appointment changed before the reminder was due."))
+    outdated = appointment.slot.starts_at != notification.appointment_time
+    if notification.kind != Kind.CANCELLED and (appointment.status != Appointment.Status.BOOKED or outdated):
+        # News of a time that is no longer the appointment's: a later message tells what holds.
+        return _finish(notification, Status.CANCELLED, error="the appointment changed before this was sent")
+    if notification.kind in REMINDER_KINDS and notification.appointment_time <= now:
+        return _finish(notification, Status.CANCELLED, error="the appointment time passed before the reminder was sent")
     try:
         rendered = render(notification)
         deliver = _deliver_email if notification.channel == Channel.EMAIL else _deliver_sms
@@ -289,13 +331,13 @@ def send(*, notification_id: int, now: datetime.datetime | None = None) -> str:
 
 
 def _failed(notification: Notification, error: DeliveryError, now: datetime.datetime) -> str:
-    too_old = now - notification.created_at > datetime.timedelta(hours=settings.NOTIFICATION_MAX_AGE_HOURS)
+    too_old = now - notification.queued_at > datetime.timedelta(hours=settings.NOTIFICATION_MAX_AGE_HOURS)
     if error.permanent or notification.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS or too_old:
         reason = error.reason if error.permanent else f"gave up after {notification.attempts} attempts: {error.reason}"
         logger.warning("message failed notification=%s reason=%s", notification.pk, reason)
         return _finish(notification, Status.FAILED, error=reason)
     Notification.objects.filter(pk=notification.pk, status=Status.SENDING).update(
-        status=Status.PENDING, last_error=error.reason, due_at=now + backoff(notification.attempts)
+        status=Status.PENDING, last_error=error.reason, due_at=now + backoff(notification.attempts), enqueued_at=None
     )
     return Status.PENDING
 
@@ -318,17 +360,24 @@ def _finish(
 
 
 def dispatch(*, now: datetime.datetime | None = None, batch: int = 1000) -> dict[str, int]:
-    """The per-minute safety net: rows stuck in "sending" (a worker died) go back to pending, and
-    pending rows that are due and were not just enqueued are enqueued again."""
+    """The per-minute safety net. Rows stuck in "sending" (their worker died) go back to pending,
+    or fail once they used up their attempts; pending rows that are due and not handed to the
+    broker (or handed over long ago, and lost) are enqueued."""
     now = now or timezone.now()
     stuck = Notification.objects.filter(
         status=Status.SENDING, claimed_at__lt=now - datetime.timedelta(seconds=settings.NOTIFICATION_SENDING_TIMEOUT)
-    ).update(status=Status.PENDING, due_at=now, last_error=_("The worker stopped while sending."))
-    fresh = now - datetime.timedelta(seconds=30)
+    )
+    given_up = stuck.filter(attempts__gte=settings.NOTIFICATION_MAX_ATTEMPTS).update(
+        status=Status.FAILED, last_error="the worker stopped while sending, too many times"
+    )
+    recovered = stuck.update(
+        status=Status.PENDING, due_at=now, enqueued_at=None, last_error="the worker stopped while sending"
+    )
+    lost = now - datetime.timedelta(minutes=5)
     due = list(
         Notification.objects.filter(status=Status.PENDING, due_at__lte=now)
-        .filter(Q(created_at__lt=fresh) | Q(attempts__gt=0))
+        .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=lost))
         .order_by("due_at")
         .values_list("pk", flat=True)[:batch]
     )
-    return {"recovered": stuck, "enqueued": enqueue(due)}
+    return {"recovered": recovered, "failed": given_up, "enqueued": enqueue(due)}

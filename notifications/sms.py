@@ -50,7 +50,7 @@ def is_gsm7(text: str) -> bool:
 class FileBackend:
     """Writes each message to a file in SMS_FILE_PATH (the demo's var/sms/)."""
 
-    def send(self, *, to: str, text: str) -> str:
+    def send(self, *, to: str, text: str, reference: str = "") -> str:
         folder = Path(settings.SMS_FILE_PATH)
         folder.mkdir(parents=True, exist_ok=True)
         message_id = f"{datetime.datetime.now(datetime.UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}"
@@ -59,12 +59,14 @@ class FileBackend:
 
 
 class HttpBackend:
-    """Posts {"from", "to", "text"} as JSON with HTTP basic authentication to SMS_HTTP_URL and reads
-    the message id from the JSON answer ("id" or "message_id"). A 4xx answer other than 408 and
-    429 is permanent (a wrong number, say); other failures are retried."""
+    """Posts {"from", "to", "text", "reference"} as JSON with HTTP basic authentication to
+    SMS_HTTP_URL and reads the message id from the JSON answer ("id" or "message_id"). The
+    reference is the same on every attempt, for providers that drop repeats. A 4xx answer other
+    than 408 and 429 is permanent (a wrong number, say); other failures are retried. Any 2xx answer
+    means the provider took the message, even without an id: retrying could send it twice."""
 
-    def send(self, *, to: str, text: str) -> str:
-        body = json.dumps({"from": settings.SMS_SENDER, "to": to, "text": text}).encode()
+    def send(self, *, to: str, text: str, reference: str = "") -> str:
+        body = json.dumps({"from": settings.SMS_SENDER, "to": to, "text": text, "reference": reference}).encode()
         credentials = base64.b64encode(f"{settings.SMS_HTTP_USER}:{settings.SMS_HTTP_PASSWORD}".encode()).decode()
         request = urllib.request.Request(  # noqa: S310 - the URL comes from settings, not from users
             settings.SMS_HTTP_URL,
@@ -81,12 +83,10 @@ class HttpBackend:
             raise SmsError(f"HTTP {exc.code}: {detail}", permanent=permanent) from exc
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             raise SmsError(f"provider unreachable: {type(exc).__name__}", permanent=False) from exc
-        except ValueError as exc:
-            raise SmsError("provider answered something that is not JSON", permanent=False) from exc
-        message_id = answer.get("id") or answer.get("message_id") if isinstance(answer, dict) else None
-        if not message_id:
-            raise SmsError("provider answer has no message id", permanent=False)
-        return str(message_id)
+        except ValueError:
+            answer = {}  # accepted, but the answer is not JSON: keep the reference as the id
+        message_id = (answer.get("id") or answer.get("message_id")) if isinstance(answer, dict) else None
+        return str(message_id or reference)
 
 
 def get_backend() -> FileBackend | HttpBackend:

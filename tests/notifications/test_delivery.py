@@ -107,7 +107,7 @@ def test_a_worker_that_died_after_claiming_leaves_one_message(celery_worker, pub
     Notification.objects.filter(pk=notification.pk).update(status="sending", claimed_at=claimed, sent_at=None)
     for path in sms_folder.glob("*.txt"):
         path.unlink()
-    assert services.dispatch() == {"recovered": 1, "enqueued": 1}
+    assert services.dispatch() == {"recovered": 1, "failed": 0, "enqueued": 1}
     wait_until(lambda: Notification.objects.get(pk=notification.pk).status == "sent")
     services.dispatch()  # nothing more to do
     assert len(sms_files(sms_folder)) == 1
@@ -195,3 +195,52 @@ def fresh_connections(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the app open new broker connections (to the URL just set); put the old pools back after."""
     monkeypatch.setattr(celery_app, "_pool", None)
     monkeypatch.setattr(celery_app.amqp, "_producer_pool", None)
+
+
+def test_a_temporary_mail_refusal_then_acceptance_through_the_worker(celery_worker, published, smtp_server):
+    smtp_server.refuse = ["451 4.3.0 Mailbox busy, try again"]
+    appointment = book_now(published)
+    mail = Notification.objects.get(appointment=appointment, channel="email")
+    wait_until(
+        lambda: (
+            Notification.objects.get(pk=mail.pk).attempts == 1
+            and Notification.objects.get(pk=mail.pk).status == "pending"
+        )
+    )
+    assert "451" in Notification.objects.get(pk=mail.pk).last_error
+    assert smtp_server.messages == []
+    # The minute of backoff has passed:
+    Notification.objects.filter(pk=mail.pk).update(due_at=timezone.now())
+    assert services.dispatch()["enqueued"] == 1
+    wait_until(lambda: Notification.objects.get(pk=mail.pk).status == "sent")
+    assert len(smtp_server.messages) == 1
+
+
+def test_a_permanent_mail_refusal_through_the_worker_fails_with_the_reason(celery_worker, published, smtp_server):
+    smtp_server.refuse = ["550 5.1.1 No such mailbox"]
+    appointment = book_now(published)
+    mail = Notification.objects.get(appointment=appointment, channel="email")
+    wait_until(lambda: Notification.objects.get(pk=mail.pk).status == "failed")
+    assert "550" in Notification.objects.get(pk=mail.pk).last_error
+    wait_until(lambda: Notification.objects.get(appointment=appointment, channel="sms").status == "sent")
+
+
+def test_a_worker_killed_while_sending_leaves_exactly_one_message(
+    transactional_db, published, worker_env, sms_folder, settings
+):
+    blocking = {**worker_env, "SMS_BACKEND": "tests.notifications.blocking_backend.BlockingBackend"}
+    with running_worker(**blocking) as worker:
+        appointment = book_now(published, email_address="")
+        sms = Notification.objects.get(appointment=appointment)
+        began = sms_folder / f"began-movilidad-{sms.pk}"
+        wait_until(began.exists)
+        assert Notification.objects.get(pk=sms.pk).status == "sending"
+        worker.kill()  # SIGKILL, mid-send
+        worker.wait(10)
+    assert Notification.objects.get(pk=sms.pk).status == "sending"
+    settings.NOTIFICATION_SENDING_TIMEOUT = 0
+    with running_worker(**worker_env):
+        assert services.dispatch()["recovered"] == 1
+        wait_until(lambda: Notification.objects.get(pk=sms.pk).status == "sent")
+    assert len(sms_files(sms_folder)) == 1
+    assert Notification.objects.get(pk=sms.pk).attempts == 2

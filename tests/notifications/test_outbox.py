@@ -296,14 +296,25 @@ def test_dispatch_recovers_stuck_messages_and_enqueues_forgotten_ones(office, pu
     Notification.objects.filter(pk=email_row.pk).update(
         status="sending", claimed_at=NOW - datetime.timedelta(minutes=11), attempts=1
     )
+    Notification.objects.filter(pk=sms_row.pk).update(enqueued_at=NOW - datetime.timedelta(seconds=10))
     enqueued = []
     monkeypatch.setattr(services, "enqueue", lambda ids: enqueued.extend(ids) or len(ids))
-    assert services.dispatch(now=NOW) == {"recovered": 1, "enqueued": 1}  # the sms is too fresh
+    # The e-mail's worker died; the SMS was handed to the broker ten seconds ago.
+    assert services.dispatch(now=NOW) == {"recovered": 1, "failed": 0, "enqueued": 1}
     assert enqueued == [email_row.pk]
-    Notification.objects.filter(pk=sms_row.pk).update(created_at=NOW - datetime.timedelta(minutes=2))
+    # Handed over more than five minutes ago and still pending: lost, enqueued again.
+    Notification.objects.filter(pk=sms_row.pk).update(enqueued_at=NOW - datetime.timedelta(minutes=6))
     enqueued.clear()
     services.dispatch(now=NOW)
     assert sorted(enqueued) == sorted([email_row.pk, sms_row.pk])
+
+
+def test_a_message_that_keeps_killing_its_worker_ends_failed(office, published, settings):
+    settings.NOTIFICATION_MAX_ATTEMPTS = 3
+    book(office, published, email="")
+    Notification.objects.update(status="sending", claimed_at=NOW - datetime.timedelta(hours=1), attempts=3)
+    assert services.dispatch(now=NOW)["failed"] == 1
+    assert Notification.objects.get().status == "failed"
 
 
 def test_send_again_puts_a_failed_message_back(office, published, sms_folder):
@@ -313,6 +324,99 @@ def test_send_again_puts_a_failed_message_back(office, published, sms_folder):
     assert services.resend(notification_id=notification.pk) is True
     assert services.resend(notification_id=notification.pk) is False  # only failed ones
     notification.refresh_from_db()
-    assert (notification.status, notification.attempts) == ("pending", 0)
+    assert (notification.status, notification.attempts, notification.last_error) == ("pending", 0, "")
     assert services.send(notification_id=notification.pk) == "sent"
     assert len(sms_files(sms_folder)) == 1
+
+
+def test_moving_away_and_back_brings_the_reminder_back(office, published, sms_folder):
+    office.reminder_hours = 48
+    office.save()
+    appointment = book(office, published, hours=30, email="")
+    here, elsewhere = appointment.slot, slot_after(office, 24)
+    services.schedule_reminders(now=NOW)
+    move_appointment(appointment_id=appointment.pk, slot_id=elsewhere.pk, now=NOW)
+    move_appointment(appointment_id=appointment.pk, slot_id=here.pk, now=NOW)
+    reminders = Notification.objects.filter(appointment=appointment, kind="reminder")
+    assert sorted(reminders.values_list("appointment_time", "status")) == sorted(
+        [(here.starts_at, "pending"), (elsewhere.starts_at, "cancelled")]
+    )
+
+
+def test_news_of_a_time_that_no_longer_holds_is_not_sent(office, published, sms_provider):
+    appointment = book(office, published, email="")
+    confirmation = Notification.objects.get(kind="confirmation")
+    sms_provider.replies = [(503, {"error": "maintenance"})]
+    assert services.send(notification_id=confirmation.pk, now=NOW) == "pending"  # to be retried
+    cancel_appointment(appointment_id=appointment.pk, now=NOW)
+    later = NOW + datetime.timedelta(minutes=5)
+    assert services.send(notification_id=confirmation.pk, now=later) == "cancelled"
+    cancelled_sms = Notification.objects.get(kind="cancelled")
+    assert services.send(notification_id=cancelled_sms.pk, now=later) == "sent"
+    # The provider saw the failed confirmation attempt and then only the cancellation.
+    assert len(sms_provider.requests) == 2
+    last = sms_provider.requests[1]["json"]["text"]
+    assert last.startswith(f"Cita {appointment.display_reference} del ")
+    assert "cancelada" in last
+
+
+def test_a_reminder_still_failing_when_the_time_has_come_is_dropped(office, published, sms_folder):
+    appointment = book(office, published, hours=20, email="")
+    services.schedule_reminders(now=NOW)
+    reminder = Notification.objects.get(kind="reminder")
+    Notification.objects.filter(pk=reminder.pk).update(attempts=2, due_at=appointment.slot.starts_at)
+    assert services.send(notification_id=reminder.pk, now=appointment.slot.starts_at) == "cancelled"
+    assert sms_files(sms_folder) == []
+
+
+def test_two_reminders_never_arrive_together(office, published):
+    office.min_notice_hours = 0
+    office.save()
+    appointment = book(office, published, hours=0.5, email="")  # an hour or so ahead
+    assert appointment.slot.starts_at - NOW <= datetime.timedelta(hours=2)
+    services.schedule_reminders(now=NOW)
+    assert rows(appointment, kind__in=["reminder", "last_reminder"]) == [("last_reminder", "sms", "pending")]
+
+
+def test_an_accepted_sms_is_never_retried_even_without_an_id(office, published, sms_provider):
+    book(office, published, email="")
+    notification = Notification.objects.get()
+    sms_provider.replies = [(202, {})]
+    assert services.send(notification_id=notification.pk, now=NOW) == "sent"
+    assert len(sms_provider.requests) == 1
+    assert sms_provider.requests[0]["json"]["reference"] == f"movilidad-{notification.pk}"
+    assert Notification.objects.get().provider_message_id == f"movilidad-{notification.pk}"
+
+
+def test_texts_are_not_html_escaped(office, published, sms_folder, smtp_server):
+    office.city = "L'Aurora & Co"
+    office.name = "Oficina L'Aurora & Co"
+    office.save()
+    book(office, published)
+    send_all()
+    (sms,) = sms_files(sms_folder)
+    assert "L'Aurora & Co" in sms
+    assert "&amp;" not in sms
+    assert "&#x27;" not in sms
+    (envelope,) = smtp_server.messages
+    message = email.message_from_bytes(envelope.content)
+    text = next(p for p in message.walk() if p.get_content_type() == "text/plain").get_payload(decode=True).decode()
+    assert "Oficina L'Aurora & Co" in text
+
+
+def test_a_very_long_sms_takes_the_short_wording(office, published, settings):
+    settings.SITE_URL = "https://citas.oficinas-de-movilidad-segura.example.org"
+    office.city = "Santo Domingo de los Tsáchilas"
+    office.save()
+    appointment = book(office, published, email="")
+    Appointment.objects.filter(pk=appointment.pk).update(state=123)
+    appointment.refresh_from_db()
+    appointment.pk = 9_999_999  # a long link, as after millions of bookings
+    for language in ("es", "en"):
+        for kind in Kind.values:
+            notification = Notification(appointment=appointment, kind=kind, channel="sms", language=language)
+            text = services.render(notification).sms
+            assert len(text) <= GSM7_SINGLE_PART, (language, kind, len(text), text)
+            assert appointment.display_reference in text
+            if kind == Kind.CONFIRMATION:
+                assert "Tsachilas" not in text  # the full wording would not fit: the short one
