@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 Kind, Channel, Status = Notification.Kind, Notification.Channel, Notification.Status
 REMINDER_KINDS = (Kind.REMINDER, Kind.LAST_REMINDER)
 WITH_CALENDAR = (Kind.CONFIRMATION, Kind.MOVED)
+SMTP_OUR_FAULT = {530, 534, 535, 538}  # authentication required, too weak, failed, encryption required
 
 
 class DeliveryError(Exception):
@@ -211,7 +212,7 @@ class Rendered:
 def manage_url(appointment: Appointment) -> str:
     from appointments.services import manage_token
 
-    return f"{settings.SITE_URL}/m/{manage_token(appointment)}"
+    return f"{settings.SITE_URL}/m/{manage_token(appointment)}/"
 
 
 def render(notification: Notification) -> Rendered:
@@ -277,7 +278,9 @@ def _deliver_email(notification: Notification, rendered: Rendered) -> str:
         codes = [code for code, _text in exc.recipients.values()]
         raise DeliveryError(f"recipient refused: {codes}", permanent=all(code >= 500 for code in codes)) from exc
     except smtplib.SMTPResponseException as exc:
-        raise DeliveryError(f"SMTP {exc.smtp_code}", permanent=exc.smtp_code >= 500) from exc
+        # Refused authentication is our configuration, not the message: retry until someone fixes it.
+        permanent = exc.smtp_code >= 500 and exc.smtp_code not in SMTP_OUR_FAULT
+        raise DeliveryError(f"SMTP {exc.smtp_code}", permanent=permanent) from exc
     except (smtplib.SMTPException, OSError) as exc:
         raise DeliveryError(f"mail server unreachable: {type(exc).__name__}", permanent=False) from exc
     except ValueError as exc:  # an address Django cannot even encode

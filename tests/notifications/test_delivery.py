@@ -4,6 +4,7 @@ while booking (a Redis of its own, stopped and started again)."""
 
 import datetime
 import email
+import email.header
 import logging
 import re
 import shutil
@@ -71,18 +72,27 @@ def all_sent(appointment) -> bool:
     return statuses == {"sent"}
 
 
+@pytest.mark.parametrize(
+    ("language", "subject", "sms_words"),
+    [("en", "Your appointment", "booked"), ("es", "Su cita", "reservada")],
+)
 def test_a_booking_reaches_the_phone_and_the_mailbox_in_the_applicant_s_language(
-    celery_worker, published, smtp_server, sms_folder
+    celery_worker, published, smtp_server, sms_folder, language, subject, sms_words
 ):
-    appointment = book_now(published, language="en")
+    appointment = book_now(published, language=language)
     wait_until(lambda: all_sent(appointment))
     (envelope,) = smtp_server.messages
     message = email.message_from_bytes(envelope.content)
-    assert message["Subject"].startswith(f"Your appointment {appointment.display_reference}")
-    types = [part.get_content_type() for part in message.walk()]
-    assert {"text/plain", "text/html", "text/calendar"} <= set(types)
+    assert str(email.header.make_header(email.header.decode_header(message["Subject"]))).startswith(
+        f"{subject} {appointment.display_reference}"
+    )
+    parts = {part.get_content_type(): part for part in message.walk()}
+    assert {"text/plain", "text/html", "text/calendar"} <= set(parts)
+    ics = parts["text/calendar"].get_payload(decode=True).decode()
+    assert f"DTSTART:{appointment.slot.starts_at.astimezone(datetime.UTC):%Y%m%dT%H%M%SZ}" in ics
+    assert appointment.display_reference in ics
     (sms,) = sms_files(sms_folder)
-    assert f"Appointment {appointment.display_reference} booked" in sms
+    assert f"{appointment.display_reference} {sms_words}" in sms
     assert "To: +573001234567" in sms
 
 
@@ -228,7 +238,7 @@ def test_a_permanent_mail_refusal_through_the_worker_fails_with_the_reason(celer
 def test_a_worker_killed_while_sending_leaves_exactly_one_message(
     transactional_db, published, worker_env, sms_folder, settings
 ):
-    blocking = {**worker_env, "SMS_BACKEND": "tests.notifications.blocking_backend.BlockingBackend"}
+    blocking = {**worker_env, "SMS_BACKEND": "tests.notifications.fake_backends.BlockingBackend"}
     with running_worker(**blocking) as worker:
         appointment = book_now(published, email_address="")
         sms = Notification.objects.get(appointment=appointment)

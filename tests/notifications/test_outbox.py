@@ -420,3 +420,11 @@ def test_a_very_long_sms_takes_the_short_wording(office, published, settings):
             assert appointment.display_reference in text
             if kind == Kind.CONFIRMATION:
                 assert "Tsachilas" not in text  # the full wording would not fit: the short one
+
+
+def test_a_mail_server_refusing_our_credentials_is_retried_not_failed(office, published, settings):
+    settings.EMAIL_BACKEND = "tests.notifications.fake_backends.AuthRefusedEmailBackend"
+    book(office, published)
+    mail = Notification.objects.get(channel="email")
+    assert services.send(notification_id=mail.pk, now=NOW) == "pending"
+    assert "SMTP 535" in Notification.objects.get(pk=mail.pk).last_error
