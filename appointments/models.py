@@ -91,6 +91,12 @@ class Office(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        if self.last_reminder_hours and self.reminder_hours and self.last_reminder_hours >= self.reminder_hours:
+            raise ValidationError(
+                {"last_reminder_hours": _("The last reminder must come closer to the appointment than the first.")}
+            )
+
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.time_zone)

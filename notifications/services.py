@@ -21,7 +21,7 @@ from django.utils import timezone, translation
 
 from appointments.models import Appointment, Office
 from notifications.models import Notification
-from notifications.sms import GSM7_SINGLE_PART, SmsError, get_backend, to_gsm7
+from notifications.sms import GSM7_SINGLE_PART, SmsError, get_backend, gsm7_length, to_gsm7
 
 logger = logging.getLogger(__name__)
 Kind, Channel, Status = Notification.Kind, Notification.Channel, Notification.Status
@@ -106,19 +106,20 @@ def enqueue(ids: list[int]) -> int:
     Returns how many were handed over."""
     from notifications.tasks import send_notification
 
-    done = 0
-    for notification_id in ids:
+    if not ids:
+        return 0
+    # Stamped first: a task that runs (and fails) at once must not look freshly enqueued after.
+    Notification.objects.filter(pk__in=ids, status=Status.PENDING).update(enqueued_at=timezone.now())
+    for done, notification_id in enumerate(ids):
         try:
             send_notification.delay(notification_id)
         except Exception as exc:  # noqa: BLE001 - any broker failure: the outbox keeps the message
             logger.warning(
                 "broker unavailable, messages left pending count=%s error=%s", len(ids) - done, type(exc).__name__
             )
-            break
-        done += 1
-    if done:
-        Notification.objects.filter(pk__in=ids[:done], status=Status.PENDING).update(enqueued_at=timezone.now())
-    return done
+            Notification.objects.filter(pk__in=ids[done:], status=Status.PENDING).update(enqueued_at=None)
+            return done
+    return len(ids)
 
 
 def reminder_windows(office: Office) -> list[tuple[str, int, int]]:
@@ -242,8 +243,10 @@ def _sms(context: dict) -> str:
     text = ""
     for compact in (False, True):
         text = to_gsm7(" ".join(render_to_string("notifications/sms.txt", {**context, "compact": compact}).split()))
-        if len(text) <= GSM7_SINGLE_PART:
+        if gsm7_length(text) <= GSM7_SINGLE_PART:
             break
+    else:
+        logger.warning("sms longer than one part length=%s", gsm7_length(text))
     return text
 
 
@@ -288,11 +291,14 @@ def _deliver_email(notification: Notification, rendered: Rendered) -> str:
     return message_id
 
 
+def sms_reference(notification: Notification) -> str:
+    """The same on every attempt of one sending, new when the message is sent again on purpose."""
+    return f"movilidad-{notification.pk}-{int(notification.queued_at.timestamp())}"
+
+
 def _deliver_sms(notification: Notification, rendered: Rendered) -> str:
     try:
-        return get_backend().send(
-            to=notification.recipient, text=rendered.sms, reference=f"movilidad-{notification.pk}"
-        )
+        return get_backend().send(to=notification.recipient, text=rendered.sms, reference=sms_reference(notification))
     except SmsError as exc:
         raise DeliveryError(exc.reason, permanent=exc.permanent) from exc
 
@@ -314,6 +320,10 @@ def send(*, notification_id: int, now: datetime.datetime | None = None) -> str:
     notification = Notification.objects.select_related("appointment__slot__office", "appointment__screening").get(
         pk=notification_id
     )
+    with transaction.atomic():
+        # Wait for a move or cancellation in progress, so what is checked below is what holds.
+        Appointment.objects.select_for_update().filter(pk=notification.appointment_id).first()
+        notification.appointment.refresh_from_db()
     appointment = notification.appointment
     outdated = appointment.slot.starts_at != notification.appointment_time
     if notification.kind != Kind.CANCELLED and (appointment.status != Appointment.Status.BOOKED or outdated):
@@ -321,6 +331,13 @@ def send(*, notification_id: int, now: datetime.datetime | None = None) -> str:
         return _finish(notification, Status.CANCELLED, error="the appointment changed before this was sent")
     if notification.kind in REMINDER_KINDS and notification.appointment_time <= now:
         return _finish(notification, Status.CANCELLED, error="the appointment time passed before the reminder was sent")
+    last = appointment.office.last_reminder_hours
+    if (
+        notification.kind == Kind.REMINDER
+        and last
+        and notification.appointment_time - now <= datetime.timedelta(hours=last)
+    ):
+        return _finish(notification, Status.CANCELLED, error="the last reminder is due instead")
     try:
         rendered = render(notification)
         deliver = _deliver_email if notification.channel == Channel.EMAIL else _deliver_sms

@@ -19,6 +19,8 @@ GSM7 = set(
     "¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 GSM7_SINGLE_PART = 160
+# The extension table: each of these takes two of the 160 positions (an escape and the character).
+GSM7_EXTENSION = set("^{}\\[~]|€\f")
 
 
 class SmsError(Exception):
@@ -35,16 +37,24 @@ def to_gsm7(text: str) -> str:
     stay in the 7-bit alphabet and one part holds 160 characters instead of 70."""
     out = []
     for char in text:
-        if char in GSM7:
+        if char in GSM7 or char in GSM7_EXTENSION:
             out.append(char)
             continue
         base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
-        out.append(base if base and all(c in GSM7 for c in base) else char)
+        out.append(base if base and all(c in GSM7 for c in base) else ("" if unicodedata.combining(char) else "?"))
     return "".join(out)
 
 
 def is_gsm7(text: str) -> bool:
-    return all(char in GSM7 for char in text)
+    return all(char in GSM7 or char in GSM7_EXTENSION for char in text)
+
+
+def gsm7_length(text: str) -> int:
+    """Positions the text takes in a GSM-7 part; a text with any other character is sent in UCS-2,
+    where a part holds 70, so it counts as 160/70 positions a character."""
+    if not is_gsm7(text):
+        return -(-len(text) * GSM7_SINGLE_PART // 70)
+    return sum(2 if char in GSM7_EXTENSION else 1 for char in text)
 
 
 class FileBackend:

@@ -5,7 +5,9 @@ from celery import shared_task
 from notifications import services
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=False)
+# Cut well under NOTIFICATION_SENDING_TIMEOUT, so a message handed out again is never still being
+# sent by the first worker.
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=False, soft_time_limit=90, time_limit=120)
 def send_notification(notification_id: int) -> str:
     """Send one message; harmless when delivered twice (the row is claimed first)."""
     return services.send(notification_id=notification_id)

@@ -242,7 +242,7 @@ def test_a_worker_killed_while_sending_leaves_exactly_one_message(
     with running_worker(**blocking) as worker:
         appointment = book_now(published, email_address="")
         sms = Notification.objects.get(appointment=appointment)
-        began = sms_folder / f"began-movilidad-{sms.pk}"
+        began = sms_folder / f"began-{services.sms_reference(sms)}"
         wait_until(began.exists)
         assert Notification.objects.get(pk=sms.pk).status == "sending"
         worker.kill()  # SIGKILL, mid-send

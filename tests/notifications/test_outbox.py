@@ -384,8 +384,8 @@ def test_an_accepted_sms_is_never_retried_even_without_an_id(office, published, 
     sms_provider.replies = [(202, {})]
     assert services.send(notification_id=notification.pk, now=NOW) == "sent"
     assert len(sms_provider.requests) == 1
-    assert sms_provider.requests[0]["json"]["reference"] == f"movilidad-{notification.pk}"
-    assert Notification.objects.get().provider_message_id == f"movilidad-{notification.pk}"
+    assert sms_provider.requests[0]["json"]["reference"] == services.sms_reference(notification)
+    assert Notification.objects.get().provider_message_id == services.sms_reference(notification)
 
 
 def test_texts_are_not_html_escaped(office, published, sms_folder, smtp_server):
@@ -428,3 +428,49 @@ def test_a_mail_server_refusing_our_credentials_is_retried_not_failed(office, pu
     mail = Notification.objects.get(channel="email")
     assert services.send(notification_id=mail.pk, now=NOW) == "pending"
     assert "SMTP 535" in Notification.objects.get(pk=mail.pk).last_error
+
+
+def test_a_day_reminder_still_retrying_when_the_last_one_is_due_is_dropped(office, published, sms_folder):
+    appointment = book(office, published, hours=20, email="")
+    services.schedule_reminders(now=NOW)
+    reminder = Notification.objects.get(kind="reminder")
+    inside_last = appointment.slot.starts_at - datetime.timedelta(hours=1)
+    Notification.objects.filter(pk=reminder.pk).update(due_at=inside_last, attempts=3)
+    assert services.send(notification_id=reminder.pk, now=inside_last) == "cancelled"
+    assert "last reminder" in Notification.objects.get(pk=reminder.pk).last_error
+
+
+def test_a_re_sent_row_gets_a_new_provider_reference(office, published, sms_provider):
+    book(office, published, email="")
+    notification = Notification.objects.get()
+    services.send(notification_id=notification.pk, now=NOW)
+    Notification.objects.filter(pk=notification.pk).update(status="failed")
+    assert services.resend(notification_id=notification.pk)  # queued again, now
+    assert services.send(notification_id=notification.pk) == "sent"
+    first, second = (request["json"]["reference"] for request in sms_provider.requests)
+    assert first != second
+    assert first.startswith(f"movilidad-{notification.pk}-")
+
+
+def test_sms_length_counts_what_the_network_counts():
+    from notifications.sms import gsm7_length, to_gsm7
+
+    assert [gsm7_length(text) for text in ("abc", "a€b", "[x]", "Łódź")] == [3, 4, 5, 10]  # the last in UCS-2
+    assert [to_gsm7(text) for text in ("Łódź", "ñandú", "Ibagué", "Bogotá")] == ["?odz", "ñandu", "Ibagué", "Bogota"]
+
+
+def test_the_send_task_is_cut_before_it_could_be_handed_out_again(settings):
+    from notifications.tasks import send_notification
+
+    assert send_notification.time_limit < settings.NOTIFICATION_SENDING_TIMEOUT
+    assert send_notification.soft_time_limit < send_notification.time_limit
+    assert send_notification.acks_late is True
+    assert send_notification.reject_on_worker_lost is True
+
+
+def test_the_last_reminder_comes_after_the_first(office):
+    from django.core.exceptions import ValidationError
+
+    office.last_reminder_hours = 30
+    with pytest.raises(ValidationError, match="closer to the appointment"):
+        office.full_clean()
