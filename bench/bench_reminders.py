@@ -122,7 +122,7 @@ def main() -> int:
     )  # fmt: skip
     try:
         started = time.perf_counter()
-        while Notification.objects.filter(kind="reminder").exclude(status="sent").exists():
+        while Notification.objects.filter(kind="reminder", status__in=["pending", "sending"]).exists():
             if worker.poll() is not None:
                 raise RuntimeError(f"the worker exited with status {worker.returncode}")
             if time.perf_counter() - started > 1800:
@@ -144,8 +144,9 @@ def main() -> int:
         for line in p.read_text(encoding="utf-8").splitlines()
         if line.startswith("To: ")
     )
-    references = set(Appointment.objects.values_list("reference", flat=True))
-    addresses = set(Appointment.objects.exclude(email="").values_list("email", flat=True))
+    ours = Appointment.objects.filter(office__slug="bench-reminders")
+    references = set(ours.values_list("reference", flat=True))
+    addresses = set(ours.exclude(email="").values_list("email", flat=True))
     duplicates = sum(n - 1 for n in sms_refs.values()) + sum(n - 1 for n in mail_to.values())
     missing = len(references - set(sms_refs)) + len(addresses - set(mail_to))
     sent = Notification.objects.filter(kind="reminder", status="sent").count()

@@ -317,14 +317,16 @@ def send(*, notification_id: int, now: datetime.datetime | None = None) -> str:
     )
     if not claimed:
         return "skipped"
-    notification = Notification.objects.select_related("appointment__slot__office", "appointment__screening").get(
-        pk=notification_id
-    )
+    notification = Notification.objects.get(pk=notification_id)
     with transaction.atomic():
-        # Wait for a move or cancellation in progress, so what is checked below is what holds.
-        Appointment.objects.select_for_update().filter(pk=notification.appointment_id).first()
-        notification.appointment.refresh_from_db()
-    appointment = notification.appointment
+        # Read under the row lock: a move or cancellation in progress is waited for, so what is
+        # checked below is what holds.
+        appointment = (
+            Appointment.objects.select_for_update(of=("self",))
+            .select_related("slot__office", "screening")
+            .get(pk=notification.appointment_id)
+        )
+    notification.appointment = appointment
     outdated = appointment.slot.starts_at != notification.appointment_time
     if notification.kind != Kind.CANCELLED and (appointment.status != Appointment.Status.BOOKED or outdated):
         # News of a time that is no longer the appointment's: a later message tells what holds.
