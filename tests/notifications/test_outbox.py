@@ -474,3 +474,13 @@ def test_the_last_reminder_comes_after_the_first(office):
     office.last_reminder_hours = 30
     with pytest.raises(ValidationError, match="closer to the appointment"):
         office.full_clean()
+
+
+def test_retries_stop_when_the_message_is_too_old(office, published, smtp_server, settings):
+    settings.NOTIFICATION_MAX_AGE_HOURS = 24
+    book(office, published)
+    (pk,) = Notification.objects.filter(channel="email").values_list("pk", flat=True)
+    Notification.objects.filter(pk=pk).update(queued_at=NOW - datetime.timedelta(hours=25))
+    smtp_server.refuse = ["421 busy"]
+    assert services.send(notification_id=pk, now=NOW) == "failed"
+    assert Notification.objects.get(pk=pk).last_error.startswith("gave up after 1 attempts")
