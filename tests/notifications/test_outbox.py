@@ -470,9 +470,10 @@ def test_the_send_task_is_cut_before_it_could_be_handed_out_again(settings):
 
 def test_the_last_reminder_comes_after_the_first(office):
     from django.core.exceptions import ValidationError
+    from django.utils import translation
 
     office.last_reminder_hours = 30
-    with pytest.raises(ValidationError, match="closer to the appointment"):
+    with translation.override("en"), pytest.raises(ValidationError, match="closer to the appointment"):
         office.full_clean()
 
 
