@@ -36,16 +36,19 @@ def office_time(office: Office, value: datetime.datetime | None) -> str:
 
 
 class OfficeFilter(admin.SimpleListFilter):
-    """Filter by office, listing only the offices the user may see."""
+    """Filter by office, listing only the offices the user may see. `office_field` is the lookup
+    from the listed model to its office's id."""
 
     title = _("office")
     parameter_name = "office"
+    office_field = "office_id"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         return [(str(office.pk), office.name) for office in visible_offices(request)]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        return queryset.filter(office_id=self.value()) if self.value() and self.value().isdigit() else queryset
+        value = self.value()
+        return queryset.filter(**{self.office_field: value}) if value and value.isdigit() else queryset
 
 
 def regenerate(model_admin: admin.ModelAdmin, request: HttpRequest, offices: Any) -> None:

@@ -304,6 +304,18 @@ class Appointment(models.Model):
         """The reference in groups of three, easier to read aloud and to type."""
         return "-".join(self.reference[i : i + 3] for i in range(0, len(self.reference), 3))
 
+    def what_to_bring(self, language: str) -> list[str]:
+        """The "what to bring" texts of the pathways the screening fits and the office serves, in
+        the pathways' order (the texts the screening was shown, so later edits never change them)."""
+        served = set(self.office.pathways.values_list("code", flat=True))
+        outcomes = sorted(self.screening.outcomes.items(), key=lambda item: item[1].get("order", 0))
+        texts = [
+            outcome.get("bring", {}).get(language, "")
+            for code, outcome in outcomes
+            if outcome.get("eligible") and code in served
+        ]
+        return [text for text in texts if text]
+
     def clean(self) -> None:
         if self.companions and len(self.companions) != self.party_size - 1:
             raise ValidationError({"companions": _("List each family member attending.")})

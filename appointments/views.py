@@ -85,17 +85,6 @@ def _uuid(value: Any) -> uuid.UUID | None:
         return None
 
 
-def what_to_bring(screening: Screening, office: Office, language: str) -> list[str]:
-    """The pathways' "what to bring" texts for the pathways this office serves and the screening fits."""
-    served = set(office.pathways.values_list("code", flat=True))
-    outcomes = sorted(
-        (outcome for code, outcome in screening.outcomes.items() if outcome["eligible"] and code in served),
-        key=lambda outcome: outcome.get("order", 0),
-    )
-    texts = [outcome.get("bring", {}).get(language, "") for outcome in outcomes]
-    return [text for text in texts if text]
-
-
 # ---------------------------------------------------------------------------------------------
 # Booking
 # ---------------------------------------------------------------------------------------------
@@ -487,7 +476,7 @@ def appointment(request: HttpRequest, appointment: Appointment) -> HttpResponse:
             "office": office,
             "slot": appointment.slot,
             "qr": calendar.qr_svg(appointment),
-            "bring": what_to_bring(appointment.screening, office, (request.LANGUAGE_CODE or "es")[:2]),
+            "bring": appointment.what_to_bring((request.LANGUAGE_CODE or "es")[:2]),
             "changeable": _changeable(appointment),
         },
     )

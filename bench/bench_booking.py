@@ -13,7 +13,6 @@ Rewrites its section of docs/benchmarks.md.
 import datetime
 import http.cookiejar
 import os
-import platform
 import re
 import statistics
 import subprocess
@@ -42,6 +41,7 @@ from django.utils import timezone  # noqa: E402
 
 from appointments.models import Appointment, Office, OpeningHours, Slot  # noqa: E402
 from appointments.services import generate_slots  # noqa: E402
+from bench.common import machine, write_section  # noqa: E402
 from eligibility import seed  # noqa: E402
 from eligibility.models import Pathway, ScreenerVersion, Screening  # noqa: E402
 from eligibility.services import screening_reference  # noqa: E402
@@ -50,7 +50,6 @@ CLIENTS = 200
 SLOTS, CAPACITY = 4, 5
 GUNICORN_WORKERS, GUNICORN_THREADS = 4, 8
 AVAILABILITY_REQUESTS, AVAILABILITY_CONCURRENCY = 1500, 8
-RESULTS = BASE_DIR / "docs" / "benchmarks.md"
 START, END = "<!-- bench:booking -->", "<!-- /bench:booking -->"
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 KEY = re.compile(r'name="key" value="([^"]+)"')
@@ -211,22 +210,7 @@ def throughput(base: str, stats: Stats, paths: list[str], browser: Browser | Non
     return AVAILABILITY_REQUESTS / elapsed
 
 
-def machine() -> str:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if "model name" in line
-        ),
-        platform.processor(),
-    )
-    memory_kb = int(
-        next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if "MemTotal" in line)
-    )
-    return f"{os.cpu_count()} × {cpu}, {memory_kb / 1024 / 1024:.0f} GiB RAM, Python {platform.python_version()}"
-
-
-def main() -> int:  # noqa: PLR0915 - one run, reported in one place
+def main() -> int:
     contested, browsing, screenings, day, browse_day = setup()
     port = int(os.environ.get("BENCH_PORT", "8765"))
     base = f"http://127.0.0.1:{port}"
@@ -337,13 +321,7 @@ notice, which reads nothing.
 
 Result: {"PASS" if passed else "FAIL"}.
 {END}"""
-    text = RESULTS.read_text(encoding="utf-8")
-    if START in text:
-        text = text[: text.index(START)] + report + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip() + "\n\n" + report + "\n"
-    RESULTS.write_text(text, encoding="utf-8")
-    print(report)
+    write_section(report, START, END)
     return 0 if passed else 1
 
 

@@ -30,7 +30,7 @@ from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from appointments.models import Appointment, Office, Slot  # noqa: E402
-from bench.bench_booking import machine  # noqa: E402
+from bench.common import machine, write_section  # noqa: E402
 from eligibility import seed  # noqa: E402
 from eligibility.models import Pathway, ScreenerVersion, Screening  # noqa: E402
 from movilidad.celery import app as celery_app  # noqa: E402
@@ -40,7 +40,6 @@ from notifications.models import Notification  # noqa: E402
 APPOINTMENTS = 10_000
 WITH_EMAIL_EVERY = 4  # one applicant in four gave an e-mail address
 SLOTS, PER_SLOT = 100, 100
-RESULTS = BASE_DIR / "docs" / "benchmarks.md"
 START, END = "<!-- bench:reminders -->", "<!-- /bench:reminders -->"
 REFERENCE = re.compile(r"\b([2-9A-Z]{3}-[2-9A-Z]{3}-[2-9A-Z]{3})\b")
 
@@ -170,13 +169,7 @@ e-mail written by the file backends). Run on {timezone.now():%Y-%m-%d}; machine:
 
 Result: {"PASS" if passed else "FAIL"}.
 {END}"""
-    text = RESULTS.read_text(encoding="utf-8")
-    if START in text:
-        text = text[: text.index(START)] + report + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip() + "\n\n" + report + "\n"
-    RESULTS.write_text(text, encoding="utf-8")
-    print(report)
+    write_section(report, START, END)
     return 0 if passed else 1
 
 

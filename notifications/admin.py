@@ -9,21 +9,13 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from appointments.admin import office_time, visible_offices
+from appointments.admin import OfficeFilter, office_time, visible_offices
 from notifications.models import Notification
 from notifications.services import resend
 
 
-class MessageOfficeFilter(admin.SimpleListFilter):
-    title = _("office")
-    parameter_name = "office"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [(str(office.pk), office.name) for office in visible_offices(request)]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        value = self.value()
-        return queryset.filter(appointment__office_id=value) if value and value.isdigit() else queryset
+class MessageOfficeFilter(OfficeFilter):
+    office_field = "appointment__office_id"
 
 
 @admin.register(Notification)

@@ -228,7 +228,7 @@ def render(notification: Notification) -> Rendered:
             "starts_at": appointment.slot.starts_at,
             "manage_url": manage_url(appointment) if appointment.status == Appointment.Status.BOOKED else "",
             "site_url": settings.SITE_URL,
-            "bring": [b for b in _bring(appointment, notification.language) if b],
+            "bring": appointment.what_to_bring(notification.language),
         }
         return Rendered(
             subject=" ".join(render_to_string("notifications/email_subject.txt", context).split()),
@@ -248,16 +248,6 @@ def _sms(context: dict) -> str:
     else:
         logger.warning("sms longer than one part length=%s", gsm7_length(text))
     return text
-
-
-def _bring(appointment: Appointment, language: str) -> list[str]:
-    served = set(appointment.office.pathways.values_list("code", flat=True))
-    outcomes = appointment.screening.outcomes
-    return [
-        outcome.get("bring", {}).get(language, "")
-        for code, outcome in sorted(outcomes.items(), key=lambda item: item[1].get("order", 0))
-        if outcome.get("eligible") and code in served
-    ]
 
 
 def _deliver_email(notification: Notification, rendered: Rendered) -> str:

@@ -2,26 +2,15 @@
 the offices a user may see, and sent again through the service."""
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
-from django.test import Client
 
 from appointments.services import generate_slots
-from core.services import ROLE_OFFICE_STAFF, ROLE_SUPERVISOR, ensure_roles
+from core.services import ROLE_OFFICE_STAFF, ROLE_SUPERVISOR
 from notifications.models import Notification
 from tests.appointments.conftest import NOW, OfficeFactory
+from tests.appointments.test_admin import user_in
 from tests.notifications.conftest import book
 
 pytestmark = pytest.mark.django_db
-
-
-def signed_in(role: str, name: str):
-    ensure_roles()
-    user = get_user_model().objects.create_user(username=name, password="x" * 16, is_staff=True)
-    user.groups.add(Group.objects.get(name=role))
-    client = Client(headers={"accept-language": "en"})
-    client.force_login(user)
-    return client, user
 
 
 @pytest.fixture
@@ -38,7 +27,7 @@ def two(office, published):
 
 def test_failed_messages_show_their_reason_to_the_office_s_staff_only(two, office):
     here, there = two
-    staff, user = signed_in(ROLE_OFFICE_STAFF, "counter")
+    staff, user = user_in(ROLE_OFFICE_STAFF, "counter")
     office.staff.add(user)
     listing = staff.get("/admin/notifications/notification/", {"status__exact": "failed"}).content.decode()
     assert here.display_reference in listing
@@ -67,21 +56,21 @@ def test_failed_messages_show_their_reason_to_the_office_s_staff_only(two, offic
     ],
 )
 def test_filters(two, filters, expected):
-    supervisor, _ = signed_in(ROLE_SUPERVISOR, "boss")
+    supervisor, _ = user_in(ROLE_SUPERVISOR, "boss")
     response = supervisor.get("/admin/notifications/notification/", filters)
     assert response.context["cl"].result_count == expected
 
 
 def test_office_filter(two, office):
     here, _ = two
-    supervisor, _ = signed_in(ROLE_SUPERVISOR, "boss")
+    supervisor, _ = user_in(ROLE_SUPERVISOR, "boss")
     response = supervisor.get("/admin/notifications/notification/", {"office": office.pk})
     assert {n.appointment_id for n in response.context["cl"].result_list} == {here.pk}
 
 
 def test_send_again_goes_through_the_service(two):
     _, there = two
-    supervisor, _ = signed_in(ROLE_SUPERVISOR, "boss")
+    supervisor, _ = user_in(ROLE_SUPERVISOR, "boss")
     failed = Notification.objects.get(status="failed")
     pending = Notification.objects.filter(appointment=there).first()
     response = supervisor.post(
