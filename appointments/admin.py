@@ -15,6 +15,8 @@ from django.utils.translation import ngettext
 from appointments.models import Appointment, AppointmentEvent, Closure, Office, OpeningHours, Slot
 from appointments.selectors import forget_office
 from appointments.services import BookingError, cancel_appointment, generate_slots
+from core.admin import SafeDateHierarchyMixin
+from core.text import is_ascii_digits, normalise_code
 from notifications.models import Notification
 
 ALL_OFFICES_PERMISSION = "appointments.view_all_offices"
@@ -48,7 +50,7 @@ class OfficeFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         value = self.value()
-        return queryset.filter(**{self.office_field: value}) if value and value.isdigit() else queryset
+        return queryset.filter(**{self.office_field: value}) if value and is_ascii_digits(value) else queryset
 
 
 def regenerate(model_admin: admin.ModelAdmin, request: HttpRequest, offices: Any) -> None:
@@ -95,7 +97,7 @@ class OfficeAdmin(admin.ModelAdmin):
 
 
 @admin.register(Closure)
-class ClosureAdmin(admin.ModelAdmin):
+class ClosureAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
     list_display = ["starts_on", "ends_on", "office", "reason"]
     list_filter = [OfficeFilter]
     date_hierarchy = "starts_on"
@@ -161,7 +163,7 @@ class ClosureAdmin(admin.ModelAdmin):
 
 
 @admin.register(Slot)
-class SlotAdmin(admin.ModelAdmin):
+class SlotAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
     """Read-only: slots come from opening hours and closures."""
 
     list_display = ["office", "local_start", "capacity", "taken"]
@@ -238,8 +240,8 @@ class AppointmentAdmin(admin.ModelAdmin):
     search_fields = ["=reference"]
     inlines = [AppointmentEventInline, NotificationInline]
     actions = ["cancel"]
-    exclude = ["slot"]
-    readonly_fields = [
+    # Every field is read-only, consent evidence included: changes go through the actions.
+    fields = readonly_fields = [
         "display_reference",
         "office",
         "starts",
@@ -266,7 +268,7 @@ class AppointmentAdmin(admin.ModelAdmin):
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
         # Staff type the reference as it is printed, with or without dashes, in any case.
-        search_term = "".join(ch for ch in search_term.upper() if ch.isalnum())
+        search_term = normalise_code(search_term)
         return super().get_search_results(request, queryset, search_term)
 
     @admin.display(description=_("reference"), ordering="reference")

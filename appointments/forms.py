@@ -21,6 +21,7 @@ from appointments.services import (
     check_party_size,
     normalise_document_number,
 )
+from core.text import normalise_code
 from eligibility.forms import DateField, country_choices
 
 MAX_NAME = Appointment._meta.get_field("full_name").max_length  # noqa: SLF001
@@ -338,7 +339,7 @@ class ManageForm(DescribedForm):
     date_of_birth = birth_date_field()
 
     def clean_reference(self) -> str:
-        reference = "".join(ch for ch in self.cleaned_data["reference"].upper() if ch.isalnum())
+        reference = normalise_code(self.cleaned_data["reference"])
         if len(reference) != REFERENCE_LENGTH:
             raise forms.ValidationError(_("A reference has 9 letters and numbers, for example K7M-2QX-9RD."))
         return reference

@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 
 from appointments import schedule
 from appointments.models import Appointment, AppointmentEvent, Closure, Hold, Office, OpeningHours, Slot
+from core.text import is_ascii_digits, normalise_code
 from eligibility.models import Screening
 from notifications import services as messages
 from notifications.models import Notification
@@ -188,8 +189,9 @@ def check_party_size(size: int, *, office: Office) -> None:
 
 
 def normalise_document_number(number: str) -> str:
-    """Compare document numbers the way people mean them: no spaces, dashes or dots, any case."""
-    return "".join(ch for ch in number.upper() if ch.isalnum())
+    """Compare document numbers the way people mean them: no spaces, dashes or dots, any case,
+    full-width or not."""
+    return normalise_code(number)
 
 
 def _purge_expired_holds(slot: Slot, now: datetime.datetime) -> None:
@@ -433,7 +435,7 @@ def appointment_from_token(token: str) -> Appointment:
         code="stale",
     )
     parts = token.split("-")
-    if len(parts) != 3 or not (parts[0].isdigit() and parts[1].isdigit()) or len(parts[0]) > 18 or len(parts[1]) > 9:
+    if len(parts) != 3 or not all(map(is_ascii_digits, parts[:2])) or len(parts[0]) > 18 or len(parts[1]) > 9:
         raise invalid
     appointment_id, state = int(parts[0]), int(parts[1])
     if not constant_time_compare(parts[2], _token_mac(appointment_id, state)):

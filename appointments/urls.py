@@ -6,7 +6,7 @@ from appointments import views
 
 
 class IsoDate:
-    regex = r"\d{4}-\d{2}-\d{2}"
+    regex = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 
     def to_python(self, value: str) -> datetime.date:
         return datetime.date.fromisoformat(value)  # a ValueError makes the URL not match: 404

@@ -47,6 +47,7 @@ from appointments.services import (
     hold_slot,
     move_appointment,
 )
+from core.text import is_ascii_digits
 from eligibility.models import Screening
 from eligibility.services import ScreeningError, screening_from_reference
 
@@ -432,7 +433,7 @@ def short_link(request: HttpRequest, token: str) -> HttpResponse:
     appointment_id = token.split("-", 1)[0]
     language = (
         Appointment.objects.filter(pk=appointment_id).values_list("language", flat=True).first()
-        if appointment_id.isdigit() and len(appointment_id) <= 18
+        if is_ascii_digits(appointment_id) and len(appointment_id) <= 18
         else None
     )
     with translation.override(language or settings.LANGUAGE_CODE):

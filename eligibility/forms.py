@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
+from core.text import is_ascii_digits
 from eligibility.models import Question
 
 YES_NO = [("yes", _("Yes")), ("no", _("No"))]
@@ -56,7 +57,7 @@ class DateField(forms.MultiValueField):
         day, month, year = (part.strip() if part else "" for part in data_list)
         if not (day and month and year):
             raise forms.ValidationError(_("Enter the day, the month and the year."), code="incomplete")
-        if not (day.isdigit() and month.isdigit() and year.isdigit()) or len(year) != 4 or len(day + month) > 4:
+        if not all(is_ascii_digits(part) for part in (day, month, year)) or len(year) != 4 or len(day + month) > 4:
             raise forms.ValidationError(_("Enter the date in numbers, for example 27 3 1990."), code="invalid")
         try:
             date = datetime.date(int(year), int(month), int(day))

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from appointments.admin import OfficeFilter, office_time, visible_offices
+from core.text import normalise_code
 from notifications.models import Notification
 from notifications.services import resend
 
@@ -44,7 +45,7 @@ class NotificationAdmin(admin.ModelAdmin):
         return super().get_queryset(request).filter(appointment__office__in=visible_offices(request))
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
-        search_term = "".join(ch for ch in search_term.upper() if ch.isalnum())
+        search_term = normalise_code(search_term)
         return super().get_search_results(request, queryset, search_term)
 
     @admin.display(description=_("due"), ordering="due_at")
