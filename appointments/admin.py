@@ -12,12 +12,13 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from appointments.errors import BookingError
 from appointments.models import Appointment, AppointmentEvent, Closure, Office, OpeningHours, Slot
 from appointments.selectors import forget_office
-from appointments.services import BookingError, cancel_appointment, generate_slots
+from appointments.services.changes import cancel_appointment
+from appointments.services.slots import generate_slots
 from core.admin import SafeDateHierarchyMixin
 from core.text import is_ascii_digits, normalise_code
-from notifications.models import Notification
 
 ALL_OFFICES_PERMISSION = "appointments.view_all_offices"
 
@@ -203,22 +204,6 @@ class AppointmentEventInline(admin.TabularInline):
         return False
 
 
-class NotificationInline(admin.TabularInline):
-    model = Notification
-    extra = 0
-    fields = ["kind", "channel", "status", "attempts", "last_error", "sent"]
-    readonly_fields = fields
-    can_delete = False
-    ordering = ["created_at", "pk"]
-
-    @admin.display(description=_("sent"))
-    def sent(self, notification: Notification) -> str:
-        return office_time(notification.appointment.office, notification.sent_at)
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 class ClosedSlotFilter(admin.SimpleListFilter):
     title = _("slot closed")
     parameter_name = "closed"
@@ -238,7 +223,8 @@ class AppointmentAdmin(admin.ModelAdmin):
     list_filter = ["status", ClosedSlotFilter, OfficeFilter]
     list_select_related = ["slot__office", "office"]
     search_fields = ["=reference"]
-    inlines = [AppointmentEventInline, NotificationInline]
+    # notifications/admin.py adds the messages' inline.
+    inlines = [AppointmentEventInline]
     actions = ["cancel"]
     # Every field is read-only, consent evidence included: changes go through the actions.
     fields = readonly_fields = [

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from appointments.models import Closure, Office, OpeningHours
-from appointments.services import generate_slots
+from appointments.services.slots import generate_slots
 from eligibility.models import Pathway
 
 WEEKDAYS = range(5)

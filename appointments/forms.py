@@ -13,10 +13,10 @@ from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 from phonenumber_field.formfields import PhoneNumberField
 
+from appointments.errors import BookingError
 from appointments.models import Appointment, DocumentType, Office, Slot
-from appointments.services import (
+from appointments.services.booking import (
     REFERENCE_LENGTH,
-    BookingError,
     check_date_of_birth,
     check_party_size,
     normalise_document_number,

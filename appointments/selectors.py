@@ -14,7 +14,8 @@ from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subq
 from django.db.models.functions import Coalesce, Greatest
 
 from appointments.models import Closure, Hold, Office, Slot
-from appointments.services import availability_key, bookable_window
+from appointments.services.booking import bookable_window
+from appointments.services.places import availability_key
 from eligibility.models import Screening
 
 logger = logging.getLogger(__name__)

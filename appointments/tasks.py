@@ -2,16 +2,16 @@
 
 from celery import shared_task
 
-from appointments import services
+from appointments.services import booking, slots
 
 
 @shared_task
 def generate_slots() -> dict[str, int]:
     """Keep every office's slots matching its hours, closures and horizon."""
-    return vars(services.generate_all_slots())
+    return vars(slots.generate_all_slots())
 
 
 @shared_task
 def purge_expired_holds() -> int:
     """Give back the places of holds that expired; return how many."""
-    return services.purge_expired_holds()
+    return booking.purge_expired_holds()

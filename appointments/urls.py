@@ -2,7 +2,7 @@ import datetime
 
 from django.urls import path, register_converter
 
-from appointments import views
+from appointments.views import booking, manage
 
 
 class IsoDate:
@@ -20,18 +20,18 @@ register_converter(IsoDate, "isodate")
 app_name = "appointments"
 
 urlpatterns = [
-    path("book/", views.start, name="start"),
-    path("book/office/", views.choose_office, name="choose-office"),
-    path("book/office/<slug:office>/", views.choose_day, name="choose-day"),
-    path("book/office/<slug:office>/<isodate:date>/", views.choose_slot, name="choose-slot"),
-    path("book/details/", views.details, name="details"),
-    path("book/check/", views.check, name="check"),
-    path("manage/", views.manage, name="manage"),
-    path("manage/link/<str:token>/", views.manage_link, name="manage-link"),
-    path("manage/appointment/", views.appointment, name="appointment"),
-    path("manage/appointment/calendar.ics", views.calendar_file, name="calendar"),
-    path("manage/cancel/", views.cancel, name="cancel"),
-    path("manage/move/", views.move_day, name="move-day"),
-    path("manage/move/<isodate:date>/", views.move_slot, name="move-slot"),
-    path("manage/move/confirm/", views.move_confirm, name="move-confirm"),
+    path("book/", booking.start, name="start"),
+    path("book/office/", booking.choose_office, name="choose-office"),
+    path("book/office/<slug:office>/", booking.choose_day, name="choose-day"),
+    path("book/office/<slug:office>/<isodate:date>/", booking.choose_slot, name="choose-slot"),
+    path("book/details/", booking.details, name="details"),
+    path("book/check/", booking.check, name="check"),
+    path("manage/", manage.manage, name="manage"),
+    path("manage/link/<str:token>/", manage.manage_link, name="manage-link"),
+    path("manage/appointment/", manage.appointment, name="appointment"),
+    path("manage/appointment/calendar.ics", manage.calendar_file, name="calendar"),
+    path("manage/cancel/", manage.cancel, name="cancel"),
+    path("manage/move/", manage.move_day, name="move-day"),
+    path("manage/move/<isodate:date>/", manage.move_slot, name="move-slot"),
+    path("manage/move/confirm/", manage.move_confirm, name="move-confirm"),
 ]

@@ -40,7 +40,7 @@ from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from appointments.models import Appointment, Office, OpeningHours, Slot  # noqa: E402
-from appointments.services import generate_slots  # noqa: E402
+from appointments.services.slots import generate_slots  # noqa: E402
 from bench.common import machine, write_section  # noqa: E402
 from eligibility import seed  # noqa: E402
 from eligibility.models import Pathway, ScreenerVersion, Screening  # noqa: E402

@@ -4,14 +4,14 @@ from django.conf.urls.i18n import i18n_patterns
 from django.contrib import admin
 from django.urls import include, path
 
-from appointments import views as appointments_views
+from appointments.views.manage import short_link
 from core import views as core_views
 
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     # The short manage link sent by SMS; it continues in the applicant's language.
-    path("m/<str:token>/", appointments_views.short_link, name="short-manage-link"),
+    path("m/<str:token>/", short_link, name="short-manage-link"),
 ]
 
 urlpatterns += i18n_patterns(

@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from appointments.admin import OfficeFilter, office_time, visible_offices
+from appointments.admin import AppointmentAdmin, OfficeFilter, office_time, visible_offices
 from core.text import normalise_code
 from notifications.models import Notification
 from notifications.services import resend
@@ -74,3 +74,23 @@ class NotificationAdmin(admin.ModelAdmin):
             )
         if skipped:
             self.message_user(request, _("Only failed messages can be sent again."), messages.WARNING)
+
+
+class NotificationInline(admin.TabularInline):
+    model = Notification
+    extra = 0
+    fields = ["kind", "channel", "status", "attempts", "last_error", "sent"]
+    readonly_fields = fields
+    can_delete = False
+    ordering = ["created_at", "pk"]
+
+    @admin.display(description=_("sent"))
+    def sent(self, notification: Notification) -> str:
+        return office_time(notification.appointment.office, notification.sent_at)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+# The appointment's page lists its messages (appointments sits below notifications).
+AppointmentAdmin.inlines = [*AppointmentAdmin.inlines, NotificationInline]

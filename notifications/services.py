@@ -19,6 +19,8 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
+from appointments.calendar import ics
+from appointments.links import manage_token
 from appointments.models import Appointment, Office
 from notifications.models import Notification
 from notifications.sms import GSM7_SINGLE_PART, SmsError, get_backend, gsm7_length, to_gsm7
@@ -211,8 +213,6 @@ class Rendered:
 
 
 def manage_url(appointment: Appointment) -> str:
-    from appointments.services import manage_token
-
     return f"{settings.SITE_URL}/m/{manage_token(appointment)}/"
 
 
@@ -251,8 +251,6 @@ def _sms(context: dict) -> str:
 
 
 def _deliver_email(notification: Notification, rendered: Rendered) -> str:
-    from appointments.calendar import ics
-
     message_id = make_msgid(domain=settings.EMAIL_MESSAGE_ID_DOMAIN)
     message = EmailMultiAlternatives(
         rendered.subject, rendered.text, to=[notification.recipient], headers={"Message-ID": message_id}

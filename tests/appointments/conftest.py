@@ -13,7 +13,8 @@ from django.db import connections, transaction
 from django.utils import translation
 
 from appointments.models import Office, OpeningHours, Slot
-from appointments.services import ApplicantDetails, generate_slots
+from appointments.services.booking import ApplicantDetails
+from appointments.services.slots import generate_slots
 from eligibility.models import Pathway, ScreenerVersion, Screening
 
 # A Monday morning in Bogotá (UTC−5): the booking tests pass this as "now".

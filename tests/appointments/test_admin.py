@@ -10,7 +10,8 @@ from django.test import Client
 from django.utils import timezone
 
 from appointments.models import Appointment, Closure, OpeningHours, Slot
-from appointments.services import book_appointment, generate_slots
+from appointments.services.booking import book_appointment
+from appointments.services.slots import generate_slots
 from core.services import ROLE_OFFICE_STAFF, ROLE_PROGRAM_ADMIN, ROLE_SUPERVISOR, ensure_roles
 from tests.appointments.conftest import OfficeFactory, details, key, make_screening
 

@@ -7,18 +7,12 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 
+from appointments.errors import BookingError
 from appointments.models import Appointment, AppointmentEvent, Closure, Hold, Slot
 from appointments.selectors import bookable_days, with_places_left
-from appointments.services import (
-    REFERENCE_ALPHABET,
-    BookingError,
-    book_appointment,
-    cancel_appointment,
-    generate_slots,
-    hold_slot,
-    move_appointment,
-    purge_expired_holds,
-)
+from appointments.services.booking import REFERENCE_ALPHABET, book_appointment, hold_slot, purge_expired_holds
+from appointments.services.changes import cancel_appointment, move_appointment
+from appointments.services.slots import generate_slots
 from tests.appointments.conftest import NOW, OfficeFactory, details, first_slot, key, make_screening
 
 pytestmark = pytest.mark.django_db

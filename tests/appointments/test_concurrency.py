@@ -10,9 +10,12 @@ from typing import Any
 import pytest
 from django.db import IntegrityError, connection
 
-from appointments import services
+from appointments.errors import BookingError
 from appointments.models import Appointment, Hold, Office, Slot
-from appointments.services import BookingError, book_appointment, generate_all_slots, hold_slot, move_appointment
+from appointments.services import places
+from appointments.services.booking import book_appointment, hold_slot
+from appointments.services.changes import move_appointment
+from appointments.services.slots import generate_all_slots
 from eligibility.models import Screening
 from tests.appointments.conftest import NOW, OfficeFactory, details, key, make_screening, row_locked
 
@@ -145,7 +148,7 @@ def _unlocked_reads(monkeypatch: pytest.MonkeyPatch, clients: int) -> None:
         everyone_read.wait()
         return slots
 
-    monkeypatch.setattr(services, "_lock_slots", read_without_lock)
+    monkeypatch.setattr(places, "lock_slots", read_without_lock)
 
 
 def test_control_without_the_lock_and_the_counter_the_race_overbooks(race_slot, monkeypatch):
@@ -156,7 +159,7 @@ def test_control_without_the_lock_and_the_counter_the_race_overbooks(race_slot, 
         if slot.taken >= slot.capacity:
             raise BookingError("full", code="full")
 
-    monkeypatch.setattr(services, "_take_place", check_without_counting)
+    monkeypatch.setattr(places, "take_place", check_without_counting)
     results = race(
         20,
         lambda i: book_appointment(

@@ -6,8 +6,9 @@ import datetime
 import pytest
 from django.test import Client
 
+from appointments.errors import BookingError
 from appointments.models import Appointment
-from appointments.services import BookingError, book_appointment, normalise_document_number
+from appointments.services.booking import book_appointment, normalise_document_number
 from core.services import ROLE_OFFICE_STAFF, ROLE_PROGRAM_ADMIN, ROLE_SUPERVISOR
 from core.text import is_ascii_digits, normalise_code
 from eligibility.forms import DateField

@@ -13,8 +13,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from appointments.links import manage_token
 from appointments.models import Appointment, Closure, Hold, Slot
-from appointments.services import generate_slots, manage_token, move_appointment
+from appointments.services.changes import move_appointment
+from appointments.services.slots import generate_slots
 from eligibility.services import screening_reference
 from tests.appointments.conftest import OfficeFactory, make_screening, row_locked
 

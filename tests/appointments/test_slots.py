@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 
 from appointments import schedule
 from appointments.models import Appointment, Closure, OpeningHours, Slot
-from appointments.services import book_appointment, cancel_appointment, generate_slots
+from appointments.services.booking import book_appointment
+from appointments.services.changes import cancel_appointment
+from appointments.services.slots import generate_slots
 from tests.appointments.conftest import NOW, OfficeFactory, details, first_slot, key
 
 pytestmark = pytest.mark.django_db

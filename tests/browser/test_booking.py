@@ -14,7 +14,7 @@ from django.utils import translation
 from playwright.sync_api import Browser, expect
 
 from appointments.models import Appointment
-from appointments.services import generate_slots
+from appointments.services.slots import generate_slots
 from eligibility import seed
 from tests.appointments.conftest import OfficeFactory
 from tests.browser.conftest import CheckedPage

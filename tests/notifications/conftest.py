@@ -14,7 +14,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope
 
 from appointments.models import Appointment, Slot
-from appointments.services import book_appointment, generate_slots
+from appointments.services.booking import book_appointment
+from appointments.services.slots import generate_slots
 from tests.appointments.conftest import NOW, OfficeFactory, details, key, make_screening
 
 

@@ -3,7 +3,7 @@ the offices a user may see, and sent again through the service."""
 
 import pytest
 
-from appointments.services import generate_slots
+from appointments.services.slots import generate_slots
 from core.services import ROLE_OFFICE_STAFF, ROLE_SUPERVISOR
 from notifications.models import Notification
 from tests.appointments.conftest import NOW, OfficeFactory

@@ -20,7 +20,8 @@ import pytest
 from django.utils import timezone
 
 from appointments.models import Appointment
-from appointments.services import book_appointment, generate_slots
+from appointments.services.booking import book_appointment
+from appointments.services.slots import generate_slots
 from eligibility.services import screening_reference
 from movilidad.celery import app as celery_app
 from notifications import services

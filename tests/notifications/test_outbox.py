@@ -9,8 +9,10 @@ from email.message import Message
 import pytest
 from django.db import IntegrityError, transaction
 
+from appointments.errors import BookingError
+from appointments.links import manage_token
 from appointments.models import Appointment, Slot
-from appointments.services import BookingError, cancel_appointment, manage_token, move_appointment
+from appointments.services.changes import cancel_appointment, move_appointment
 from notifications import services
 from notifications.models import Notification
 from notifications.sms import GSM7_SINGLE_PART, is_gsm7

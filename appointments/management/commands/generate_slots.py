@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from appointments.models import Office
-from appointments.services import GenerationResult, generate_slots
+from appointments.services.slots import GenerationResult, generate_slots
 
 
 class Command(BaseCommand):

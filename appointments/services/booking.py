@@ -1,0 +1,290 @@
+"""Holds and booking: the rules a new appointment must meet, a place kept while the applicant
+types, and the booking itself (idempotent by its booking key)."""
+
+import datetime
+import logging
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from appointments import schedule
+from appointments.errors import BookingError, ErrorCode, duplicate_error
+from appointments.models import Appointment, AppointmentEvent, Closure, Hold, Office, Slot
+from appointments.services import events, places
+from appointments.services.places import bounded_lock_waits, places_changed
+from core.text import normalise_code
+from eligibility.models import Screening
+from notifications.models import Notification
+from notifications.services import notify
+
+logger = logging.getLogger(__name__)
+
+# No 0/O, 1/I/L, or U (read as V): 30 symbols, 9 of them make 44 random bits.
+REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+REFERENCE_LENGTH = 9
+ADULT_AGE = 18
+
+
+def _is_closed(office: Office, day: datetime.date) -> bool:
+    return Closure.objects.filter(Q(office=office) | Q(office=None), starts_on__lte=day, ends_on__gte=day).exists()
+
+
+def bookable_window(office: Office, now: datetime.datetime) -> tuple[datetime.datetime, datetime.datetime]:
+    """The first and the (excluded) last instant a new appointment may start at this office."""
+    last_day = office.local_today(now) + datetime.timedelta(days=office.horizon_days + 1)
+    return now + datetime.timedelta(hours=office.min_notice_hours), schedule.to_utc(
+        last_day, datetime.time(), office.zone
+    )
+
+
+def check_slot_bookable(slot: Slot, *, screening: Screening, now: datetime.datetime) -> None:
+    """Raise BookingError unless a new appointment for this screening may start in this slot."""
+    office = slot.office
+    if slot.starts_at <= now:
+        raise BookingError(_("This time has already passed. Please choose another one."), code=ErrorCode.UNAVAILABLE)
+    earliest, end = bookable_window(office, now)
+    if slot.starts_at < earliest:
+        raise BookingError(
+            _("Appointments must be booked at least %(hours)s hours ahead. Please choose a later time.")
+            % {"hours": office.min_notice_hours},
+            code=ErrorCode.UNAVAILABLE,
+        )
+    if slot.starts_at >= end:
+        raise BookingError(
+            _("Appointments can be booked up to %(days)s days ahead. Please choose an earlier day.")
+            % {"days": office.horizon_days},
+            code=ErrorCode.UNAVAILABLE,
+        )
+    if not office.active:
+        raise BookingError(_("This office is not taking bookings at the moment."), code=ErrorCode.UNAVAILABLE)
+    if slot.capacity == 0 or _is_closed(office, slot.local_start().date()):
+        raise BookingError(
+            _("The office is closed at this time. Please choose another day."), code=ErrorCode.UNAVAILABLE
+        )
+    if not office.pathways.filter(code__in=screening.eligible_pathways).exists():
+        raise BookingError(
+            _("This office does not handle the pathways your answers may fit. Please choose another office."),
+            code=ErrorCode.UNAVAILABLE,
+        )
+
+
+def check_screening(screening: Screening, *, now: datetime.datetime) -> None:
+    if not screening.eligible_pathways:
+        raise BookingError(_("This screening does not allow booking an appointment."), code=ErrorCode.SCREENING)
+    if screening.created_at < now - datetime.timedelta(days=settings.SCREENING_VALID_DAYS):
+        raise BookingError(
+            _("Your answers are more than %(days)s days old. Please answer the questions again before booking.")
+            % {"days": settings.SCREENING_VALID_DAYS},
+            code=ErrorCode.SCREENING,
+        )
+
+
+def age_on(born: datetime.date, day: datetime.date) -> int:
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+def check_date_of_birth(born: datetime.date, *, today: datetime.date) -> None:
+    if born > today:
+        raise BookingError(_("The date of birth cannot be in the future."), code=ErrorCode.INVALID)
+    if age_on(born, today) < ADULT_AGE:
+        raise BookingError(
+            _("The person booking must be %(age)s or older. Family members under %(age)s attend with an adult.")
+            % {"age": ADULT_AGE},
+            code=ErrorCode.INVALID,
+        )
+
+
+def check_party_size(size: int, *, office: Office) -> None:
+    if not 1 <= size <= office.max_party_size:
+        raise BookingError(
+            _("This office can receive at most %(count)s people per appointment.") % {"count": office.max_party_size},
+            code=ErrorCode.INVALID,
+        )
+
+
+def normalise_document_number(number: str) -> str:
+    """Compare document numbers the way people mean them: no spaces, dashes or dots, any case,
+    full-width or not."""
+    return normalise_code(number)
+
+
+# ---------------------------------------------------------------------------------------------
+# Holds
+# ---------------------------------------------------------------------------------------------
+def hold_slot(
+    *,
+    slot_id: int,
+    screening: Screening,
+    replaces: uuid.UUID | None = None,
+    moving: bool = False,
+    now: datetime.datetime | None = None,
+) -> Hold:
+    """Keep a place in the slot for the applicant's session for the office's hold time. The hold
+    the session had before, and any other hold of the same screening, are released in the same
+    transaction. Moving an existing appointment does not need a recent screening."""
+    now = now or timezone.now()
+    if not moving:
+        check_screening(screening, now=now)
+    with transaction.atomic(durable=True), bounded_lock_waits():
+        # One hold per screening even when its browsers ask at the same moment: they queue here.
+        Screening.objects.select_for_update().filter(pk=screening.pk).first()
+        # The session's previous hold and any other of the same screening are given back.
+        others = Hold.objects.filter(Q(token=replaces) | Q(screening=screening))
+        held = dict(others.values_list("token", "slot_id"))
+        slot = places.lock_slots(slot_id, *held.values())[slot_id]
+        for token in held:
+            places.release_held_place(token)
+        check_slot_bookable(slot, screening=screening, now=now)
+        places.purge_expired_in(slot, now)
+        places.take_place(slot)
+        return Hold.objects.create(
+            slot=slot,
+            screening=screening,
+            token=uuid.uuid4(),
+            expires_at=now + datetime.timedelta(minutes=slot.office.hold_minutes),
+        )
+
+
+def release_hold(*, token: uuid.UUID) -> None:
+    with transaction.atomic(durable=True), bounded_lock_waits():
+        slot_id = places.hold_slot_id(token)
+        if slot_id is not None:
+            places.lock_slots(slot_id)
+            places.release_held_place(token)
+
+
+def purge_expired_holds(*, now: datetime.datetime | None = None) -> int:
+    """Give back the places of expired holds; returns how many were purged."""
+    now = now or timezone.now()
+    purged = 0
+    slot_ids = list(Hold.objects.filter(expires_at__lte=now).values_list("slot_id", flat=True).distinct())
+    for slot_id in slot_ids:
+        with transaction.atomic(durable=True):
+            slot = Slot.objects.select_for_update(of=("self",)).filter(pk=slot_id).order_by().first()
+            if slot is not None:
+                before = slot.taken
+                places.purge_expired_in(slot, now)
+                purged += before - slot.taken
+                places_changed(slot.office_id)
+    return purged
+
+
+# ---------------------------------------------------------------------------------------------
+# Booking
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ApplicantDetails:
+    full_name: str
+    date_of_birth: datetime.date
+    nationality: str
+    document_type: str
+    document_number: str
+    document_country: str
+    phone: Any
+    language: str
+    email: str = ""
+    party_size: int = 1
+    companions: list[dict[str, Any]] = field(default_factory=list)
+
+
+def new_reference() -> str:
+    while True:
+        reference = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH))
+        if not Appointment.objects.filter(reference=reference).exists():
+            return reference
+
+
+def _end_past_appointments(details: ApplicantDetails, now: datetime.datetime) -> None:
+    """An appointment whose time has gone no longer counts as the person's active one."""
+    past = Appointment.objects.select_for_update().filter(
+        status=Appointment.Status.BOOKED,
+        document_type=details.document_type,
+        document_number=normalise_document_number(details.document_number),
+        document_country=details.document_country,
+        slot__ends_at__lte=now,
+    )
+    for appointment in past:
+        appointment.status = Appointment.Status.PAST
+        appointment.state += 1
+        appointment.save(update_fields=["status", "state", "updated_at"])
+        events.log_event(appointment, AppointmentEvent.Action.ENDED)
+
+
+def book_appointment(
+    *,
+    screening: Screening,
+    slot_id: int,
+    details: ApplicantDetails,
+    booking_key: uuid.UUID,
+    hold: uuid.UUID | None = None,
+    now: datetime.datetime | None = None,
+) -> Appointment:
+    """Book the slot for the applicant, converting their hold when it is still valid.
+
+    The booking key makes the call idempotent: the same key again (a double click, a replayed
+    POST) returns the appointment it already made."""
+    now = now or timezone.now()
+    existing = Appointment.objects.filter(booking_key=booking_key).first()
+    if existing is not None:
+        return existing
+    check_screening(screening, now=now)
+    try:
+        with transaction.atomic(durable=True), bounded_lock_waits():
+            slot = places.lock_slots(slot_id)[slot_id]
+            existing = Appointment.objects.filter(booking_key=booking_key).first()
+            if existing is not None:
+                return existing
+            check_slot_bookable(slot, screening=screening, now=now)
+            check_date_of_birth(details.date_of_birth, today=slot.local_start().date())
+            check_party_size(details.party_size, office=slot.office)
+            _end_past_appointments(details, now)
+            if hold is not None and Hold.objects.filter(token=hold, slot=slot, expires_at__gt=now).delete()[0]:
+                pass  # the hold's place becomes the appointment's: `taken` does not change
+            else:
+                places.purge_expired_in(slot, now)
+                places.take_place(slot)
+            appointment = Appointment(
+                reference=new_reference(),
+                office=slot.office,
+                slot=slot,
+                screening=screening,
+                booking_key=booking_key,
+                consent_at=now,
+                full_name=details.full_name.strip(),
+                date_of_birth=details.date_of_birth,
+                nationality=details.nationality,
+                document_type=details.document_type,
+                document_number=normalise_document_number(details.document_number),
+                document_country=details.document_country,
+                phone=details.phone,
+                email=details.email,
+                language=details.language,
+                party_size=details.party_size,
+                companions=details.companions,
+            )
+            try:
+                appointment.full_clean()
+            except ValidationError as exc:
+                if "__all__" in exc.message_dict:
+                    raise duplicate_error() from exc
+                raise BookingError(" ".join(exc.messages), code=ErrorCode.INVALID) from exc
+            appointment.save()
+            events.log_event(appointment, AppointmentEvent.Action.BOOKED, slot=slot.pk)
+            notify(appointment=appointment, kind=Notification.Kind.CONFIRMATION, now=now)
+            return appointment
+    except IntegrityError as exc:
+        # Two requests for the same document, or the same key, raced past the checks above.
+        existing = Appointment.objects.filter(booking_key=booking_key).first()
+        if existing is not None:
+            return existing
+        if "appointments_one_active_per_document" in str(exc):
+            raise duplicate_error() from exc
+        raise

@@ -1,0 +1,94 @@
+"""Changes to a booked appointment: cancelling and moving, by the applicant or by staff."""
+
+import datetime
+import logging
+import uuid
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from appointments.errors import BookingError, ErrorCode
+from appointments.models import Appointment, AppointmentEvent, Hold
+from appointments.services import events, places
+from appointments.services.booking import check_slot_bookable
+from appointments.services.places import bounded_lock_waits
+from notifications.models import Notification
+from notifications.services import cancel_reminders, notify, schedule_reminders_for
+
+logger = logging.getLogger(__name__)
+
+
+def _lock_appointment(appointment_id: int, expected_state: int | None, now: datetime.datetime) -> Appointment:
+    appointment = Appointment.objects.select_for_update(of=("self",)).select_related("slot").filter(pk=appointment_id)
+    appointment = appointment.first()
+    if appointment is None or (expected_state is not None and appointment.state != expected_state):
+        raise BookingError(
+            _("This appointment was changed in the meantime. Here is how it stands now."), code=ErrorCode.STALE
+        )
+    if appointment.status != Appointment.Status.BOOKED:
+        raise BookingError(_("This appointment was cancelled and cannot be changed."), code=ErrorCode.STALE)
+    if appointment.slot.starts_at <= now:
+        raise BookingError(_("This appointment has already taken place and cannot be changed."), code=ErrorCode.STALE)
+    return appointment
+
+
+def cancel_appointment(
+    *,
+    appointment_id: int,
+    expected_state: int | None = None,
+    actor: AbstractBaseUser | None = None,
+    now: datetime.datetime | None = None,
+) -> Appointment:
+    """Cancel the appointment and give its place back. `expected_state` refuses the change when the
+    appointment changed since the page that asked for it was shown."""
+    now = now or timezone.now()
+    with transaction.atomic(durable=True), bounded_lock_waits():
+        appointment = _lock_appointment(appointment_id, expected_state, now)
+        places.lock_slots(appointment.slot_id)
+        appointment.status = Appointment.Status.CANCELLED
+        appointment.cancelled_at = now
+        appointment.state += 1
+        appointment.save(update_fields=["status", "cancelled_at", "state", "updated_at"])
+        places.release_place(appointment.slot_id)
+        events.log_event(appointment, AppointmentEvent.Action.CANCELLED, actor)
+        cancel_reminders(appointment=appointment)
+        notify(appointment=appointment, kind=Notification.Kind.CANCELLED, now=now)
+        return appointment
+
+
+def move_appointment(
+    *,
+    appointment_id: int,
+    slot_id: int,
+    expected_state: int | None = None,
+    hold: uuid.UUID | None = None,
+    actor: AbstractBaseUser | None = None,
+    now: datetime.datetime | None = None,
+) -> Appointment:
+    """Move the appointment to another time at the same office: the new place is taken and the old
+    one given back in one transaction, under the same rules as a new booking."""
+    now = now or timezone.now()
+    with transaction.atomic(durable=True), bounded_lock_waits():
+        appointment = _lock_appointment(appointment_id, expected_state, now)
+        if slot_id == appointment.slot_id:
+            raise BookingError(_("This is already the time of your appointment."), code=ErrorCode.UNAVAILABLE)
+        slots = places.lock_slots(appointment.slot_id, slot_id)
+        slot = slots[slot_id]
+        if slot.office_id != appointment.office_id:
+            raise BookingError(_("An appointment can only be moved within its office."), code=ErrorCode.UNAVAILABLE)
+        check_slot_bookable(slot, screening=appointment.screening, now=now)
+        if hold is None or not Hold.objects.filter(token=hold, slot=slot, expires_at__gt=now).delete()[0]:
+            places.purge_expired_in(slot, now)
+            places.take_place(slot)
+        places.release_place(appointment.slot_id)
+        previous = appointment.slot_id
+        appointment.slot = slot
+        appointment.state += 1
+        appointment.save(update_fields=["slot", "state", "updated_at"])
+        events.log_event(appointment, AppointmentEvent.Action.MOVED, actor, **{"from": previous, "to": slot.pk})
+        cancel_reminders(appointment=appointment)
+        notify(appointment=appointment, kind=Notification.Kind.MOVED, now=now)
+        schedule_reminders_for(appointment=appointment, now=now)
+        return appointment

@@ -1,0 +1,310 @@
+"""Booking pages: /book/?screening=<signed reference> → office → day → time (holds a place) →
+details → check your answers → confirm → the appointment page."""
+
+import datetime
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_safe
+from django_countries import countries
+from phonenumber_field.phonenumber import PhoneNumber
+
+from appointments import selectors
+from appointments.errors import BookingError, ErrorCode
+from appointments.forms import (
+    LANGUAGE_CHOICES,
+    DetailsForm,
+    SlotForm,
+    initial_from_session,
+)
+from appointments.models import Appointment, DocumentType, Hold, Office, Slot
+from appointments.services.booking import ApplicantDetails, book_appointment, check_screening, hold_slot
+from appointments.views.common import (
+    BOOKING,
+    GET_POST,
+    busy,
+    day_or_redirect,
+    parse_uuid,
+    problem,
+    save_state,
+    session_state,
+    show_appointment,
+    too_many,
+    too_many_holds,
+    with_urls,
+)
+from eligibility.models import Screening
+from eligibility.services import ScreeningError, screening_from_reference
+
+
+@require_safe
+def start(request: HttpRequest) -> HttpResponse:
+    """Where "Book an appointment" leads: only with a valid, signed reference to an eligible screening."""
+    reference = request.GET.get("screening", "")
+    if not reference and session_state(request, BOOKING).get("screening"):
+        return redirect("appointments:choose-office")
+    try:
+        screening = screening_from_reference(reference, max_age=datetime.timedelta(days=settings.SCREENING_VALID_DAYS))
+        check_screening(screening, now=timezone.now())
+    except ScreeningError as exc:
+        return render(request, "appointments/reference_invalid.html", {"message": exc.message}, status=400)
+    except BookingError as exc:
+        return problem(request, exc.message, restart=True)
+    if session_state(request, BOOKING).get("screening") != screening.pk:
+        # What the pages need of the screening (it never changes) rides in the session.
+        request.session[BOOKING] = {
+            "screening": screening.pk,
+            "eligible": screening.eligible_pathways,
+            "created": screening.created_at.isoformat(),
+        }
+    return redirect("appointments:choose-office")
+
+
+@dataclass(frozen=True)
+class ScreeningFacts:
+    """The screening as the booking pages see it, without a query; `load()` for the services."""
+
+    pk: int
+    eligible_pathways: list[str]
+    created_at: datetime.datetime
+
+    def load(self) -> Screening:
+        screening = Screening.objects.filter(pk=self.pk).first()
+        if screening is None:
+            raise BookingError(_("Please answer the questions again before booking."), code=ErrorCode.SCREENING)
+        return screening
+
+
+def _screening_facts(request: HttpRequest) -> ScreeningFacts | None:
+    booking = session_state(request, BOOKING)
+    try:
+        return ScreeningFacts(
+            pk=int(booking["screening"]),
+            eligible_pathways=list(booking["eligible"]),
+            created_at=datetime.datetime.fromisoformat(booking["created"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def booking_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Pass the session's screening (still valid for booking) to the view."""
+
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        screening = _screening_facts(request)
+        if screening is None:
+            return problem(
+                request,
+                _("To book, first answer the questions: booking opens from your result page."),
+                restart=True,
+            )
+        try:
+            check_screening(screening, now=timezone.now())
+        except BookingError as exc:
+            return problem(request, exc.message, restart=True)
+        return view(request, screening, *args, **kwargs)
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return wrapped
+
+
+@require_safe
+@booking_view
+def choose_office(request: HttpRequest, screening: ScreeningFacts) -> HttpResponse:
+    cities = selectors.offices_for(screening)
+    return render(request, "appointments/book/office.html", {"cities": cities})
+
+
+def _office(screening: ScreeningFacts, slug: str) -> Office:
+    office = selectors.office_for(screening, slug)
+    if office is None:
+        raise Http404
+    return office
+
+
+@require_safe
+@booking_view
+def choose_day(request: HttpRequest, screening: ScreeningFacts, office: str) -> HttpResponse:
+    chosen = _office(screening, office)
+    days = selectors.bookable_days(chosen, timezone.now())
+    return render(
+        request,
+        "appointments/book/day.html",
+        {
+            "office": chosen,
+            "days": with_urls(days, lambda day: reverse("appointments:choose-slot", args=[chosen.slug, day.date])),
+            "back_url": reverse("appointments:choose-office"),
+            "moving": False,
+        },
+    )
+
+
+@GET_POST
+@booking_view
+def choose_slot(request: HttpRequest, screening: ScreeningFacts, office: str, date: datetime.date) -> HttpResponse:
+    chosen = _office(screening, office)
+    days_url = reverse("appointments:choose-day", args=[chosen.slug])
+    day = day_or_redirect(request, chosen, date, days_url)
+    if isinstance(day, HttpResponse):
+        return day
+    form = SlotForm(request.POST or None, slots=day.slots)
+    if request.method == "POST" and too_many_holds(request):
+        return too_many(request)
+    if request.method == "POST" and form.is_valid():
+        booking = session_state(request, BOOKING)
+        try:
+            hold = hold_slot(
+                slot_id=form.cleaned_data["slot"], screening=screening.load(), replaces=parse_uuid(booking.get("hold"))
+            )
+        except BookingError as exc:
+            if exc.code == "busy":
+                return busy(request, exc)
+            messages.error(request, exc.message)
+            return redirect(request.path)
+        save_state(request, BOOKING, slot=hold.slot_id, hold=str(hold.token))
+        return redirect("appointments:details")
+    return render(
+        request,
+        "appointments/book/time.html",
+        {"office": chosen, "day": day, "form": form, "back_url": days_url, "moving": False},
+        status=400 if form.errors else 200,
+    )
+
+
+def _held_slot(request: HttpRequest) -> Slot | None:
+    slot_id = session_state(request, BOOKING).get("slot")
+    return Slot.objects.select_related("office").filter(pk=slot_id).first() if slot_id else None
+
+
+def _hold_expiry(request: HttpRequest) -> datetime.datetime | None:
+    token = parse_uuid(session_state(request, BOOKING).get("hold"))
+    hold = Hold.objects.filter(token=token).first() if token else None
+    return hold.expires_at if hold else None
+
+
+@GET_POST
+@booking_view
+def details(request: HttpRequest, screening: ScreeningFacts) -> HttpResponse:
+    slot = _held_slot(request)
+    if slot is None:
+        messages.error(request, _("Please choose a time first."))
+        return redirect("appointments:choose-office")
+    booking = session_state(request, BOOKING)
+    day = slot.local_start().date()
+    form = DetailsForm(
+        request.POST or None, office=slot.office, day=day, initial=initial_from_session(booking.get("details", {}))
+    )
+    if request.method == "POST" and form.is_valid():
+        save_state(request, BOOKING, details=form.to_session(), key=booking.get("key") or str(uuid.uuid4()))
+        return redirect("appointments:check")
+    return render(
+        request,
+        "appointments/book/details.html",
+        {
+            "form": form,
+            "slot": slot,
+            "office": slot.office,
+            "hold_expires": _hold_expiry(request),
+            "back_url": reverse("appointments:choose-slot", args=[slot.office.slug, day]),
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+def _summary_rows(values: dict[str, Any]) -> list[tuple[str, str]]:
+    born = datetime.date.fromisoformat(values["date_of_birth"])
+    people = [str(values["party_size"])] + [f"{c['name']} ({c['age']})" for c in values.get("companions", [])]
+    return [
+        (_("Full name"), values["full_name"]),
+        (_("Date of birth"), date_format(born, "DATE_FORMAT")),
+        (_("Nationality"), str(countries.name(values["nationality"]))),
+        (_("Identity document"), f"{DocumentType(values['document_type']).label} {values['document_number']}"),
+        (_("Country that issued the document"), str(countries.name(values["document_country"]))),
+        (_("Mobile phone"), PhoneNumber.from_string(values["phone"]).as_international),
+        (_("E-mail"), values["email"] or _("None")),
+        (_("Language for messages"), dict(LANGUAGE_CHOICES).get(values["language"], values["language"])),
+        (_("People attending"), ", ".join(people)),
+    ]
+
+
+def _details(values: dict[str, Any]) -> ApplicantDetails:
+    return ApplicantDetails(**{**values, "date_of_birth": datetime.date.fromisoformat(values["date_of_birth"])})
+
+
+@GET_POST
+@booking_view
+def check(request: HttpRequest, screening: ScreeningFacts) -> HttpResponse:
+    booking = session_state(request, BOOKING)
+    slot = _held_slot(request)
+    # A second press, a replayed form or the back button: the key finds the appointment made.
+    key = request.POST.get("key") if request.method == "POST" else booking.get("done")
+    if key and key in (booking.get("key"), booking.get("done")):
+        done = Appointment.objects.filter(booking_key=parse_uuid(key)).first()
+        if done is not None:
+            return show_appointment(request, done)
+    if slot is None or not booking.get("details") or not booking.get("key"):
+        messages.error(request, _("Please choose a time and fill in your details first."))
+        return redirect("appointments:choose-office")
+    values = booking["details"]
+    if request.method == "POST":
+        if request.POST.get("key") != booking["key"]:
+            messages.error(request, _("Please check your answers again: they changed in another window."))
+            return redirect("appointments:check")
+        try:
+            appointment = book_appointment(
+                screening=screening.load(),
+                slot_id=slot.pk,
+                details=_details(values),
+                booking_key=uuid.UUID(booking["key"]),
+                hold=parse_uuid(booking.get("hold")),
+            )
+        except BookingError as exc:
+            return _booking_failed(request, exc, slot)
+        # Only the screening stays: booking again (another adult of the family) starts afresh.
+        request.session[BOOKING] = {
+            **{name: booking[name] for name in ("screening", "eligible", "created")},
+            "done": booking["key"],
+        }
+        messages.success(request, _("Your appointment is booked."))
+        return show_appointment(request, appointment)
+    return render(
+        request,
+        "appointments/book/check.html",
+        {
+            "slot": slot,
+            "office": slot.office,
+            "rows": _summary_rows(values),
+            "key": booking["key"],
+            "hold_expires": _hold_expiry(request),
+            "time_url": reverse("appointments:choose-day", args=[slot.office.slug]),
+        },
+    )
+
+
+def _booking_failed(request: HttpRequest, error: BookingError, slot: Slot) -> HttpResponse:
+    if error.code == "busy":
+        return busy(request, error)
+    if error.code == "duplicate":
+        return render(request, "appointments/duplicate.html", {"message": error.message}, status=409)
+    if error.code == "screening":
+        return problem(request, error.message, restart=True)
+    messages.error(request, error.message)
+    if error.code == "invalid":
+        return redirect("appointments:details")
+    # Full or no longer bookable: choose another time; the details typed are kept.
+    booking = session_state(request, BOOKING)
+    booking.pop("hold", None)
+    booking.pop("slot", None)
+    request.session[BOOKING] = booking
+    return redirect("appointments:choose-day", office=slot.office.slug)

@@ -1,0 +1,89 @@
+"""What the booking and manage pages share: the session's state, the refusal pages, and how a
+session comes to see an appointment.
+
+What the applicant has typed lives in the session, never in a URL. The appointment a session may see
+is kept in the session too, after a booking, a lookup or a signed link."""
+
+import datetime
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+from django_ratelimit.core import is_ratelimited
+
+from appointments import selectors
+from appointments.errors import BookingError
+from appointments.models import Appointment, Office
+
+BOOKING = "booking"
+MANAGE = "manage"
+MOVE = "move"
+GET_POST = require_http_methods(["GET", "HEAD", "POST"])
+
+
+def problem(request: HttpRequest, message: str, *, status: int = 400, restart: bool = False) -> HttpResponse:
+    return render(request, "appointments/problem.html", {"message": message, "restart": restart}, status=status)
+
+
+def busy(request: HttpRequest, error: BookingError) -> HttpResponse:
+    response = render(request, "appointments/busy.html", {"message": error.message}, status=429)
+    response["Retry-After"] = "5"
+    return response
+
+
+def session_state(request: HttpRequest, key: str) -> dict[str, Any]:
+    value = request.session.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def save_state(request: HttpRequest, name: str, **values: Any) -> None:
+    request.session[name] = {**session_state(request, name), **values}
+
+
+def parse_uuid(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def show_appointment(request: HttpRequest, appointment: Appointment) -> HttpResponseRedirect:
+    """Let this session see the appointment, and go to its page."""
+    request.session[MANAGE] = {"id": appointment.pk}
+    request.session.pop(MOVE, None)
+    return redirect("appointments:appointment")
+
+
+def too_many_holds(request: HttpRequest) -> bool:
+    return is_ratelimited(
+        request, group="appointments.hold", key="ip", rate=settings.HOLD_RATE, method="POST", increment=True
+    )
+
+
+def too_many(request: HttpRequest) -> HttpResponse:
+    return problem(
+        request, _("Too many attempts from this connection. Please wait a few minutes and try again."), status=429
+    )
+
+
+def with_urls(days: list[selectors.Day], url: Callable[[selectors.Day], str]) -> list[selectors.Day]:
+    for day in days:
+        day.url = url(day)
+    return days
+
+
+def day_or_redirect(request: HttpRequest, office: Office, date: datetime.date, days_url: str) -> Any:
+    # Showing the times may use the cached copy; a choice is checked against the database.
+    read = selectors.bookable_day if request.method == "POST" else selectors.times_of_day
+    day = read(office, date, timezone.now())
+    if day is None or day.closed or not any(slot.places_left for slot in day.slots):
+        messages.error(request, _("There are no free times on that day any more. Please choose another day."))
+        return redirect(days_url)
+    return day

@@ -1,0 +1,271 @@
+"""Manage pages: reference + date of birth, or a signed link → the appointment page → cancel, or
+move to another time."""
+
+import datetime
+import hmac
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_safe
+from django_ratelimit.core import is_ratelimited
+
+from appointments import calendar, selectors
+from appointments.errors import BookingError, ErrorCode
+from appointments.forms import (
+    ConfirmForm,
+    ManageForm,
+    SlotForm,
+)
+from appointments.links import appointment_from_token
+from appointments.models import Appointment, Slot
+from appointments.services.booking import hold_slot
+from appointments.services.changes import cancel_appointment, move_appointment
+from appointments.views.common import (
+    GET_POST,
+    MANAGE,
+    MOVE,
+    busy,
+    day_or_redirect,
+    parse_uuid,
+    problem,
+    session_state,
+    show_appointment,
+    too_many,
+    too_many_holds,
+    with_urls,
+)
+from core.text import is_ascii_digits
+
+
+@GET_POST
+def manage(request: HttpRequest) -> HttpResponse:
+    """Find an appointment by reference and date of birth. A wrong reference and a wrong date of
+    birth get the same answer after the same work (one query, one constant-time comparison)."""
+    form = ManageForm(request.POST or None)
+    if request.method == "POST":
+        if is_ratelimited(
+            request,
+            group="appointments.manage",
+            key="ip",
+            rate=settings.MANAGE_LOOKUP_RATE,
+            method="POST",
+            increment=True,
+        ):
+            return problem(
+                request,
+                _("Too many attempts from this connection. Please wait a few minutes and try again."),
+                status=429,
+            )
+        if form.is_valid():
+            appointment = Appointment.objects.filter(reference=form.cleaned_data["reference"]).first()
+            born = appointment.date_of_birth.isoformat() if appointment else "0000-00-00"
+            if hmac.compare_digest(born, form.cleaned_data["date_of_birth"].isoformat()) and appointment:
+                return show_appointment(request, appointment)
+            form.add_error(None, _("We could not find an appointment with this reference and date of birth."))
+    return render(request, "appointments/manage/lookup.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@require_safe
+def manage_link(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        appointment = appointment_from_token(token)
+    except BookingError as exc:
+        return problem(request, exc.message, status=400)
+    return show_appointment(request, appointment)
+
+
+@require_safe
+def short_link(request: HttpRequest, token: str) -> HttpResponse:
+    """The manage link in SMS messages, without a language: continue in the applicant's one."""
+    appointment_id = token.split("-", 1)[0]
+    language = (
+        Appointment.objects.filter(pk=appointment_id).values_list("language", flat=True).first()
+        if is_ascii_digits(appointment_id) and len(appointment_id) <= 18
+        else None
+    )
+    with translation.override(language or settings.LANGUAGE_CODE):
+        return redirect("appointments:manage-link", token=token)
+
+
+def _managed(request: HttpRequest) -> Appointment | None:
+    appointment_id = session_state(request, MANAGE).get("id")
+    if not appointment_id:
+        return None
+    return Appointment.objects.select_related("slot__office", "screening").filter(pk=appointment_id).first()
+
+
+def manage_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        appointment = _managed(request)
+        if appointment is None:
+            messages.info(request, _("Enter your reference and date of birth to see your appointment."))
+            return redirect("appointments:manage")
+        return view(request, appointment, *args, **kwargs)
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return wrapped
+
+
+def _changeable(appointment: Appointment) -> bool:
+    return appointment.status == Appointment.Status.BOOKED and appointment.slot.starts_at > timezone.now()
+
+
+@require_safe
+@manage_view
+def appointment(request: HttpRequest, appointment: Appointment) -> HttpResponse:
+    """The confirmation page: reference, QR code, where and when, what to bring, calendar, print."""
+    office = appointment.slot.office
+    return render(
+        request,
+        "appointments/manage/appointment.html",
+        {
+            "appointment": appointment,
+            "office": office,
+            "slot": appointment.slot,
+            "qr": calendar.qr_svg(appointment),
+            "bring": appointment.what_to_bring((request.LANGUAGE_CODE or "es")[:2]),
+            "changeable": _changeable(appointment),
+        },
+    )
+
+
+@require_safe
+@manage_view
+def calendar_file(request: HttpRequest, appointment: Appointment) -> HttpResponse:
+    if appointment.status != Appointment.Status.BOOKED:
+        raise Http404
+    response = HttpResponse(
+        calendar.ics(appointment, language=request.LANGUAGE_CODE), content_type="text/calendar; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="cita-{appointment.reference}.ics"'
+    return response
+
+
+def _change_failed(request: HttpRequest, error: BookingError) -> HttpResponse:
+    if error.code == "busy":
+        return busy(request, error)
+    messages.error(request, error.message)
+    return redirect("appointments:appointment")
+
+
+@GET_POST
+@manage_view
+def cancel(request: HttpRequest, appointment: Appointment) -> HttpResponse:
+    if not _changeable(appointment):
+        return redirect("appointments:appointment")
+    form = ConfirmForm(request.POST or None, initial={"state": appointment.state})
+    if request.method == "POST":
+        if not form.is_valid():
+            return _change_failed(request, BookingError(_("Please try again."), code=ErrorCode.STALE))
+        try:
+            cancel_appointment(appointment_id=appointment.pk, expected_state=form.cleaned_data["state"])
+        except BookingError as exc:
+            return _change_failed(request, exc)
+        messages.success(request, _("Your appointment is cancelled. The place is free for someone else."))
+        return redirect("appointments:appointment")
+    return render(
+        request,
+        "appointments/manage/cancel.html",
+        {"appointment": appointment, "office": appointment.slot.office, "form": form},
+    )
+
+
+@require_safe
+@manage_view
+def move_day(request: HttpRequest, appointment: Appointment) -> HttpResponse:
+    if not _changeable(appointment):
+        return redirect("appointments:appointment")
+    office = appointment.slot.office
+    return render(
+        request,
+        "appointments/book/day.html",
+        {
+            "office": office,
+            "days": with_urls(
+                selectors.bookable_days(office, timezone.now()),
+                lambda day: reverse("appointments:move-slot", args=[day.date]),
+            ),
+            "back_url": reverse("appointments:appointment"),
+            "moving": True,
+            "current": appointment.slot,
+        },
+    )
+
+
+@GET_POST
+@manage_view
+def move_slot(request: HttpRequest, appointment: Appointment, date: datetime.date) -> HttpResponse:
+    if not _changeable(appointment):
+        return redirect("appointments:appointment")
+    office = appointment.slot.office
+    days_url = reverse("appointments:move-day")
+    day = day_or_redirect(request, office, date, days_url)
+    if isinstance(day, HttpResponse):
+        return day
+    day.slots = [slot for slot in day.slots if slot.pk != appointment.slot_id]
+    form = SlotForm(request.POST or None, slots=day.slots)
+    if request.method == "POST" and too_many_holds(request):
+        return too_many(request)
+    if request.method == "POST" and form.is_valid():
+        try:
+            hold = hold_slot(
+                slot_id=form.cleaned_data["slot"],
+                screening=appointment.screening,
+                replaces=parse_uuid(session_state(request, MOVE).get("hold")),
+                moving=True,
+            )
+        except BookingError as exc:
+            if exc.code == "busy":
+                return busy(request, exc)
+            messages.error(request, exc.message)
+            return redirect(request.path)
+        request.session[MOVE] = {"slot": hold.slot_id, "hold": str(hold.token)}
+        return redirect("appointments:move-confirm")
+    return render(
+        request,
+        "appointments/book/time.html",
+        {"office": office, "day": day, "form": form, "back_url": days_url, "moving": True},
+        status=400 if form.errors else 200,
+    )
+
+
+@GET_POST
+@manage_view
+def move_confirm(request: HttpRequest, appointment: Appointment) -> HttpResponse:
+    move = session_state(request, MOVE)
+    new_slot = Slot.objects.select_related("office").filter(pk=move.get("slot")).first()
+    if not _changeable(appointment) or new_slot is None:
+        return redirect("appointments:appointment")
+    form = ConfirmForm(request.POST or None, initial={"state": appointment.state})
+    if request.method == "POST":
+        if not form.is_valid():
+            return _change_failed(request, BookingError(_("Please try again."), code=ErrorCode.STALE))
+        try:
+            move_appointment(
+                appointment_id=appointment.pk,
+                slot_id=new_slot.pk,
+                expected_state=form.cleaned_data["state"],
+                hold=parse_uuid(move.get("hold")),
+            )
+        except BookingError as exc:
+            request.session.pop(MOVE, None)
+            if exc.code in ("full", "unavailable"):
+                messages.error(request, exc.message)
+                return redirect("appointments:move-day")
+            return _change_failed(request, exc)
+        request.session.pop(MOVE, None)
+        messages.success(request, _("Your appointment was moved. Your previous time is free for someone else."))
+        return redirect("appointments:appointment")
+    return render(
+        request,
+        "appointments/manage/move_confirm.html",
+        {"appointment": appointment, "office": new_slot.office, "new_slot": new_slot, "form": form},
+    )
