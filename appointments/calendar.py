@@ -19,7 +19,7 @@ def ics(appointment: Appointment, *, language: str | None = None) -> bytes:
         calendar.add("version", "2.0")
         event = Event()
         event.add("uid", f"{appointment.reference}@movilidad")
-        event.add("sequence", appointment.state)
+        event.add("sequence", appointment.revision)
         event.add("dtstamp", appointment.updated_at)
         event.add("dtstart", appointment.slot.starts_at)
         event.add("dtend", appointment.slot.ends_at)

@@ -349,6 +349,6 @@ class ManageForm(DescribedForm):
 
 
 class ConfirmForm(forms.Form):
-    """The confirm button; `state` refuses a change decided on a page that is out of date."""
+    """The confirm button; `revision` refuses a change decided on a page that is out of date."""
 
-    state = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+    revision = forms.IntegerField(widget=forms.HiddenInput, min_value=0)

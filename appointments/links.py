@@ -13,15 +13,15 @@ MANAGE_SALT = "appointments.manage-link"
 MANAGE_MAC_LENGTH = 16  # base32 characters: 80 bits
 
 
-def _token_mac(appointment_id: int, state: int) -> str:
-    digest = salted_hmac(MANAGE_SALT, f"{appointment_id}-{state}", algorithm="sha256").digest()
+def _token_mac(appointment_id: int, revision: int) -> str:
+    digest = salted_hmac(MANAGE_SALT, f"{appointment_id}-{revision}", algorithm="sha256").digest()
     return base64.b32encode(digest).decode()[:MANAGE_MAC_LENGTH].lower()
 
 
 def manage_token(appointment: Appointment) -> str:
-    """The signed part of a manage link: the appointment, its state (so the link stops working
+    """The signed part of a manage link: the appointment, its revision (so the link stops working
     once the appointment is moved or cancelled) and an HMAC. Short enough for an SMS."""
-    return f"{appointment.pk}-{appointment.state}-{_token_mac(appointment.pk, appointment.state)}"
+    return f"{appointment.pk}-{appointment.revision}-{_token_mac(appointment.pk, appointment.revision)}"
 
 
 def appointment_from_token(token: str) -> Appointment:
@@ -35,10 +35,10 @@ def appointment_from_token(token: str) -> Appointment:
     parts = token.split("-")
     if len(parts) != 3 or not all(map(is_ascii_digits, parts[:2])) or len(parts[0]) > 18 or len(parts[1]) > 9:
         raise invalid
-    appointment_id, state = int(parts[0]), int(parts[1])
-    if not constant_time_compare(parts[2], _token_mac(appointment_id, state)):
+    appointment_id, revision = int(parts[0]), int(parts[1])
+    if not constant_time_compare(parts[2], _token_mac(appointment_id, revision)):
         raise invalid
-    appointment = Appointment.objects.filter(pk=appointment_id, state=state).first()
+    appointment = Appointment.objects.filter(pk=appointment_id, revision=revision).first()
     if appointment is None or appointment.status != Appointment.Status.BOOKED:
         raise invalid
     return appointment

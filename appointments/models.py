@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 from phonenumber_field.modelfields import PhoneNumberField
@@ -247,19 +248,29 @@ class DocumentType(models.TextChoices):
     OTHER = "other", _("Other identity document")
 
 
+# Plain values, for the constraints (a migration must not depend on the enum's import).
+ALL_STATUSES = ["booked", "checked_in", "called", "served", "no_show", "cancelled"]
+# The person still has this appointment to attend or is at the office: one per document.
+ACTIVE_STATUSES = ["booked", "checked_in", "called"]
+
+
 class Appointment(models.Model):
     class Status(models.TextChoices):
         BOOKED = "booked", _("Booked")
+        CHECKED_IN = "checked_in", _("Checked in")
+        CALLED = "called", _("Called")
+        SERVED = "served", _("Served")
+        NO_SHOW = "no_show", _("No-show")
         CANCELLED = "cancelled", _("Cancelled")
-        PAST = "past", _("Past")
 
     reference = models.CharField(_("reference"), max_length=12, unique=True, editable=False)
     office = models.ForeignKey(Office, verbose_name=_("office"), on_delete=models.PROTECT, related_name="appointments")
     slot = models.ForeignKey(Slot, verbose_name=_("slot"), on_delete=models.PROTECT, related_name="appointments")
     screening = models.ForeignKey(Screening, verbose_name=_("screening"), on_delete=models.PROTECT, related_name="+")
-    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.BOOKED)
-    # Goes up by one on every change; signed manage links carry it, so a change voids them.
-    state = models.PositiveIntegerField(_("changes"), default=0, editable=False)
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.BOOKED)
+    # Goes up by one on every change; signed manage links and confirm forms carry it, so a change
+    # voids them.
+    revision = models.PositiveIntegerField(_("revision"), default=0, editable=False)
     booking_key = models.UUIDField(_("booking key"), unique=True, editable=False)
     full_name = models.CharField(_("full name"), max_length=150)
     date_of_birth = models.DateField(_("date of birth"))
@@ -286,13 +297,11 @@ class Appointment(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["document_type", "document_number", "document_country"],
-                condition=Q(status="booked"),
+                condition=Q(status__in=ACTIVE_STATUSES),
                 name="appointments_one_active_per_document",
                 violation_error_message=_("There is already an appointment for this identity document."),
             ),
-            models.CheckConstraint(
-                condition=Q(status__in=["booked", "cancelled", "past"]), name="appointments_status_valid"
-            ),
+            models.CheckConstraint(condition=Q(status__in=ALL_STATUSES), name="appointments_status_valid"),
             models.CheckConstraint(condition=Q(party_size__gte=1), name="appointments_party_size"),
         ]
 
@@ -328,13 +337,24 @@ class AppointmentEvent(models.Model):
         BOOKED = "booked", _("Booked")
         MOVED = "moved", _("Moved")
         CANCELLED = "cancelled", _("Cancelled")
-        ENDED = "ended", _("Marked as past")
+        CHECKED_IN = "checked_in", _("Checked in")
+        CALLED = "called", _("Called")
+        RECALLED = "recalled", _("Called again")
+        REQUEUED = "requeued", _("Sent back to the waiting list")
+        SERVED = "served", _("Served")
+        NO_SHOW = "no_show", _("Marked as no-show")
+
+    class By(models.TextChoices):
+        APPLICANT = "applicant", _("Applicant")
+        STAFF = "staff", _("Staff")
+        SYSTEM = "system", _("System")
 
     appointment = models.ForeignKey(
         Appointment, verbose_name=_("appointment"), on_delete=models.CASCADE, related_name="events"
     )
     action = models.CharField(_("action"), max_length=12, choices=Action.choices)
-    at = models.DateTimeField(_("when"), auto_now_add=True)
+    at = models.DateTimeField(_("when"), default=timezone.now)
+    by = models.CharField(_("by whom"), max_length=10, choices=By.choices, default=By.APPLICANT)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("by"), null=True, blank=True, on_delete=models.SET_NULL
     )

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -17,8 +18,9 @@ from django.utils.translation import gettext as _
 
 from appointments import schedule
 from appointments.errors import BookingError, ErrorCode, duplicate_error
+from appointments.lifecycle import Transition
 from appointments.models import Appointment, AppointmentEvent, Closure, Hold, Office, Slot
-from appointments.services import events, places
+from appointments.services import lifecycle, places
 from appointments.services.places import bounded_lock_waits, places_changed
 from core.text import normalise_code
 from eligibility.models import Screening
@@ -26,6 +28,7 @@ from notifications.models import Notification
 from notifications.services import notify
 
 logger = logging.getLogger(__name__)
+By = AppointmentEvent.By
 
 # No 0/O, 1/I/L, or U (read as V): 30 symbols, 9 of them make 44 random bits.
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -202,20 +205,20 @@ def new_reference() -> str:
             return reference
 
 
-def _end_past_appointments(details: ApplicantDetails, now: datetime.datetime) -> None:
-    """An appointment whose time has gone no longer counts as the person's active one."""
-    past = Appointment.objects.select_for_update().filter(
+def _end_missed_appointments(details: ApplicantDetails, now: datetime.datetime) -> None:
+    """The end-of-day run, early for this person: a booked appointment whose day is over at its
+    office is a no-show, and no longer the person's active one."""
+    missed = Appointment.objects.select_for_update(of=("self",)).select_related("slot", "office")
+    missed = missed.filter(
         status=Appointment.Status.BOOKED,
         document_type=details.document_type,
         document_number=normalise_document_number(details.document_number),
         document_country=details.document_country,
         slot__ends_at__lte=now,
     )
-    for appointment in past:
-        appointment.status = Appointment.Status.PAST
-        appointment.state += 1
-        appointment.save(update_fields=["status", "state", "updated_at"])
-        events.log_event(appointment, AppointmentEvent.Action.ENDED)
+    for appointment in missed:
+        if appointment.slot.local_start().date() < appointment.office.local_today(now):
+            lifecycle.change_status(appointment, Transition.NO_SHOW, by=By.SYSTEM, now=now, reason="day_over")
 
 
 def book_appointment(
@@ -225,12 +228,15 @@ def book_appointment(
     details: ApplicantDetails,
     booking_key: uuid.UUID,
     hold: uuid.UUID | None = None,
+    actor: AbstractBaseUser | None = None,
     now: datetime.datetime | None = None,
 ) -> Appointment:
-    """Book the slot for the applicant, converting their hold when it is still valid.
+    """Book the slot for the applicant, converting their hold when it is still valid. `actor` is
+    the staff member booking on the person's behalf (None: the applicant themselves).
 
     The booking key makes the call idempotent: the same key again (a double click, a replayed
     POST) returns the appointment it already made."""
+    by = By.STAFF if actor is not None else By.APPLICANT
     now = now or timezone.now()
     existing = Appointment.objects.filter(booking_key=booking_key).first()
     if existing is not None:
@@ -245,7 +251,7 @@ def book_appointment(
             check_slot_bookable(slot, screening=screening, now=now)
             check_date_of_birth(details.date_of_birth, today=slot.local_start().date())
             check_party_size(details.party_size, office=slot.office)
-            _end_past_appointments(details, now)
+            _end_missed_appointments(details, now)
             if hold is not None and Hold.objects.filter(token=hold, slot=slot, expires_at__gt=now).delete()[0]:
                 pass  # the hold's place becomes the appointment's: `taken` does not change
             else:
@@ -277,7 +283,7 @@ def book_appointment(
                     raise duplicate_error() from exc
                 raise BookingError(" ".join(exc.messages), code=ErrorCode.INVALID) from exc
             appointment.save()
-            events.log_event(appointment, AppointmentEvent.Action.BOOKED, slot=slot.pk)
+            lifecycle.log_event(appointment, AppointmentEvent.Action.BOOKED, actor, by=by, at=now, slot=slot.pk)
             notify(appointment=appointment, kind=Notification.Kind.CONFIRMATION, now=now)
             return appointment
     except IntegrityError as exc:

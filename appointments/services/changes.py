@@ -3,6 +3,7 @@
 import datetime
 import logging
 import uuid
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -10,8 +11,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from appointments.errors import BookingError, ErrorCode
-from appointments.models import Appointment, AppointmentEvent, Hold
-from appointments.services import events, places
+from appointments.lifecycle import Transition
+from appointments.models import Appointment, Hold
+from appointments.services import lifecycle, places
 from appointments.services.booking import check_slot_bookable
 from appointments.services.places import bounded_lock_waits
 from notifications.models import Notification
@@ -20,16 +22,15 @@ from notifications.services import cancel_reminders, notify, schedule_reminders_
 logger = logging.getLogger(__name__)
 
 
-def _lock_appointment(appointment_id: int, expected_state: int | None, now: datetime.datetime) -> Appointment:
-    appointment = Appointment.objects.select_for_update(of=("self",)).select_related("slot").filter(pk=appointment_id)
-    appointment = appointment.first()
-    if appointment is None or (expected_state is not None and appointment.state != expected_state):
+def _lock_booked(appointment_id: int, expected_revision: int | None, now: datetime.datetime) -> Appointment:
+    appointment = lifecycle.lock_appointment(appointment_id)
+    if appointment is None or (expected_revision is not None and appointment.revision != expected_revision):
         raise BookingError(
             _("This appointment was changed in the meantime. Here is how it stands now."), code=ErrorCode.STALE
         )
-    if appointment.status != Appointment.Status.BOOKED:
+    if appointment.status == Appointment.Status.CANCELLED:
         raise BookingError(_("This appointment was cancelled and cannot be changed."), code=ErrorCode.STALE)
-    if appointment.slot.starts_at <= now:
+    if appointment.status != Appointment.Status.BOOKED or appointment.slot.starts_at <= now:
         raise BookingError(_("This appointment has already taken place and cannot be changed."), code=ErrorCode.STALE)
     return appointment
 
@@ -37,22 +38,23 @@ def _lock_appointment(appointment_id: int, expected_state: int | None, now: date
 def cancel_appointment(
     *,
     appointment_id: int,
-    expected_state: int | None = None,
+    expected_revision: int | None = None,
     actor: AbstractBaseUser | None = None,
     now: datetime.datetime | None = None,
+    **data: Any,
 ) -> Appointment:
-    """Cancel the appointment and give its place back. `expected_state` refuses the change when the
-    appointment changed since the page that asked for it was shown."""
+    """Cancel the appointment and give its place back. `expected_revision` refuses the change when
+    the appointment changed since the page that asked for it was shown. `actor` is the staff member
+    who cancelled it (None: the applicant)."""
     now = now or timezone.now()
     with transaction.atomic(durable=True), bounded_lock_waits():
-        appointment = _lock_appointment(appointment_id, expected_state, now)
+        appointment = _lock_booked(appointment_id, expected_revision, now)
         places.lock_slots(appointment.slot_id)
-        appointment.status = Appointment.Status.CANCELLED
         appointment.cancelled_at = now
-        appointment.state += 1
-        appointment.save(update_fields=["status", "cancelled_at", "state", "updated_at"])
+        lifecycle.change_status(
+            appointment, Transition.CANCEL, actor=actor, now=now, update_fields=("cancelled_at",), **data
+        )
         places.release_place(appointment.slot_id)
-        events.log_event(appointment, AppointmentEvent.Action.CANCELLED, actor)
         cancel_reminders(appointment=appointment)
         notify(appointment=appointment, kind=Notification.Kind.CANCELLED, now=now)
         return appointment
@@ -62,16 +64,17 @@ def move_appointment(
     *,
     appointment_id: int,
     slot_id: int,
-    expected_state: int | None = None,
+    expected_revision: int | None = None,
     hold: uuid.UUID | None = None,
     actor: AbstractBaseUser | None = None,
     now: datetime.datetime | None = None,
+    **data: Any,
 ) -> Appointment:
     """Move the appointment to another time at the same office: the new place is taken and the old
     one given back in one transaction, under the same rules as a new booking."""
     now = now or timezone.now()
     with transaction.atomic(durable=True), bounded_lock_waits():
-        appointment = _lock_appointment(appointment_id, expected_state, now)
+        appointment = _lock_booked(appointment_id, expected_revision, now)
         if slot_id == appointment.slot_id:
             raise BookingError(_("This is already the time of your appointment."), code=ErrorCode.UNAVAILABLE)
         slots = places.lock_slots(appointment.slot_id, slot_id)
@@ -85,9 +88,14 @@ def move_appointment(
         places.release_place(appointment.slot_id)
         previous = appointment.slot_id
         appointment.slot = slot
-        appointment.state += 1
-        appointment.save(update_fields=["slot", "state", "updated_at"])
-        events.log_event(appointment, AppointmentEvent.Action.MOVED, actor, **{"from": previous, "to": slot.pk})
+        lifecycle.change_status(
+            appointment,
+            Transition.MOVE,
+            actor=actor,
+            now=now,
+            update_fields=("slot",),
+            **{"from": previous, "to": slot.pk, **data},
+        )
         cancel_reminders(appointment=appointment)
         notify(appointment=appointment, kind=Notification.Kind.MOVED, now=now)
         schedule_reminders_for(appointment=appointment, now=now)

@@ -161,12 +161,12 @@ def _change_failed(request: HttpRequest, error: BookingError) -> HttpResponse:
 def cancel(request: HttpRequest, appointment: Appointment) -> HttpResponse:
     if not _changeable(appointment):
         return redirect("appointments:appointment")
-    form = ConfirmForm(request.POST or None, initial={"state": appointment.state})
+    form = ConfirmForm(request.POST or None, initial={"revision": appointment.revision})
     if request.method == "POST":
         if not form.is_valid():
             return _change_failed(request, BookingError(_("Please try again."), code=ErrorCode.STALE))
         try:
-            cancel_appointment(appointment_id=appointment.pk, expected_state=form.cleaned_data["state"])
+            cancel_appointment(appointment_id=appointment.pk, expected_revision=form.cleaned_data["revision"])
         except BookingError as exc:
             return _change_failed(request, exc)
         messages.success(request, _("Your appointment is cancelled. The place is free for someone else."))
@@ -244,7 +244,7 @@ def move_confirm(request: HttpRequest, appointment: Appointment) -> HttpResponse
     new_slot = Slot.objects.select_related("office").filter(pk=move.get("slot")).first()
     if not _changeable(appointment) or new_slot is None:
         return redirect("appointments:appointment")
-    form = ConfirmForm(request.POST or None, initial={"state": appointment.state})
+    form = ConfirmForm(request.POST or None, initial={"revision": appointment.revision})
     if request.method == "POST":
         if not form.is_valid():
             return _change_failed(request, BookingError(_("Please try again."), code=ErrorCode.STALE))
@@ -252,7 +252,7 @@ def move_confirm(request: HttpRequest, appointment: Appointment) -> HttpResponse
             move_appointment(
                 appointment_id=appointment.pk,
                 slot_id=new_slot.pk,
-                expected_state=form.cleaned_data["state"],
+                expected_revision=form.cleaned_data["revision"],
                 hold=parse_uuid(move.get("hold")),
             )
         except BookingError as exc:

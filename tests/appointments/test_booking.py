@@ -212,7 +212,7 @@ def test_the_database_refuses_a_second_active_appointment_per_document(office, s
         copy.save()
 
 
-def test_a_past_appointment_does_not_block_a_new_one(office, screening, published):
+def test_a_missed_appointment_of_a_day_that_is_over_does_not_block_a_new_one(office, screening, published):
     old = book(screening, first_slot(office))
     later = NOW + datetime.timedelta(days=3)
     appointment = book(
@@ -221,8 +221,23 @@ def test_a_past_appointment_does_not_block_a_new_one(office, screening, publishe
         now=later,
     )
     old.refresh_from_db()
-    assert (old.status, appointment.status) == ("past", "booked")
-    assert list(old.events.values_list("action", flat=True)) == ["booked", "ended"]
+    assert (old.status, appointment.status) == ("no_show", "booked")
+    assert list(old.events.values_list("action", "by")) == [("booked", "applicant"), ("no_show", "system")]
+
+
+def test_a_missed_appointment_of_today_still_blocks_a_new_one(office, screening, published):
+    old = book(screening, first_slot(office))
+    later = old.slot.ends_at + datetime.timedelta(minutes=5)  # the same day at the office
+    error = error_of(
+        lambda: book(
+            make_screening(published, created_at=later),
+            first_slot(office, after=later + datetime.timedelta(days=1)),
+            now=later,
+        )
+    )
+    assert error.code == "duplicate"
+    old.refresh_from_db()
+    assert old.status == "booked"
 
 
 def test_the_same_booking_key_twice_books_once(office, screening):
@@ -319,9 +334,9 @@ def test_purge_gives_back_expired_places(office, screening, published):
 def test_cancel_gives_the_place_back(office, screening):
     slot = first_slot(office)
     appointment = book(screening, slot)
-    cancelled = cancel_appointment(appointment_id=appointment.pk, expected_state=0, now=NOW)
+    cancelled = cancel_appointment(appointment_id=appointment.pk, expected_revision=0, now=NOW)
     slot.refresh_from_db()
-    assert (cancelled.status, cancelled.state, cancelled.cancelled_at, slot.taken) == ("cancelled", 1, NOW, 0)
+    assert (cancelled.status, cancelled.revision, cancelled.cancelled_at, slot.taken) == ("cancelled", 1, NOW, 0)
     error = error_of(lambda: cancel_appointment(appointment_id=appointment.pk, now=NOW))
     assert error.code == "stale"
     assert "cancelled" in error.message
@@ -332,10 +347,10 @@ def test_cancel_gives_the_place_back(office, screening):
 def test_move_takes_the_new_place_and_releases_the_old(office, screening):
     old, new = Slot.objects.filter(office=office, starts_at__gte=NOW + datetime.timedelta(days=1))[:2]
     appointment = book(screening, old)
-    moved = move_appointment(appointment_id=appointment.pk, slot_id=new.pk, expected_state=0, now=NOW)
+    moved = move_appointment(appointment_id=appointment.pk, slot_id=new.pk, expected_revision=0, now=NOW)
     old.refresh_from_db()
     new.refresh_from_db()
-    assert (moved.slot_id, moved.state, old.taken, new.taken) == (new.pk, 1, 0, 1)
+    assert (moved.slot_id, moved.revision, old.taken, new.taken) == (new.pk, 1, 0, 1)
     assert list(moved.events.values_list("action", flat=True)) == ["booked", "moved"]
 
 
@@ -349,14 +364,14 @@ def test_move_to_a_full_slot_keeps_the_old_one(office, screening):
     old.refresh_from_db()
     assert appointment.slot_id == old.pk
     assert old.taken == 1
-    assert appointment.state == 0
+    assert appointment.revision == 0
 
 
 def test_a_change_based_on_an_old_page_is_refused(office, screening):
     old, new = Slot.objects.filter(office=office, starts_at__gte=NOW + datetime.timedelta(days=1))[:2]
     appointment = book(screening, old)
-    move_appointment(appointment_id=appointment.pk, slot_id=new.pk, expected_state=0, now=NOW)
-    error = error_of(lambda: cancel_appointment(appointment_id=appointment.pk, expected_state=0, now=NOW))
+    move_appointment(appointment_id=appointment.pk, slot_id=new.pk, expected_revision=0, now=NOW)
+    error = error_of(lambda: cancel_appointment(appointment_id=appointment.pk, expected_revision=0, now=NOW))
     assert error.code == "stale"
     assert Appointment.objects.get().status == "booked"
 

@@ -365,7 +365,7 @@ def test_cancel_with_a_confirmation_step(booking_client, live_office):
     page = booking_client.get(url("cancel"))
     assert page.status_code == 200
     assert Appointment.objects.get().status == "booked"
-    response = booking_client.post(url("cancel"), {"state": appointment.state}, follow=True)
+    response = booking_client.post(url("cancel"), {"revision": appointment.revision}, follow=True)
     assert "Su cita está cancelada" in response.content.decode()
     assert Appointment.objects.get().status == "cancelled"
     assert Slot.objects.get(pk=appointment.slot_id).taken == 0
@@ -380,7 +380,7 @@ def test_move_and_the_old_link_stops_working(booking_client, live_office, client
     assert f'href="{url("move-slot", day)}"' in booking_client.get(url("move-day")).content.decode()
     response = booking_client.post(url("move-slot", day), {"slot": new.pk})
     assert response["Location"] == url("move-confirm")
-    response = booking_client.post(url("move-confirm"), {"state": appointment.state}, follow=True)
+    response = booking_client.post(url("move-confirm"), {"revision": appointment.revision}, follow=True)
     assert "Su cita se cambió" in response.content.decode()
     appointment.refresh_from_db()
     assert appointment.slot_id == new.pk
@@ -410,7 +410,7 @@ def test_the_short_link_of_the_sms_continues_in_the_applicant_s_language(booking
 def test_a_manage_link_after_a_cancellation(booking_client, live_office, client):
     appointment = book(booking_client, live_office)
     link = url("manage-link", manage_token(appointment))
-    booking_client.post(url("cancel"), {"state": appointment.state})
+    booking_client.post(url("cancel"), {"revision": appointment.revision})
     response = client.get(link)
     assert response.status_code == 400
     assert "Este enlace ya no es válido" in response.content.decode()
@@ -420,7 +420,7 @@ def test_a_change_from_an_old_page_is_refused(booking_client, live_office):
     appointment = book(booking_client, live_office)
     new = Slot.objects.filter(office=live_office).order_by("-starts_at").first()
     move_appointment(appointment_id=appointment.pk, slot_id=new.pk)
-    response = booking_client.post(url("cancel"), {"state": 0}, follow=True)
+    response = booking_client.post(url("cancel"), {"revision": 0}, follow=True)
     assert "Esta cita cambió mientras tanto" in response.content.decode()
     assert Appointment.objects.get().status == "booked"
 

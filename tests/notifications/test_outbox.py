@@ -120,7 +120,7 @@ def test_the_longest_sms_still_fits_one_part(office, published, sms_folder):
     Notification.objects.all().delete()
     for language in ("es", "en"):
         appointment = book(office, published, email="", language=language, document_number=f"LONG{language}")
-        Appointment.objects.filter(pk=appointment.pk).update(state=99)  # a long link
+        Appointment.objects.filter(pk=appointment.pk).update(revision=99)  # a long link
         appointment.refresh_from_db()
         for kind in Kind.values:
             notification = Notification(appointment=appointment, kind=kind, channel="sms", language=language)
@@ -411,7 +411,7 @@ def test_a_very_long_sms_takes_the_short_wording(office, published, settings):
     office.city = "Santo Domingo de los Tsáchilas"
     office.save()
     appointment = book(office, published, email="")
-    Appointment.objects.filter(pk=appointment.pk).update(state=123)
+    Appointment.objects.filter(pk=appointment.pk).update(revision=123)
     appointment.refresh_from_db()
     appointment.pk = 9_999_999  # a long link, as after millions of bookings
     for language in ("es", "en"):
