@@ -13,11 +13,12 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from appointments.errors import BookingError
-from appointments.models import Appointment, AppointmentEvent, Closure, Office, OpeningHours, Slot
+from appointments.models import Appointment, AppointmentEvent, Closure, Office, OfficeEvent, OpeningHours, Slot
 from appointments.selectors import forget_office
 from appointments.services.changes import cancel_appointment
+from appointments.services.lifecycle import log_office_event
 from appointments.services.slots import generate_slots
-from core.admin import SafeDateHierarchyMixin
+from core.admin import MissingIsNotFoundMixin, SafeDateHierarchyMixin
 from core.text import is_ascii_digits, normalise_code
 
 ALL_OFFICES_PERMISSION = "appointments.view_all_offices"
@@ -75,30 +76,91 @@ def regenerate(model_admin: admin.ModelAdmin, request: HttpRequest, offices: Any
         )
 
 
+def _plain(value: Any) -> Any:
+    """A form value as the audit trail keeps it (JSON)."""
+    if isinstance(value, QuerySet | list | set | tuple):
+        return sorted(str(item) for item in value)
+    return value if isinstance(value, bool | int | float | type(None)) else str(value)
+
+
+def record_office_changes(
+    request: HttpRequest, form: Any, formsets: Any, change: bool, *, staff_before: set[str], staff_after: set[str]
+) -> None:
+    """Write what an office's page changed into the office's audit trail: fields with their new
+    values, opening hours and desk rows added, changed or deleted, and staff added or removed."""
+    office = form.instance
+    data: dict[str, Any] = {
+        "fields": {name: _plain(form.cleaned_data.get(name)) for name in form.changed_data if name != "staff"}
+    }
+    for formset in formsets:
+        rows = {
+            "added": [str(obj) for obj in formset.new_objects],
+            "changed": [f"{obj}: {', '.join(fields)}" for obj, fields in formset.changed_objects],
+            "deleted": [str(obj) for obj in formset.deleted_objects],
+        }
+        if any(rows.values()):
+            data[formset.model._meta.model_name] = rows  # noqa: SLF001 - the model's name in the trail
+    if staff_before != staff_after:
+        data["staff"] = {"added": sorted(staff_after - staff_before), "removed": sorted(staff_before - staff_after)}
+    if not data["fields"]:
+        del data["fields"]
+    if data or not change:
+        log_office_event(office=office, action="changed" if change else "created", actor=request.user, **data)
+
+
+class OfficeEventInline(admin.TabularInline):
+    """The office's audit trail: read-only for everyone."""
+
+    model = OfficeEvent
+    extra = 0
+    fields = ["when", "action", "actor", "data"]
+    readonly_fields = fields
+    can_delete = False
+    ordering = ["-at", "-pk"]
+    verbose_name_plural = _("history (who changed what)")
+
+    @admin.display(description=_("when"))
+    def when(self, event: OfficeEvent) -> str:
+        return office_time(event.office, event.at)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return True  # whoever may see the office sees its history
+
+
 class OpeningHoursInline(admin.TabularInline):
     model = OpeningHours
     extra = 0
 
 
 @admin.register(Office)
-class OfficeAdmin(admin.ModelAdmin):
+class OfficeAdmin(MissingIsNotFoundMixin, admin.ModelAdmin):
     list_display = ["name", "city", "country", "time_zone", "active"]
     list_filter = ["active", "country"]
     search_fields = ["name", "city", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     filter_horizontal = ["pathways", "staff"]
-    inlines = [OpeningHoursInline]
+    # desk/admin.py adds the desk settings and counters.
+    inlines = [OpeningHoursInline, OfficeEventInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Office]:
         return super().get_queryset(request).filter(pk__in=visible_offices(request))
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        staff_before = set(form.instance.staff.values_list("username", flat=True)) if change else set()
         super().save_related(request, form, formsets, change)
+        staff_after = set(form.instance.staff.values_list("username", flat=True))
+        record_office_changes(request, form, formsets, change, staff_before=staff_before, staff_after=staff_after)
         regenerate(self, request, [form.instance])
 
 
 @admin.register(Closure)
-class ClosureAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
+class ClosureAdmin(MissingIsNotFoundMixin, SafeDateHierarchyMixin, admin.ModelAdmin):
     list_display = ["starts_on", "ends_on", "office", "reason"]
     list_filter = [OfficeFilter]
     date_hierarchy = "starts_on"
@@ -146,16 +208,35 @@ class ClosureAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
     def _regenerate(self, request: HttpRequest, closure: Closure) -> None:
         regenerate(self, request, [closure.office] if closure.office_id else Office.objects.all())
 
+    def _record(self, request: HttpRequest, closure: Closure, action: str) -> None:
+        offices = [closure.office] if closure.office_id else Office.objects.all()
+        for office in offices:
+            log_office_event(
+                office=office,
+                action=action,
+                actor=request.user,
+                closure={
+                    "first_day": str(closure.starts_on),
+                    "last_day": str(closure.ends_on),
+                    "reason": closure.reason,
+                },
+                every_office=closure.office_id is None,
+            )
+
     def save_model(self, request: HttpRequest, obj: Closure, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
+        self._record(request, obj, "closure_changed" if change else "closure_added")
         self._regenerate(request, obj)
 
     def delete_model(self, request: HttpRequest, obj: Closure) -> None:
+        self._record(request, obj, "closure_deleted")
         super().delete_model(request, obj)
         self._regenerate(request, obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Closure]) -> None:
         closures = list(queryset)
+        for closure in closures:
+            self._record(request, closure, "closure_deleted")
         super().delete_queryset(request, queryset)
         if any(closure.office_id is None for closure in closures):
             regenerate(self, request, Office.objects.all())
@@ -164,7 +245,7 @@ class ClosureAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
 
 
 @admin.register(Slot)
-class SlotAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
+class SlotAdmin(MissingIsNotFoundMixin, SafeDateHierarchyMixin, admin.ModelAdmin):
     """Read-only: slots come from opening hours and closures."""
 
     list_display = ["office", "local_start", "capacity", "taken"]
@@ -190,9 +271,11 @@ class SlotAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
 
 
 class AppointmentEventInline(admin.TabularInline):
+    """The appointment's audit trail: read-only for everyone."""
+
     model = AppointmentEvent
     extra = 0
-    fields = ["when", "action", "actor", "data"]
+    fields = ["when", "action", "by", "actor", "data"]
     readonly_fields = fields
     can_delete = False
 
@@ -202,6 +285,12 @@ class AppointmentEventInline(admin.TabularInline):
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return True  # whoever may see the appointment sees its history
 
 
 class ClosedSlotFilter(admin.SimpleListFilter):
@@ -218,7 +307,7 @@ class ClosedSlotFilter(admin.SimpleListFilter):
 
 
 @admin.register(Appointment)
-class AppointmentAdmin(admin.ModelAdmin):
+class AppointmentAdmin(MissingIsNotFoundMixin, admin.ModelAdmin):
     list_display = ["display_reference", "office", "starts", "status", "party_size"]
     list_filter = ["status", ClosedSlotFilter, OfficeFilter]
     list_select_related = ["slot__office", "office"]

@@ -367,3 +367,24 @@ class AppointmentEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.at:%Y-%m-%d %H:%M}"
+
+
+class OfficeEvent(models.Model):
+    """The audit trail of an office's set-up: who changed its details, hours, closures, staff or
+    desk, when, and what changed."""
+
+    office = models.ForeignKey(Office, verbose_name=_("office"), on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(_("action"), max_length=40)
+    at = models.DateTimeField(_("when"), default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("by"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+    data = models.JSONField(_("details"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("office event")
+        verbose_name_plural = _("office events")
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.at:%Y-%m-%d %H:%M}"

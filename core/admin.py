@@ -3,7 +3,7 @@ from typing import Any
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 admin.site.site_header = _("Safe Mobility Offices: administration")
@@ -27,3 +27,11 @@ class SafeDateHierarchyMixin:
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return SafeDateHierarchyChangeList
+
+
+class MissingIsNotFoundMixin:
+    """An object the user may not see (another office's) or that does not exist answers 404, as
+    a page would, instead of the admin's redirect to its index with "doesn't exist"."""
+
+    def _get_obj_does_not_exist_redirect(self, request: HttpRequest, opts: Any, object_id: str) -> Any:
+        raise Http404

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from appointments.demo import load_demo_offices
+from desk.demo import load_demo_queues
 
 # Role names are stable identifiers used in code (and shown as they are in the admin).
 ROLE_OFFICE_STAFF = "Office staff"
@@ -38,17 +39,22 @@ ROLE_MODELS = {
         ("eligibility", model)
         for model in ("pathway", "screenerversion", "question", "hostcountry", "pathwayrule", "screening")
     ]
-    + [
-        ("appointments", model)
-        for model in ("office", "openinghours", "closure", "slot", "hold", "appointment", "appointmentevent")
-    ]
-    + [("notifications", "notification")],
+    + [("appointments", model) for model in ("office", "openinghours", "closure", "slot", "hold", "appointment")]
+    + [("notifications", "notification")]
+    + [("desk", model) for model in ("desksettings", "counter", "ticket")],
 }
 
 # Finer grants, as "app_label.codename".
 ROLE_PERMISSIONS = {
-    # Their own offices' appointments (Office.staff), to find, look at and cancel.
+    # The audit trails can be read, never written or deleted, by anyone (the code writes them).
+    ROLE_PROGRAM_ADMIN: ["appointments.view_appointmentevent", "appointments.view_officeevent"],
+    # Their own offices' appointments (Office.staff), to find, look at and cancel, and the queue.
     ROLE_OFFICE_STAFF: [
+        "appointments.view_office",
+        "desk.view_ticket",
+        "desk.change_ticket",
+        "desk.view_counter",
+        "desk.view_desksettings",
         "appointments.view_appointment",
         "appointments.change_appointment",
         "appointments.view_slot",
@@ -74,6 +80,14 @@ ROLE_PERMISSIONS = {
         "appointments.change_appointment",
         "notifications.view_notification",
         "notifications.change_notification",
+        "desk.view_ticket",
+        "desk.change_ticket",
+        "desk.view_desksettings",
+        "desk.change_desksettings",
+        "desk.view_counter",
+        "desk.add_counter",
+        "desk.change_counter",
+        "desk.delete_counter",
     ],
 }
 
@@ -92,12 +106,28 @@ def ensure_roles() -> dict[str, Group]:
             _connector=Q.OR,
         )
         groups[role].permissions.add(*Permission.objects.filter(wanted))
+    # Audit trails are written by the code only: nobody may add, change or delete a row.
+    for group in groups.values():
+        group.permissions.remove(
+            *Permission.objects.filter(
+                content_type__app_label="appointments",
+                content_type__model__in=["appointmentevent", "officeevent"],
+                codename__regex=r"^(add|change|delete)_",
+            )
+        )
     return groups
 
 
-@transaction.atomic
 def load_demo_data() -> None:
-    """Create or reset the demo accounts and offices; running it again changes nothing else."""
+    """Create or reset the demo accounts and offices, and book today's queue at the demo offices
+    (once a day); running it again changes nothing else."""
+    _load_accounts_and_offices()
+    # Bookings and desk actions are durable transactions of their own.
+    load_demo_queues()
+
+
+@transaction.atomic
+def _load_accounts_and_offices() -> None:
     groups = ensure_roles()
     user_model = get_user_model()
     for account in DEMO_ACCOUNTS:

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "eligibility",
     "appointments",
     "notifications",
+    "desk",
 ]
 
 MIDDLEWARE = [
@@ -339,6 +340,11 @@ CELERY_BEAT_SCHEDULE = {
     "dispatch-notifications": {
         "task": "notifications.tasks.dispatch_notifications",
         "schedule": 60,
+    },
+    # Each office's day ends at its own evening (closing time + grace, in its time zone).
+    "close-finished-days": {
+        "task": "desk.tasks.close_finished_days",
+        "schedule": 5 * 60,
     },
 }
 

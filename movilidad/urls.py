@@ -12,6 +12,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # The short manage link sent by SMS; it continues in the applicant's language.
     path("m/<str:token>/", short_link, name="short-manage-link"),
+    # The waiting-room TV: both languages on one page, opened by a secret per-office link.
+    path("", include("desk.urls")),
 ]
 
 urlpatterns += i18n_patterns(

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from appointments.admin import AppointmentAdmin, OfficeFilter, office_time, visible_offices
+from core.admin import MissingIsNotFoundMixin
 from core.text import normalise_code
 from notifications.models import Notification
 from notifications.services import resend
@@ -20,7 +21,7 @@ class MessageOfficeFilter(OfficeFilter):
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(MissingIsNotFoundMixin, admin.ModelAdmin):
     list_display = ["appointment", "kind", "channel", "status", "due", "attempts", "sent"]
     list_filter = ["status", "kind", "channel", MessageOfficeFilter]
     list_select_related = ["appointment__office"]

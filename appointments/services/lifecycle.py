@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from appointments.errors import BookingError, ErrorCode
 from appointments.lifecycle import TRANSITIONS, Transition, allowed, next_status
-from appointments.models import Appointment, AppointmentEvent
+from appointments.models import Appointment, AppointmentEvent, Office, OfficeEvent
 
 By = AppointmentEvent.By
 
@@ -35,6 +35,13 @@ def log_event(
         at=at or timezone.now(),
         data=data,
     )
+
+
+def log_office_event(
+    *, office: Office, action: str, actor: AbstractBaseUser | None, at: datetime.datetime | None = None, **data: Any
+) -> OfficeEvent:
+    """One row of an office's audit trail (its set-up, its desk, bulk actions on its appointments)."""
+    return OfficeEvent.objects.create(office=office, action=action, actor=actor, at=at or timezone.now(), data=data)
 
 
 def lock_appointment(appointment_id: int) -> Appointment | None:
@@ -79,4 +86,4 @@ def change_status(
     return appointment
 
 
-__all__ = ["TRANSITIONS", "Transition", "change_status", "lock_appointment", "log_event"]
+__all__ = ["TRANSITIONS", "Transition", "change_status", "lock_appointment", "log_event", "log_office_event"]

@@ -54,7 +54,7 @@ def test_office_staff_see_only_their_offices(two_offices):
     assert in_north.display_reference in listing
     assert in_south.display_reference not in listing
     assert staff.get(f"/admin/appointments/appointment/{in_north.pk}/change/").status_code == 200
-    assert staff.get(f"/admin/appointments/appointment/{in_south.pk}/change/").status_code == 302  # not found
+    assert staff.get(f"/admin/appointments/appointment/{in_south.pk}/change/").status_code == 404
     supervisor, _ = user_in(ROLE_SUPERVISOR, "boss")
     listing = supervisor.get("/admin/appointments/appointment/").content.decode()
     assert in_north.display_reference in listing
@@ -146,6 +146,9 @@ def test_a_closure_ending_before_it_starts_is_refused(two_offices):
     assert not Closure.objects.exists()
 
 
+MANAGEMENT = [("TOTAL_FORMS", 0), ("INITIAL_FORMS", 0), ("MIN_NUM_FORMS", 0), ("MAX_NUM_FORMS", 1000)]
+
+
 def test_changing_opening_hours_in_the_admin_regenerates_the_slots(two_offices):
     (north, _), (in_north, _) = two_offices
     admin, _ = user_in(ROLE_PROGRAM_ADMIN, "programme")
@@ -170,6 +173,8 @@ def test_changing_opening_hours_in_the_admin_regenerates_the_slots(two_offices):
         "hours-INITIAL_FORMS": len(hours),
         "hours-MIN_NUM_FORMS": 0,
         "hours-MAX_NUM_FORMS": 1000,
+        # The desk's inlines (desk/admin.py) and the read-only history.
+        **{f"{prefix}-{name}": value for prefix in ("desk", "counters", "events") for name, value in MANAGEMENT},
     }
     for i, h in enumerate(hours):
         data.update(
@@ -188,3 +193,58 @@ def test_changing_opening_hours_in_the_admin_regenerates_the_slots(two_offices):
     free = Slot.objects.filter(office=north, taken=0)
     assert {s.ends_at - s.starts_at for s in free} == {datetime.timedelta(hours=1)}
     assert Slot.objects.filter(pk=in_north.slot_id).exists()  # the booked one is kept
+
+
+def test_office_changes_are_in_the_office_s_history_for_good(two_offices):
+    (north, _), _ = two_offices
+    admin, admin_user = user_in(ROLE_PROGRAM_ADMIN, "programme")
+    newcomer = get_user_model().objects.create_user(username="newcomer", is_staff=True)
+    data = {
+        "name": "North office renamed",
+        "slug": north.slug,
+        "country": "CO",
+        "city": north.city,
+        "address_en": north.address_en,
+        "address_es": north.address_es,
+        "time_zone": "America/Bogota",
+        "active": "on",
+        "pathways": [p.pk for p in north.pathways.all()],
+        "staff": [newcomer.pk],
+        "slot_minutes": 30,
+        "min_notice_hours": 24,
+        "horizon_days": 14,
+        "hold_minutes": 10,
+        "max_party_size": 4,
+        "reminder_hours": 24,
+        **{
+            f"{prefix}-{name}": value
+            for prefix in ("hours", "desk", "counters", "events")
+            for name, value in MANAGEMENT
+        },
+        "counters-TOTAL_FORMS": 1,
+        "counters-0-number": 1,
+        "counters-0-active": "on",
+        "counters-0-office": north.pk,
+    }
+    response = admin.post(f"/admin/appointments/office/{north.pk}/change/", data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    event = north.events.get(action="changed")
+    assert event.actor == admin_user
+    assert event.data["fields"]["name"] == "North office renamed"
+    assert event.data["staff"] == {"added": ["newcomer"], "removed": []}
+    assert event.data["counter"]["added"] == ["Counter 1"]
+    assert "hours" not in event.data["fields"]
+    closure = admin.post(
+        "/admin/appointments/closure/add/",
+        {"office": north.pk, "starts_on": "2027-03-01", "ends_on": "2027-03-02", "reason": "Inventory"},
+    )
+    assert closure.status_code == 302
+    added = north.events.get(action="closure_added")
+    assert added.data["closure"] == {"first_day": "2027-03-01", "last_day": "2027-03-02", "reason": "Inventory"}
+    page = admin.get(f"/admin/appointments/office/{north.pk}/change/").content.decode()
+    assert "closure_added" in page
+    assert 'name="events-0-action"' not in page  # shown, not editable
+    # Nobody may change or delete the trail, program administrators included.
+    assert not admin_user.has_perm("appointments.change_officeevent")
+    assert not admin_user.has_perm("appointments.delete_appointmentevent")
+    assert admin.get(f"/admin/appointments/officeevent/{event.pk}/change/").status_code == 404

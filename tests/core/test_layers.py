@@ -16,6 +16,7 @@ DECLARED_EXCEPTIONS = {
     ("appointments.services.booking", "notifications.models"),
     # The demo data (make run only) seeds every layer.
     ("core.services", "appointments.demo"),
+    ("core.services", "desk.demo"),
 }
 BASE = Path(settings.BASE_DIR)
 

@@ -42,7 +42,7 @@ def test_failed_messages_show_their_reason_to_the_office_s_staff_only(two, offic
         staff.get(
             f"/admin/notifications/notification/{Notification.objects.filter(appointment=there).first().pk}/change/"
         ).status_code
-        == 302
+        == 404
     )
 
 

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from desk import views
+
+app_name = "desk"
+
+urlpatterns = [
+    path("screen/<str:key>/", views.screen, name="screen"),
+]
