@@ -5,6 +5,7 @@ offices they are listed on; supervisors and program administrators see every off
 import datetime
 from typing import Any
 
+import phonenumbers
 from django.contrib import admin, messages
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
@@ -308,10 +309,12 @@ class ClosedSlotFilter(admin.SimpleListFilter):
 
 @admin.register(Appointment)
 class AppointmentAdmin(MissingIsNotFoundMixin, admin.ModelAdmin):
-    list_display = ["display_reference", "office", "starts", "status", "party_size"]
+    list_display = ["display_reference", "full_name", "office", "starts", "status", "party_size"]
     list_filter = ["status", ClosedSlotFilter, OfficeFilter]
     list_select_related = ["slot__office", "office"]
+    # Reference, document number, phone or part of the name; see get_search_results.
     search_fields = ["=reference"]
+    search_help_text = _("A reference (with or without dashes), a document number, a phone number or part of a name.")
     # notifications/admin.py adds the messages' inline.
     inlines = [AppointmentEventInline]
     actions = ["cancel"]
@@ -331,7 +334,7 @@ class AppointmentAdmin(MissingIsNotFoundMixin, admin.ModelAdmin):
         "email",
         "language",
         "party_size",
-        "companions",
+        "family_members",
         "screening",
         "consent",
         "booked",
@@ -342,9 +345,32 @@ class AppointmentAdmin(MissingIsNotFoundMixin, admin.ModelAdmin):
         return super().get_queryset(request).filter(office__in=visible_offices(request))
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
-        # Staff type the reference as it is printed, with or without dashes, in any case.
-        search_term = normalise_code(search_term)
-        return super().get_search_results(request, queryset, search_term)
+        """A reference or document number as printed (dashes, spaces, any case, full width), a phone
+        number as people write it, or part of a name."""
+        term = search_term.strip()[:100]
+        if not term:
+            return queryset, False
+        code = normalise_code(term)
+        wanted = Q(full_name__icontains=term) if len(term) >= 3 else Q(pk__in=[])
+        if code:
+            wanted |= Q(reference=code) | Q(document_number=code)
+        try:
+            region = visible_offices(request).values_list("country", flat=True).first()
+            number = phonenumbers.parse(term, region or None)
+            if phonenumbers.is_valid_number(number):
+                wanted |= Q(phone=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+        except phonenumbers.NumberParseException:
+            pass
+        return queryset.filter(wanted), False
+
+    @admin.display(description=_("family members attending"))
+    def family_members(self, appointment: Appointment) -> str:
+        people = [
+            _("%(name)s (%(age)s)") % {"name": person.get("name", ""), "age": person.get("age", "")}
+            for person in appointment.companions
+            if isinstance(person, dict)
+        ]
+        return "; ".join(people) or "-"
 
     @admin.display(description=_("reference"), ordering="reference")
     def display_reference(self, appointment: Appointment) -> str:

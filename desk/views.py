@@ -28,6 +28,7 @@ from desk.forms import CounterForm, DayForm, FindForm
 from desk.models import DeskSettings, Ticket, new_screen_key
 
 VIEW, CHANGE = "desk.view_ticket", "desk.change_ticket"
+SCREEN_REFRESH_SECONDS = 5
 ACTIONS = {"serve": Transition.SERVE, "no-show": Transition.NO_SHOW, "requeue": Transition.REQUEUE}
 
 
@@ -62,7 +63,9 @@ def choose_office(request: HttpRequest) -> HttpResponse:
 
 def _admin_context(request: HttpRequest) -> dict[str, Any]:
     # The admin's templates read the model's options for the breadcrumbs.
-    return {**admin.site.each_context(request), "opts": Ticket._meta}  # noqa: SLF001
+    # No navigation sidebar: the queue needs the whole width of a 1280-pixel screen.
+    context = {**admin.site.each_context(request), "opts": Ticket._meta}  # noqa: SLF001
+    return {**context, "is_nav_sidebar_enabled": False}
 
 
 def _render_queue(
@@ -260,6 +263,10 @@ def screen(request: HttpRequest, key: str) -> HttpResponse:
         "desk/screen.html",
         {"office": office, "latest": called[0] if called else None, "earlier": called[1:]},
     )
+    # Reloads itself every few seconds without JavaScript (TV browsers). The Refresh header does
+    # what <meta http-equiv="refresh"> does; this page is a real-time display with nothing to read
+    # at length or to fill in (WCAG 2.2.1's real-time exception).
+    response["Refresh"] = str(SCREEN_REFRESH_SECONDS)
     response["Referrer-Policy"] = "no-referrer"
     response["Cache-Control"] = "no-store"
     return response

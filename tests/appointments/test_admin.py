@@ -248,3 +248,27 @@ def test_office_changes_are_in_the_office_s_history_for_good(two_offices):
     assert not admin_user.has_perm("appointments.change_officeevent")
     assert not admin_user.has_perm("appointments.delete_appointmentevent")
     assert admin.get(f"/admin/appointments/officeevent/{event.pk}/change/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["persona north", "ADM0", "adm-0", "\uff21\uff24\uff2d\uff10", "+57 300 123 4567", "300 123 4567"],
+)
+def test_staff_find_an_appointment_by_name_document_or_phone(two_offices, typed):
+    (north, _), (in_north, in_south) = two_offices
+    staff, user = user_in(ROLE_OFFICE_STAFF, "counter")
+    north.staff.add(user)
+    listing = staff.get("/admin/appointments/appointment/", {"q": typed}).content.decode()
+    assert in_north.display_reference in listing
+    assert in_south.display_reference not in listing  # another office's, whatever it matches
+
+
+def test_family_members_are_listed_by_name_and_age(two_offices):
+    _, (in_north, _) = two_offices
+    Appointment.objects.filter(pk=in_north.pk).update(
+        party_size=3, companions=[{"name": "Lucía", "age": 7}, {"name": "Tomás", "age": 12}]
+    )
+    admin, _ = user_in(ROLE_PROGRAM_ADMIN, "programme")
+    page = admin.get(f"/admin/appointments/appointment/{in_north.pk}/change/").content.decode()
+    assert "Lucía (7); Tomás (12)" in page
+    assert "&quot;name&quot;: &quot;Lucía" not in page
