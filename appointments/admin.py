@@ -15,20 +15,16 @@ from django.utils.translation import ngettext
 
 from appointments.errors import BookingError
 from appointments.models import Appointment, AppointmentEvent, Closure, Office, OfficeEvent, OpeningHours, Slot
-from appointments.selectors import forget_office
+from appointments.selectors import forget_office, offices_of
 from appointments.services.changes import cancel_appointment
 from appointments.services.lifecycle import log_office_event
 from appointments.services.slots import generate_slots
 from core.admin import MissingIsNotFoundMixin, SafeDateHierarchyMixin
 from core.text import is_ascii_digits, normalise_code
 
-ALL_OFFICES_PERMISSION = "appointments.view_all_offices"
-
 
 def visible_offices(request: HttpRequest) -> QuerySet[Office]:
-    if request.user.has_perm(ALL_OFFICES_PERMISSION):
-        return Office.objects.all()
-    return Office.objects.filter(staff=request.user)
+    return offices_of(request.user)
 
 
 def local_time(slot: Slot) -> str:

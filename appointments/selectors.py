@@ -26,6 +26,19 @@ OFFICE_CACHE_SECONDS = 60
 AVAILABILITY_CACHE_SECONDS = 5
 
 
+ALL_OFFICES_PERMISSION = "appointments.view_all_offices"
+
+
+def offices_of(user: Any) -> QuerySet[Office]:
+    """The offices whose appointments this user may see: every office for supervisors and program
+    administrators, the offices they are staff of for office staff, none for anyone else."""
+    if not getattr(user, "is_authenticated", False) or not user.is_staff or not user.is_active:
+        return Office.objects.none()
+    if user.has_perm(ALL_OFFICES_PERMISSION):
+        return Office.objects.all()
+    return Office.objects.filter(staff=user)
+
+
 def _count(queryset: QuerySet) -> Coalesce:
     counted = queryset.order_by().values("slot").annotate(n=Count("pk")).values("n")
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))

@@ -35,6 +35,7 @@ class TicketAdmin(MissingIsNotFoundMixin, admin.ModelAdmin):
             ),
             path(f"{queue}print/", wrap(views.day_list), name="desk_day_list"),
             path(f"{queue}screen/", wrap(views.screen_settings), name="desk_screen_settings"),
+            path(f"{queue}walk-in/", wrap(views.walk_in), name="desk_walk_in"),
             *super().get_urls(),
         ]
 

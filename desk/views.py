@@ -19,13 +19,18 @@ from django.views.decorators.http import require_POST, require_safe
 
 from appointments.admin import visible_offices
 from appointments.errors import BookingError
+from appointments.forms import SlotForm
 from appointments.lifecycle import Transition
-from appointments.models import Appointment, Office
+from appointments.models import Appointment, Office, Slot
+from appointments.selectors import with_places_left
+from appointments.services.booking import hold_slot
 from appointments.services.lifecycle import log_office_event
+from appointments.views.common import BOOKING, DESK_RETURN, parse_uuid, save_state, session_state
 from core.text import is_ascii_digits
 from desk import selectors, services
 from desk.forms import CounterForm, DayForm, FindForm
 from desk.models import DeskSettings, Ticket, new_screen_key
+from eligibility.models import Screening
 
 VIEW, CHANGE = "desk.view_ticket", "desk.change_ticket"
 SCREEN_REFRESH_SECONDS = 5
@@ -270,3 +275,49 @@ def screen(request: HttpRequest, key: str) -> HttpResponse:
     response["Referrer-Policy"] = "no-referrer"
     response["Cache-Control"] = "no-store"
     return response
+
+
+def walk_in(request: HttpRequest, office_id: int) -> HttpResponse:
+    """Book a free place of today for a person at the desk (offices that allow it), or a person
+    on the phone: the desk answers the questions with the person, chooses one of today's times
+    here, then fills in the details on the booking pages, signed in, so the booking is recorded as
+    made by this member of staff through the same booking service."""
+    office = _office(request, office_id, CHANGE)
+    desk = services.desk_of(office)
+    context = {**_admin_context(request), "title": _("Book a person at the desk"), "office": office, "desk": desk}
+    if not desk.walk_ins:
+        return render(request, "desk/walk_in.html", context, status=403)
+    booking = session_state(request, BOOKING)
+    screening = Screening.objects.filter(pk=booking.get("screening")).first() if booking.get("screening") else None
+    now = timezone.now()
+    if request.method == "POST" and request.POST.get("start"):
+        # After the result's "Book an appointment", the booking start brings staff back here.
+        request.session[DESK_RETURN] = request.path
+        request.session.pop(BOOKING, None)
+        return redirect("eligibility:begin")
+    _start, today_end = services.day_bounds(office, office.local_today(now))
+    slots = list(
+        with_places_left(
+            Slot.objects.filter(office=office, starts_at__gt=now, starts_at__lt=today_end, capacity__gt=0), now
+        ).order_by("starts_at")
+    )
+    form = SlotForm(request.POST or None, slots=slots)
+    if request.method == "POST" and screening is not None and form.is_valid():
+        try:
+            hold = hold_slot(
+                slot_id=form.cleaned_data["slot"],
+                screening=screening,
+                replaces=parse_uuid(booking.get("hold")),
+                walk_in=True,
+            )
+        except BookingError as exc:
+            messages.error(request, exc.message)
+            return redirect("admin:desk_walk_in", office.pk)
+        save_state(request, BOOKING, slot=hold.slot_id, hold=str(hold.token), walk_in=True)
+        return redirect("appointments:details")
+    return render(
+        request,
+        "desk/walk_in.html",
+        {**context, "screening": screening, "form": form, "eligible": screening and screening.eligible_pathways},
+        status=400 if form.errors and screening is not None else 200,
+    )

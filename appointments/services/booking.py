@@ -48,13 +48,19 @@ def bookable_window(office: Office, now: datetime.datetime) -> tuple[datetime.da
     )
 
 
-def check_slot_bookable(slot: Slot, *, screening: Screening, now: datetime.datetime) -> None:
-    """Raise BookingError unless a new appointment for this screening may start in this slot."""
+def check_slot_bookable(slot: Slot, *, screening: Screening, now: datetime.datetime, walk_in: bool = False) -> None:
+    """Raise BookingError unless a new appointment for this screening may start in this slot. A
+    walk-in (the desk booking a person who is at the office) takes a free place of today without
+    the minimum notice."""
     office = slot.office
     if slot.starts_at <= now:
         raise BookingError(_("This time has already passed. Please choose another one."), code=ErrorCode.UNAVAILABLE)
     earliest, end = bookable_window(office, now)
-    if slot.starts_at < earliest:
+    if walk_in and slot.local_start().date() != office.local_today(now):
+        raise BookingError(
+            _("A person at the desk can be booked into a time of today only."), code=ErrorCode.UNAVAILABLE
+        )
+    if slot.starts_at < earliest and not walk_in:
         raise BookingError(
             _("Appointments must be booked at least %(hours)s hours ahead. Please choose a later time.")
             % {"hours": office.min_notice_hours},
@@ -128,6 +134,7 @@ def hold_slot(
     screening: Screening,
     replaces: uuid.UUID | None = None,
     moving: bool = False,
+    walk_in: bool = False,
     now: datetime.datetime | None = None,
 ) -> Hold:
     """Keep a place in the slot for the applicant's session for the office's hold time. The hold
@@ -145,7 +152,7 @@ def hold_slot(
         slot = places.lock_slots(slot_id, *held.values())[slot_id]
         for token in held:
             places.release_held_place(token)
-        check_slot_bookable(slot, screening=screening, now=now)
+        check_slot_bookable(slot, screening=screening, now=now, walk_in=walk_in)
         places.purge_expired_in(slot, now)
         places.take_place(slot)
         return Hold.objects.create(
@@ -229,6 +236,7 @@ def book_appointment(
     booking_key: uuid.UUID,
     hold: uuid.UUID | None = None,
     actor: AbstractBaseUser | None = None,
+    walk_in: bool = False,
     now: datetime.datetime | None = None,
 ) -> Appointment:
     """Book the slot for the applicant, converting their hold when it is still valid. `actor` is
@@ -248,7 +256,7 @@ def book_appointment(
             existing = Appointment.objects.filter(booking_key=booking_key).first()
             if existing is not None:
                 return existing
-            check_slot_bookable(slot, screening=screening, now=now)
+            check_slot_bookable(slot, screening=screening, now=now, walk_in=walk_in and actor is not None)
             check_date_of_birth(details.date_of_birth, today=slot.local_start().date())
             check_party_size(details.party_size, office=slot.office)
             _end_missed_appointments(details, now)
@@ -283,7 +291,15 @@ def book_appointment(
                     raise duplicate_error() from exc
                 raise BookingError(" ".join(exc.messages), code=ErrorCode.INVALID) from exc
             appointment.save()
-            lifecycle.log_event(appointment, AppointmentEvent.Action.BOOKED, actor, by=by, at=now, slot=slot.pk)
+            lifecycle.log_event(
+                appointment,
+                AppointmentEvent.Action.BOOKED,
+                actor,
+                by=by,
+                at=now,
+                slot=slot.pk,
+                **({"walk_in": True} if walk_in else {}),
+            )
             notify(appointment=appointment, kind=Notification.Kind.CONFIRMATION, now=now)
             return appointment
     except IntegrityError as exc:

@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 from django_countries import countries
@@ -31,6 +32,7 @@ from appointments.models import Appointment, DocumentType, Hold, Office, Slot
 from appointments.services.booking import ApplicantDetails, book_appointment, check_screening, hold_slot
 from appointments.views.common import (
     BOOKING,
+    DESK_RETURN,
     GET_POST,
     busy,
     day_or_redirect,
@@ -60,6 +62,7 @@ def start(request: HttpRequest) -> HttpResponse:
         return render(request, "appointments/reference_invalid.html", {"message": exc.message}, status=400)
     except BookingError as exc:
         return problem(request, exc.message, restart=True)
+    back_to_desk = request.session.pop(DESK_RETURN, None)
     if session_state(request, BOOKING).get("screening") != screening.pk:
         # What the pages need of the screening (it never changes) rides in the session.
         request.session[BOOKING] = {
@@ -67,6 +70,10 @@ def start(request: HttpRequest) -> HttpResponse:
             "eligible": screening.eligible_pathways,
             "created": screening.created_at.isoformat(),
         }
+    # Staff who answered the questions with a person at the desk go back to the desk's walk-in
+    # page (it put its own address in the session) to choose one of today's times.
+    if back_to_desk and request.user.is_staff and url_has_allowed_host_and_scheme(back_to_desk, allowed_hosts=None):
+        return redirect(back_to_desk)
     return redirect("appointments:choose-office")
 
 
@@ -261,6 +268,7 @@ def check(request: HttpRequest, screening: ScreeningFacts) -> HttpResponse:
         if request.POST.get("key") != booking["key"]:
             messages.error(request, _("Please check your answers again: they changed in another window."))
             return redirect("appointments:check")
+        actor = _staff_of(request, slot.office)
         try:
             appointment = book_appointment(
                 screening=screening.load(),
@@ -268,6 +276,8 @@ def check(request: HttpRequest, screening: ScreeningFacts) -> HttpResponse:
                 details=_details(values),
                 booking_key=uuid.UUID(booking["key"]),
                 hold=parse_uuid(booking.get("hold")),
+                actor=actor,
+                walk_in=actor is not None and bool(booking.get("walk_in")),
             )
         except BookingError as exc:
             return _booking_failed(request, exc, slot)
@@ -288,8 +298,15 @@ def check(request: HttpRequest, screening: ScreeningFacts) -> HttpResponse:
             "key": booking["key"],
             "hold_expires": _hold_expiry(request),
             "time_url": reverse("appointments:choose-day", args=[slot.office.slug]),
+            "on_behalf": _staff_of(request, slot.office) is not None,
         },
     )
+
+
+def _staff_of(request: HttpRequest, office: Office) -> Any:
+    """The signed-in member of staff of this office booking on a person's behalf (a phone call, or
+    a person at the desk), or None: the applicant books for themselves."""
+    return request.user if selectors.offices_of(request.user).filter(pk=office.pk).exists() else None
 
 
 def _booking_failed(request: HttpRequest, error: BookingError, slot: Slot) -> HttpResponse:

@@ -23,6 +23,8 @@ from appointments.errors import BookingError
 from appointments.models import Appointment, Office
 
 BOOKING = "booking"
+# Where the booking start sends staff back to (set by the desk's walk-in page; a local path).
+DESK_RETURN = "desk-return"
 MANAGE = "manage"
 MOVE = "move"
 GET_POST = require_http_methods(["GET", "HEAD", "POST"])
