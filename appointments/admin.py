@@ -14,9 +14,19 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from appointments.errors import BookingError
-from appointments.models import Appointment, AppointmentEvent, Closure, Office, OfficeEvent, OpeningHours, Slot
+from appointments.models import (
+    Appointment,
+    AppointmentEvent,
+    Closure,
+    ClosureRun,
+    Office,
+    OfficeEvent,
+    OpeningHours,
+    Slot,
+)
 from appointments.selectors import forget_office, offices_of
 from appointments.services.changes import cancel_appointment
+from appointments.services.closures import start_run as start_closure_run
 from appointments.services.lifecycle import log_office_event
 from appointments.services.slots import generate_slots
 from core.admin import MissingIsNotFoundMixin, SafeDateHierarchyMixin
@@ -161,6 +171,38 @@ class ClosureAdmin(MissingIsNotFoundMixin, SafeDateHierarchyMixin, admin.ModelAd
     list_display = ["starts_on", "ends_on", "office", "reason"]
     list_filter = [OfficeFilter]
     date_hierarchy = "starts_on"
+    actions = ["move_left", "cancel_left"]
+
+    def _start_runs(self, request: HttpRequest, queryset: QuerySet[Closure], action: str) -> None:
+        office_ids = list(visible_offices(request).values_list("pk", flat=True))
+        for closure in queryset:
+            run = start_closure_run(closure=closure, action=action, actor=request.user, office_ids=office_ids)
+            offices = [closure.office] if closure.office_id else Office.objects.filter(pk__in=office_ids)
+            for office in offices:
+                log_office_event(office=office, action=f"closure_{action}", actor=request.user, closure=closure.pk)
+            self.message_user(
+                request,
+                ngettext(
+                    "%(closure)s: %(count)d appointment to handle; the progress is on the closure's page.",
+                    "%(closure)s: %(count)d appointments to handle; the progress is on the closure's page.",
+                    run.total,
+                )
+                % {"closure": closure, "count": run.total},
+            )
+
+    @admin.action(
+        description=_("Move the appointments left in the closed days to the nearest free time, and tell each person"),
+        permissions=["change"],
+    )
+    def move_left(self, request: HttpRequest, queryset: QuerySet[Closure]) -> None:
+        self._start_runs(request, queryset, ClosureRun.Action.MOVE)
+
+    @admin.action(
+        description=_("Cancel the appointments left in the closed days, and tell each person how to book again"),
+        permissions=["change"],
+    )
+    def cancel_left(self, request: HttpRequest, queryset: QuerySet[Closure]) -> None:
+        self._start_runs(request, queryset, ClosureRun.Action.CANCEL)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Closure]:
         return super().get_queryset(request).filter(Q(office__in=visible_offices(request)) | Q(office=None))
@@ -174,8 +216,21 @@ class ClosureAdmin(MissingIsNotFoundMixin, SafeDateHierarchyMixin, admin.ModelAd
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
     ) -> Any:
         closure = self.get_object(request, object_id)
-        extra = {"appointments_left": self.appointments_left(request, closure) if closure else []}
+        extra = {
+            "appointments_left": self.appointments_left(request, closure) if closure else [],
+            "runs": closure.runs.filter(
+                office_ids__contained_by=list(visible_offices(request).values_list("pk", flat=True))
+            )
+            if closure
+            else [],
+            "can_run": self.has_change_permission(request, closure),
+        }
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
+
+    def runs(self, request: HttpRequest, closure: Closure) -> list[ClosureRun]:
+        """The bulk runs over this closure that touched only offices this user may see."""
+        visible = set(visible_offices(request).values_list("pk", flat=True))
+        return [run for run in closure.runs.select_related("actor") if set(run.office_ids) <= visible]
 
     def appointments_left(self, request: HttpRequest, closure: Closure) -> list[dict[str, Any]]:
         """The booked appointments in the closed days that this user may see, for staff to handle."""

@@ -388,3 +388,41 @@ class OfficeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.at:%Y-%m-%d %H:%M}"
+
+
+class ClosureRun(models.Model):
+    """Staff handling the appointments a closure left behind, in bulk: move each to the nearest
+    free time, or cancel each; run by a Celery task, with its progress and what it did."""
+
+    class Action(models.TextChoices):
+        MOVE = "move", _("Move each to the nearest free time")
+        CANCEL = "cancel", _("Cancel each")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+
+    closure = models.ForeignKey(Closure, verbose_name=_("closure"), on_delete=models.CASCADE, related_name="runs")
+    action = models.CharField(_("action"), max_length=10, choices=Action.choices)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.QUEUED)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("by"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+    # The offices the member of staff could see when they started it: the run touches no other.
+    office_ids = models.JSONField(_("offices"), default=list)
+    created_at = models.DateTimeField(_("started"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    total = models.PositiveIntegerField(_("appointments"), default=0)
+    done = models.PositiveIntegerField(_("handled"), default=0)
+    moved = models.PositiveIntegerField(_("moved"), default=0)
+    cancelled = models.PositiveIntegerField(_("cancelled"), default=0)
+    unplaced = models.JSONField(_("could not be placed"), default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("closure run")
+        verbose_name_plural = _("closure runs")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} ({self.get_status_display()})"

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from appointments.services import booking, slots
+from appointments.services import booking, closures, slots
 
 
 @shared_task
@@ -15,3 +15,10 @@ def generate_slots() -> dict[str, int]:
 def purge_expired_holds() -> int:
     """Give back the places of holds that expired; return how many."""
     return booking.purge_expired_holds()
+
+
+@shared_task
+def handle_closure(run_id: int) -> dict[str, int] | None:
+    """Move or cancel the appointments a closure left behind (appointments.services.closures)."""
+    run = closures.run_closure(run_id=run_id)
+    return None if run is None else {"moved": run.moved, "cancelled": run.cancelled, "unplaced": len(run.unplaced)}
