@@ -9,13 +9,18 @@ import re
 
 _QUERY_STRING = re.compile(r"(?P<path>/[^\s\"'?]*)\?[^\s\"']*")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+# Secrets in paths: signed manage links (/m/<token>/, /manage/link/<token>/) and the calling
+# screen's key (/screen/<key>/) work like passwords.
+_PATH_SECRET = re.compile(r"(?P<prefix>/(?:m|manage/link|screen)/)[^/\s\"'?]+")
 # Phone numbers in international form, and any run of 8 or more digits (document numbers).
 _NUMBER = re.compile(r"\+\d[\d -]{6,}\d|\b\d{8,}\b")
 
 
 def redact(text: str) -> str:
-    """Return `text` with query strings, e-mail addresses, phone and document numbers replaced."""
+    """Return `text` with query strings, secrets in paths, e-mail addresses, phone and document
+    numbers replaced."""
     text = _QUERY_STRING.sub(r"\g<path>?[redacted]", text)
+    text = _PATH_SECRET.sub(r"\g<prefix>[redacted]", text)
     text = _EMAIL.sub("[email]", text)
     return _NUMBER.sub("[number]", text)
 

@@ -21,6 +21,8 @@ from appointments.models import ACTIVE_STATUSES, Appointment, AppointmentEvent, 
 from appointments.services.lifecycle import change_status, lock_appointment
 from appointments.services.places import bounded_lock_waits
 from desk.models import Counter, DeskSettings, Ticket
+from notifications.models import Notification
+from notifications.services import notify
 
 logger = logging.getLogger(__name__)
 Status, By = Appointment.Status, AppointmentEvent.By
@@ -131,6 +133,14 @@ def _call(ticket: Ticket, appointment: Appointment, counter: Counter, actor: Abs
     ticket.called_at = now
     ticket.times_called += 1
     ticket.save(update_fields=["counter", "called_at", "times_called"])
+    if desk_of(ticket.office).call_sms:
+        # Sent after commit, through the outbox, in the person's language; a call again re-sends it.
+        notify(
+            appointment=appointment,
+            kind=Notification.Kind.TURN,
+            now=now,
+            details={"ticket": ticket.code, "counter": counter.number},
+        )
     return ticket
 
 

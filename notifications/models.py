@@ -15,6 +15,7 @@ class Notification(models.Model):
         CANCELLED = "cancelled", _("Cancelled")
         REMINDER = "reminder", _("Reminder")
         LAST_REMINDER = "last_reminder", _("Last reminder")
+        TURN = "turn", _("Your turn (ticket called)")
 
     class Channel(models.TextChoices):
         SMS = "sms", _("SMS")
@@ -45,6 +46,8 @@ class Notification(models.Model):
     enqueued_at = models.DateTimeField(_("handed to the broker"), null=True, blank=True)
     claimed_at = models.DateTimeField(_("claimed"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    # What the text needs beyond the appointment (the ticket and counter of a "your turn").
+    details = models.JSONField(_("details"), default=dict, blank=True)
     provider_message_id = models.CharField(_("provider message id"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 

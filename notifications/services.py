@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 Kind, Channel, Status = Notification.Kind, Notification.Channel, Notification.Status
 REMINDER_KINDS = (Kind.REMINDER, Kind.LAST_REMINDER)
 WITH_CALENDAR = (Kind.CONFIRMATION, Kind.MOVED)
+SMS_ONLY = (Kind.TURN,)  # at the office: a phone buzzes, an inbox is not read
 SMTP_OUR_FAULT = {530, 534, 535, 538}  # authentication required, too weak, failed, encryption required
 
 
@@ -42,8 +43,11 @@ class DeliveryError(Exception):
 # ---------------------------------------------------------------------------------------------
 # Writing messages (inside the booking change's transaction)
 # ---------------------------------------------------------------------------------------------
-def _rows(appointment: Appointment, kind: str, now: datetime.datetime) -> list[Notification]:
+def _rows(
+    appointment: Appointment, kind: str, now: datetime.datetime, details: dict | None = None
+) -> list[Notification]:
     common = {
+        "details": details or {},
         "appointment": appointment,
         "kind": kind,
         "language": appointment.language,
@@ -52,7 +56,7 @@ def _rows(appointment: Appointment, kind: str, now: datetime.datetime) -> list[N
         "queued_at": now,
     }
     rows = [Notification(channel=Channel.SMS, recipient=appointment.phone.as_e164, **common)]
-    if appointment.email:
+    if appointment.email and kind not in SMS_ONLY:
         rows.append(Notification(channel=Channel.EMAIL, recipient=appointment.email, **common))
     return rows
 
@@ -68,7 +72,9 @@ REVIVE = {
 }
 
 
-def notify(*, appointment: Appointment, kind: str, now: datetime.datetime | None = None) -> list[Notification]:
+def notify(
+    *, appointment: Appointment, kind: str, now: datetime.datetime | None = None, details: dict | None = None
+) -> list[Notification]:
     """Write the appointment's messages of this kind, in the caller's transaction, and send them
     once it commits; returns the messages that will be sent.
 
@@ -77,7 +83,7 @@ def notify(*, appointment: Appointment, kind: str, now: datetime.datetime | None
     again only if it had been cancelled (moved away and back before it was due)."""
     now = now or timezone.now()
     ids = []
-    for row in _rows(appointment, kind, now):
+    for row in _rows(appointment, kind, now, details or {}):
         try:
             with transaction.atomic():
                 row.save()
@@ -86,12 +92,15 @@ def notify(*, appointment: Appointment, kind: str, now: datetime.datetime | None
             existing = Notification.objects.filter(
                 appointment=appointment, kind=kind, channel=row.channel, appointment_time=row.appointment_time
             )
+            if kind in SMS_ONLY:
+                # Called again before the first text left: it leaves with the latest counter.
+                existing.filter(status=Status.PENDING).update(details=row.details)
             if kind in REMINDER_KINDS:
                 existing = existing.filter(status=Status.CANCELLED)
             else:
                 existing = existing.exclude(status__in=[Status.PENDING, Status.SENDING])
             ids.extend(existing.values_list("pk", flat=True))
-            existing.update(**REVIVE, due_at=now, queued_at=now, recipient=row.recipient)
+            existing.update(**REVIVE, due_at=now, queued_at=now, recipient=row.recipient, details=row.details)
     transaction.on_commit(lambda: enqueue(ids))
     return list(Notification.objects.filter(pk__in=ids))
 
@@ -223,6 +232,7 @@ def render(notification: Notification) -> Rendered:
     with translation.override(notification.language), timezone.override(office.zone):
         context = {
             "kind": notification.kind,
+            "details": notification.details,
             "appointment": appointment,
             "office": office,
             "starts_at": appointment.slot.starts_at,

@@ -20,6 +20,10 @@ from core.logging import RedactingFormatter, RedactPersonalData, redact
         ("provider refused +502 5555 1234 (code 21211)", "provider refused [number] (code 21211)"),
         ("document 123456789 not found", "document [number] not found"),
         ('"GET /es/ HTTP/1.1" 200 15234', '"GET /es/ HTTP/1.1" 200 15234'),
+        ('path="/screen/OhR9DK0Je5mZalcWFIPmBIcO3Lz4x0NX/" status=200', 'path="/screen/[redacted]/" status=200'),
+        ('path="/m/12-3-abcdefghijklmnop/" status=302', 'path="/m/[redacted]/" status=302'),
+        ("GET /es/manage/link/12-3-abcdefghijklmnop/", "GET /es/manage/link/[redacted]/"),
+        ("GET /es/manage/appointment/", "GET /es/manage/appointment/"),
     ],
 )
 def test_redact(raw: str, clean: str) -> None:

@@ -207,3 +207,27 @@ def test_each_office_closes_at_its_own_evening(published):
     bogota_ends = services.day_ends_at(bogota, monday)
     assert madrid_ends == datetime.datetime(2026, 11, 23, 16, tzinfo=datetime.UTC)  # 17:00 in Madrid
     assert bogota_ends == datetime.datetime(2026, 11, 23, 22, tzinfo=datetime.UTC)  # 17:00 in Bogotá
+
+
+def test_a_call_texts_the_person_when_the_office_wants_it(desk_office, published, user):
+    from notifications.models import Notification
+    from notifications.services import render
+    from notifications.sms import to_gsm7
+
+    appointment = book_today(desk_office, published, 4, email="p@example.org")  # language "es"
+    ticket = services.check_in(office=desk_office, appointment_id=appointment.pk, actor=user)
+    counters = {c.number: c for c in Counter.objects.filter(office=desk_office)}
+    services.call_ticket(office=desk_office, ticket_id=ticket.pk, counter_id=counters[1].pk, actor=user)
+    assert not Notification.objects.filter(kind="turn").exists()  # off by default
+
+    DeskSettings.objects.filter(office=desk_office).update(call_sms=True)
+    services.call_ticket(office=desk_office, ticket_id=ticket.pk, counter_id=counters[2].pk, actor=user)
+    turn = Notification.objects.get(kind="turn")  # SMS only, even with an e-mail address
+    assert (turn.channel, turn.details) == ("sms", {"ticket": "A-001", "counter": 2})
+    assert render(turn).sms == to_gsm7(
+        f"Su turno: turno A-001, ventanilla 2, oficina {desk_office.city}. Cita {appointment.display_reference}."
+    )
+    Notification.objects.filter(pk=turn.pk).update(status="sent")
+    services.call_ticket(office=desk_office, ticket_id=ticket.pk, counter_id=counters[3].pk, actor=user)
+    again = Notification.objects.get(kind="turn")  # the same row, sent again with the new counter
+    assert (again.status, again.details["counter"]) == ("pending", 3)
