@@ -10,3 +10,21 @@ graceful_timeout = 30
 accesslog = "-"
 access_log_format = '%(t)s method=%(m)s path="%(U)s" status=%(s)s bytes=%(B)s duration_us=%(D)s'
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn's own loggers do not go through Django's LOGGING: give them the same redaction, so a
+# secret in a path (a manage link's token, the calling screen's key) never reaches the access log.
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "core.logging.RedactPersonalData"}},
+    "formatters": {"plain": {"()": "core.logging.RedactingFormatter", "format": "%(message)s"}},
+    "handlers": {
+        "stdout": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "plain",
+                   "filters": ["redact"]},
+        "stderr": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr", "formatter": "plain",
+                   "filters": ["redact"]},
+    },
+    "loggers": {
+        "gunicorn.access": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
+        "gunicorn.error": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+    },
+}  # fmt: skip

@@ -30,7 +30,7 @@ from appointments.services.closures import start_run as start_closure_run
 from appointments.services.lifecycle import log_office_event
 from appointments.services.slots import generate_slots
 from core.admin import MissingIsNotFoundMixin, SafeDateHierarchyMixin
-from core.text import is_ascii_digits, normalise_code
+from core.text import is_ascii_digits, normalise_code, without_controls
 
 
 def visible_offices(request: HttpRequest) -> QuerySet[Office]:
@@ -395,10 +395,17 @@ class AppointmentAdmin(MissingIsNotFoundMixin, admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Appointment]:
         return super().get_queryset(request).filter(office__in=visible_offices(request))
 
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
+    ) -> Any:
+        # Nothing on the page is editable: changes are the actions and the desk's, not a form.
+        extra = {"show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False}
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
+
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
         """A reference or document number as printed (dashes, spaces, any case, full width), a phone
         number as people write it, or part of a name."""
-        term = search_term.strip()[:100]
+        term = without_controls(search_term).strip()[:100]
         if not term:
             return queryset, False
         code = normalise_code(term)

@@ -43,7 +43,8 @@ def _rule(sources: set[str], target: str | None, by: set[str]) -> Rule:
 
 TRANSITIONS: dict[Transition, Rule] = {
     Transition.MOVE: _rule({Status.BOOKED}, None, {By.APPLICANT, By.STAFF}),
-    Transition.CANCEL: _rule({Status.BOOKED}, Status.CANCELLED, {By.APPLICANT, By.STAFF}),
+    # The system cancels only what the end-of-day run finds booked on a day the office was closed.
+    Transition.CANCEL: _rule({Status.BOOKED}, Status.CANCELLED, {By.APPLICANT, By.STAFF, By.SYSTEM}),
     Transition.CHECK_IN: _rule({Status.BOOKED}, Status.CHECKED_IN, {By.STAFF}),
     Transition.CALL: _rule({Status.CHECKED_IN}, Status.CALLED, {By.STAFF}),
     Transition.RECALL: _rule({Status.CALLED}, None, {By.STAFF}),

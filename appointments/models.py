@@ -366,15 +366,26 @@ class AppointmentEvent(models.Model):
         ordering = ["at", "pk"]
 
     def __str__(self) -> str:
-        return f"{self.get_action_display()} {self.at:%Y-%m-%d %H:%M}"
+        # Shown above each row of the trail in the admin, where the time is in the office's zone.
+        return self.get_action_display()
 
 
 class OfficeEvent(models.Model):
     """The audit trail of an office's set-up: who changed its details, hours, closures, staff or
     desk, when, and what changed."""
 
+    class Action(models.TextChoices):
+        CREATED = "created", _("Office created")
+        CHANGED = "changed", _("Office changed")
+        CLOSURE_ADDED = "closure_added", _("Closure added")
+        CLOSURE_CHANGED = "closure_changed", _("Closure changed")
+        CLOSURE_DELETED = "closure_deleted", _("Closure deleted")
+        CLOSURE_MOVE = "closure_move", _("Appointments of a closure moved")
+        CLOSURE_CANCEL = "closure_cancel", _("Appointments of a closure cancelled")
+        SCREEN_LINK_ROTATED = "screen_link_rotated", _("New calling screen link")
+
     office = models.ForeignKey(Office, verbose_name=_("office"), on_delete=models.CASCADE, related_name="events")
-    action = models.CharField(_("action"), max_length=40)
+    action = models.CharField(_("action"), max_length=40, choices=Action.choices)
     at = models.DateTimeField(_("when"), default=timezone.now)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("by"), null=True, blank=True, on_delete=models.SET_NULL
@@ -387,7 +398,7 @@ class OfficeEvent(models.Model):
         ordering = ["at", "pk"]
 
     def __str__(self) -> str:
-        return f"{self.action} {self.at:%Y-%m-%d %H:%M}"
+        return self.get_action_display()
 
 
 class ClosureRun(models.Model):

@@ -80,14 +80,12 @@ ROLE_PERMISSIONS = {
         "appointments.change_appointment",
         "notifications.view_notification",
         "notifications.change_notification",
+        # The queue of every office; its desk settings and counters are configured by program
+        # administrators.
         "desk.view_ticket",
         "desk.change_ticket",
         "desk.view_desksettings",
-        "desk.change_desksettings",
         "desk.view_counter",
-        "desk.add_counter",
-        "desk.change_counter",
-        "desk.delete_counter",
     ],
 }
 

@@ -16,3 +16,8 @@ def normalise_code(value: str) -> str:
     (full-width letters, superscripts), upper case, without spaces, dashes, dots or other marks."""
     folded = unicodedata.normalize("NFKC", value).upper()
     return "".join(ch for ch in folded if ch.isalnum())
+
+
+def without_controls(value: str) -> str:
+    """What was typed, without control characters (a NUL cannot even be sent to PostgreSQL)."""
+    return "".join(ch for ch in value if unicodedata.category(ch) != "Cc")

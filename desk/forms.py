@@ -1,7 +1,11 @@
+import datetime
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from desk.models import Counter
+
+FIRST_DAY, LAST_DAY = datetime.date(2023, 1, 1), datetime.date(2100, 12, 31)
 
 
 class FindForm(forms.Form):
@@ -34,3 +38,10 @@ class CounterForm(forms.Form):
 
 class DayForm(forms.Form):
     day = forms.DateField(label=_("Day"), widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean_day(self) -> datetime.date:
+        day = self.cleaned_data["day"]
+        # Far-off dates have no appointments, and the day before 0001-01-01 does not exist.
+        if not FIRST_DAY <= day <= LAST_DAY:
+            raise forms.ValidationError(_("Choose a day between 2023 and 2100."))
+        return day

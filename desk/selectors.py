@@ -7,7 +7,7 @@ import phonenumbers
 from django.db.models import Q, QuerySet
 
 from appointments.models import Appointment, Office
-from core.text import normalise_code
+from core.text import normalise_code, without_controls
 from desk.models import Ticket
 from desk.services import day_bounds
 
@@ -80,7 +80,7 @@ def find(*, office: Office, text: str, now: datetime.datetime, language: str) ->
     """The office's appointments that match a reference (with or without dashes, any case), a
     document number or a phone number (compared as they are stored), or part of a name. Today's
     first, then the nearest days."""
-    text = text.strip()[:100]
+    text = without_controls(text).strip()[:100]
     code = normalise_code(text)
     wanted = Q()
     if len(code) >= 4:
@@ -96,8 +96,12 @@ def find(*, office: Office, text: str, now: datetime.datetime, language: str) ->
     if not wanted:
         return []
     start, _end = day_bounds(office, office.local_today(now))
-    found = list(Appointment.objects.filter(wanted, office=office).values_list("pk", "slot__starts_at"))
-    found.sort(key=lambda item: abs(item[1] - start))
+    # The nearest matches on either side of today, limited in the database (a common name can
+    # match thousands of appointments over the years).
+    matches = Appointment.objects.filter(wanted, office=office).values_list("pk", "slot__starts_at")
+    later = matches.filter(slot__starts_at__gte=start).order_by("slot__starts_at")[:SEARCH_LIMIT]
+    earlier = matches.filter(slot__starts_at__lt=start).order_by("-slot__starts_at")[:SEARCH_LIMIT]
+    found = sorted([*later, *earlier], key=lambda item: abs(item[1] - start))
     ids = [pk for pk, _ in found[:SEARCH_LIMIT]]
     rows = _with_details(Appointment.objects.filter(pk__in=ids), office, now, language)
     rows.sort(key=lambda row: ids.index(row.appointment.pk))

@@ -18,6 +18,7 @@ from appointments import schedule
 from appointments.errors import BookingError, ErrorCode
 from appointments.lifecycle import Transition
 from appointments.models import ACTIVE_STATUSES, Appointment, AppointmentEvent, Office, OpeningHours
+from appointments.services.changes import DID_NOT_COME, OFFICE_CLOSED, end_missed_appointment
 from appointments.services.lifecycle import change_status, lock_appointment
 from appointments.services.places import bounded_lock_waits
 from desk.models import Counter, DeskSettings, Ticket
@@ -152,14 +153,16 @@ def call_next(
     now = now or timezone.now()
     with transaction.atomic(durable=True), bounded_lock_waits():
         counter = _counter(office, counter_id)
-        waiting = Ticket.objects.select_for_update(skip_locked=True, of=("self",)).filter(
-            office=office, day=office.local_today(now), appointment__status=Status.CHECKED_IN
+        # The appointment's row is locked first, as every other desk action does; one that
+        # another desk is calling at this moment is stepped over, not waited for.
+        waiting = Appointment.objects.select_for_update(skip_locked=True, of=("self",)).filter(
+            office=office, status=Status.CHECKED_IN, ticket__day=office.local_today(now)
         )
-        ticket = waiting.order_by("checked_in_at", "number").first()
-        if ticket is None:
+        appointment = waiting.select_related("slot", "office").order_by("ticket__checked_in_at", "ticket__number")
+        appointment = appointment.first()
+        if appointment is None:
             raise BookingError(_("Nobody is waiting."), code=ErrorCode.NOT_ALLOWED)
-        appointment = _appointment_at(office, ticket.appointment_id)
-        return _call(ticket, appointment, counter, actor, now)
+        return _call(Ticket.objects.get(appointment=appointment), appointment, counter, actor, now)
 
 
 def call_ticket(
@@ -223,7 +226,6 @@ def mark_no_show(
 # ---------------------------------------------------------------------------------------------
 # End of day
 # ---------------------------------------------------------------------------------------------
-DID_NOT_COME = "did_not_come"
 STILL_WAITING = "still_waiting_at_closing"
 
 
@@ -243,18 +245,20 @@ def close_day(*, office: Office, day: datetime.date, now: datetime.datetime | No
     ids = Appointment.objects.filter(
         office=office, status__in=ACTIVE_STATUSES, slot__starts_at__gte=start, slot__starts_at__lt=end
     ).values_list("pk", flat=True)
-    counts = {DID_NOT_COME: 0, STILL_WAITING: 0}
+    counts = {DID_NOT_COME: 0, OFFICE_CLOSED: 0, STILL_WAITING: 0}
     for appointment_id in list(ids):
-        with transaction.atomic(durable=True):
+        with transaction.atomic(durable=True), bounded_lock_waits():
             appointment = lock_appointment(appointment_id)
             if appointment is None or appointment.status not in ACTIVE_STATUSES:
                 continue  # changed since the list was read
-            reason = DID_NOT_COME if appointment.status == Status.BOOKED else STILL_WAITING
-            change_status(appointment, Transition.NO_SHOW, by=By.SYSTEM, now=now, reason=reason)
+            if appointment.status == Status.BOOKED:
+                counts[end_missed_appointment(appointment, now=now)] += 1
+                continue
+            change_status(appointment, Transition.NO_SHOW, by=By.SYSTEM, now=now, reason=STILL_WAITING)
             Ticket.objects.filter(appointment=appointment).update(
                 finished_at=now, closed_reason=Ticket.Closed.STILL_WAITING
             )
-            counts[reason] += 1
+            counts[STILL_WAITING] += 1
     return counts
 
 
@@ -277,15 +281,14 @@ def close_finished_days(*, now: datetime.datetime | None = None) -> dict[str, in
     """Every office whose day is over (at its own evening, in its own zone), and any earlier day
     left open (the task did not run): close it. Idempotent."""
     now = now or timezone.now()
-    totals = {DID_NOT_COME: 0, STILL_WAITING: 0}
+    totals = {DID_NOT_COME: 0, OFFICE_CLOSED: 0, STILL_WAITING: 0}
     for office in Office.objects.all():
-        today = office.local_today(now)
-        last_open_day = today if now >= day_ends_at(office, today) else today - datetime.timedelta(days=1)
-        cutoff = day_bounds(office, last_open_day)[1]
         starts = Appointment.objects.filter(
-            office=office, status__in=ACTIVE_STATUSES, slot__starts_at__lt=cutoff
+            office=office, status__in=ACTIVE_STATUSES, slot__starts_at__lt=now
         ).values_list("slot__starts_at", flat=True)
+        # A day ends at its own closing time plus grace, which may be past midnight.
         for day in sorted({start.astimezone(office.zone).date() for start in starts}):
-            for reason, count in close_day(office=office, day=day, now=now).items():
-                totals[reason] += count
+            if now >= day_ends_at(office, day):
+                for reason, count in close_day(office=office, day=day, now=now).items():
+                    totals[reason] += count
     return totals

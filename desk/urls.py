@@ -5,5 +5,5 @@ from desk import views
 app_name = "desk"
 
 urlpatterns = [
-    path("screen/<str:key>/", views.screen, name="screen"),
+    path("screen/<slug:key>/", views.screen, name="screen"),
 ]

@@ -18,7 +18,6 @@ from django.utils.translation import gettext as _
 
 from appointments import schedule
 from appointments.errors import BookingError, ErrorCode, duplicate_error
-from appointments.lifecycle import Transition
 from appointments.models import Appointment, AppointmentEvent, Closure, Hold, Office, Slot
 from appointments.services import lifecycle, places
 from appointments.services.places import bounded_lock_waits, places_changed
@@ -225,7 +224,10 @@ def _end_missed_appointments(details: ApplicantDetails, now: datetime.datetime) 
     )
     for appointment in missed:
         if appointment.slot.local_start().date() < appointment.office.local_today(now):
-            lifecycle.change_status(appointment, Transition.NO_SHOW, by=By.SYSTEM, now=now, reason="day_over")
+            # Imported here: changes.py builds on this module's rules.
+            from appointments.services.changes import end_missed_appointment
+
+            end_missed_appointment(appointment, now=now)
 
 
 def book_appointment(

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from appointments.errors import BookingError, ErrorCode
 from appointments.lifecycle import Transition
-from appointments.models import Appointment, Hold
+from appointments.models import Appointment, AppointmentEvent, Hold
 from appointments.services import lifecycle, places
 from appointments.services.booking import check_slot_bookable
 from appointments.services.places import bounded_lock_waits
@@ -20,6 +20,7 @@ from notifications.models import Notification
 from notifications.services import cancel_reminders, notify, schedule_reminders_for
 
 logger = logging.getLogger(__name__)
+By = AppointmentEvent.By
 
 
 def _lock_booked(appointment_id: int, expected_revision: int | None, now: datetime.datetime) -> Appointment:
@@ -100,3 +101,24 @@ def move_appointment(
         notify(appointment=appointment, kind=Notification.Kind.MOVED, now=now)
         schedule_reminders_for(appointment=appointment, now=now)
         return appointment
+
+
+DID_NOT_COME = "did_not_come"
+OFFICE_CLOSED = "office_closed"
+
+
+def end_missed_appointment(appointment: Appointment, *, now: datetime.datetime) -> str:
+    """A booked appointment whose day is over, locked by the caller: a no-show, or, when its slot
+    was closed (a closure, or hours that no longer include it), cancelled by the system, since
+    nobody could have come. Returns which."""
+    if appointment.slot.capacity > 0:
+        lifecycle.change_status(appointment, Transition.NO_SHOW, by=By.SYSTEM, now=now, reason=DID_NOT_COME)
+        return DID_NOT_COME
+    places.lock_slots(appointment.slot_id)
+    appointment.cancelled_at = now
+    lifecycle.change_status(
+        appointment, Transition.CANCEL, by=By.SYSTEM, now=now, update_fields=("cancelled_at",), reason=OFFICE_CLOSED
+    )
+    places.release_place(appointment.slot_id)
+    cancel_reminders(appointment=appointment)
+    return OFFICE_CLOSED

@@ -133,3 +133,10 @@ def test_consent_and_cancellation_times_cannot_be_edited(two_offices, role):  # 
         before.full_name,
         "booked",
     )
+
+
+@pytest.mark.parametrize("term", ["%00abc", "ab%00", "%01%02%03"])
+def test_a_search_with_control_characters_is_not_a_500(two_offices, term):  # noqa: F811
+    supervisor, _ = user_in(ROLE_SUPERVISOR, "boss")
+    response = supervisor.get(f"/admin/appointments/appointment/?q={term}")
+    assert response.status_code == 200

@@ -24,6 +24,7 @@ EXPECTED = {
     (Transition.MOVE, Status.BOOKED, By.STAFF),
     (Transition.CANCEL, Status.BOOKED, By.APPLICANT),
     (Transition.CANCEL, Status.BOOKED, By.STAFF),
+    (Transition.CANCEL, Status.BOOKED, By.SYSTEM),
     (Transition.CHECK_IN, Status.BOOKED, By.STAFF),
     (Transition.CALL, Status.CHECKED_IN, By.STAFF),
     (Transition.RECALL, Status.CALLED, By.STAFF),

@@ -3,6 +3,7 @@ today's queue, scan a reference, check in, call to a counter, the calling screen
 mark served, another one a no-show."""
 
 import datetime
+import re
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -84,15 +85,39 @@ def test_a_staff_morning(browser: Browser, live_server, morning):
     desk.check_accessibility()
     expect(desk.page.get_by_text("Turno A-001 atendido.")).to_be_visible()
 
-    # Beto never came: once his time has passed, a no-show.
-    Appointment.objects.filter(pk=beto.pk).update(revision=beto.revision)  # unchanged, still booked
-    if beto.slot.starts_at <= datetime.datetime.now(datetime.UTC):
-        desk.page.get_by_role("button", name=f"Marcar {beto.display_reference} como «no se presentó»").click()
-        desk.check_accessibility()
-        expect(desk.page.get_by_text(f"{beto.display_reference} marcada como «no se presentó».")).to_be_visible()
+    # Beto never came: his time (early this morning at the office) has passed, so a no-show.
+    assert beto.slot.starts_at <= datetime.datetime.now(datetime.UTC)
+    desk.page.get_by_role("button", name=f"Marcar {beto.display_reference} como «no se presentó»").click()
+    desk.check_accessibility()
+    expect(desk.page.get_by_text(f"{beto.display_reference} marcada como «no se presentó».")).to_be_visible()
     statuses = dict(Appointment.objects.values_list("full_name", "status"))
-    assert statuses["Ana Uno"] == "served"
+    assert statuses == {"Ana Uno": "served", "Beto Dos": "no_show"}
     desk.screenshot("desk-after-1280")
+
+    # The appointment's page in the admin, with its history of who did what.
+    desk.page.get_by_role("link", name=ana.display_reference).click()
+    desk.check_accessibility()
+    expect(
+        desk.page.get_by_text("Marcada como no presentada").or_(desk.page.get_by_text("Atendida")).first
+    ).to_be_visible()
+    desk.screenshot("desk-appointment-1280")
+    desk.goto(f"/admin/desk/ticket/queue/{office.pk}/")
+
+    # The calling screen's page, the ticket slip and the walk-in page (off at this office).
+    desk.page.get_by_role("link", name="Pantalla de llamados").click()
+    desk.check_accessibility()
+    expect(desk.page.get_by_label("Enlace de la pantalla de llamados")).to_have_value(re.compile(f"/screen/{key}/$"))
+    desk.goto(f"/admin/desk/ticket/queue/{office.pk}/")
+    desk.page.get_by_role("link", name="Imprimir el turno A-001").click()
+    desk.check_accessibility()
+    expect(desk.page.get_by_role("heading", name="A-001")).to_be_visible()
+    assert "Ana Uno" not in desk.page.content()
+    desk.page.set_viewport_size({"width": 360, "height": 640})
+    desk.screenshot("desk-slip-360")
+    desk.page.set_viewport_size({"width": 1280, "height": 900})
+    desk.goto(f"/admin/desk/ticket/queue/{office.pk}/walk-in/")
+    expect(desk.page.get_by_text("Esta oficina atiende solo con cita")).to_be_visible()
+    desk.goto(f"/admin/desk/ticket/queue/{office.pk}/")
 
     # The day list and a ticket slip, for printing.
     desk.page.get_by_role("link", name="Imprimir la lista del día").click()

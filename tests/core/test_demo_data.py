@@ -57,3 +57,29 @@ def test_refuses_without_debug(settings) -> None:
     with pytest.raises(CommandError, match="only for local development"):
         call_command("load_demo_data")
     assert get_user_model().objects.count() == 0
+
+
+def test_the_demo_queue_is_live_at_once_and_loaded_once(published) -> None:
+    """`make run` books today's appointments at each demo office and runs the morning so far."""
+    import datetime
+
+    from appointments.demo import load_demo_offices
+    from appointments.models import Appointment
+    from desk.demo import load_demo_queues
+    from desk.models import Ticket
+
+    get_user_model().objects.create_user(username="staff")
+    midday = datetime.datetime(2026, 11, 23, 19, tzinfo=datetime.UTC)  # Monday 13:00 in Guatemala City
+    load_demo_offices(now=midday - datetime.timedelta(days=3))
+    booked = load_demo_queues(now=midday)
+    guatemala = Office.objects.get(slug="guatemala")
+    today = Appointment.objects.filter(office=guatemala)
+    assert booked == 4 * 12
+    assert today.count() == 12
+    statuses = set(today.values_list("status", flat=True))
+    assert {"served", "called", "checked_in", "booked"} <= statuses
+    tickets = sorted(Ticket.objects.filter(office=guatemala).values_list("number", flat=True))
+    assert tickets == list(range(1, len(tickets) + 1))
+    assert len(tickets) >= 5
+    assert load_demo_queues(now=midday) == 0  # once a day
+    assert Appointment.objects.count() == 4 * 12

@@ -53,3 +53,28 @@ def test_tracebacks_are_redacted_too() -> None:
     assert "ValueError" in text
     assert "maria@example.com" not in text
     assert "+50255551234" not in text
+
+
+def test_gunicorn_access_lines_are_redacted(capsys: pytest.CaptureFixture[str]) -> None:
+    """gunicorn's loggers are configured by gunicorn.conf.py, not by Django's LOGGING."""
+    import logging.config
+    import runpy
+
+    from django.conf import settings
+
+    config = runpy.run_path(str(settings.BASE_DIR / "gunicorn.conf.py"))
+    logging.config.dictConfig(config["logconfig_dict"])
+    try:
+        line = config["access_log_format"] % {
+            "t": "[30/Nov/2026:10:00:00 +0000]", "m": "GET", "U": "/screen/OhR9DK0Je5mZalcWFIPmBIcO3Lz4x0NX/",
+            "s": 200, "B": 512, "D": 1200,
+        }  # fmt: skip
+        logging.getLogger("gunicorn.access").info(line)
+        logging.getLogger("gunicorn.access").info('path="/m/12-3-abcdefghijklmnop/" status=302')
+        out = capsys.readouterr().out
+        assert 'path="/screen/[redacted]/"' in out
+        assert 'path="/m/[redacted]/"' in out
+        assert "OhR9DK0" not in out
+        assert "abcdefghijklmnop" not in out
+    finally:
+        logging.config.dictConfig(settings.LOGGING)

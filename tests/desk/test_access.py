@@ -101,3 +101,24 @@ def test_staff_of_one_office_reach_nothing_of_another(world, other_office):
     key = DeskSettings.objects.get(office=other_office).screen_key
     for url in ("/admin/desk/ticket/", f"/admin/desk/ticket/queue/{b_objects[Office].pk}/screen/"):
         assert key not in client.get(url).content.decode()
+
+
+def test_office_a_s_pages_do_not_take_office_b_s_ids(world, desk_office):
+    """The realistic attempt: A's own queue URLs with B's appointment or ticket ids."""
+    client, _, _mine, theirs, ticket = world
+    base = f"/admin/desk/ticket/queue/{desk_office.pk}/"
+    before = (Appointment.objects.get(pk=theirs.pk).revision, Ticket.objects.get(pk=ticket.pk).times_called)
+    for method, path in [
+        ("post", f"check-in/{theirs.pk}/"),
+        ("post", f"no-show/{theirs.pk}/"),
+        ("post", f"ticket/{ticket.pk}/call/"),
+        ("post", f"ticket/{ticket.pk}/serve/"),
+        ("post", f"ticket/{ticket.pk}/no-show/"),
+        ("post", f"ticket/{ticket.pk}/requeue/"),
+        ("get", f"ticket/{ticket.pk}/print/"),
+    ]:
+        response = getattr(client, method)(base + path)
+        assert response.status_code == 404, (method, path, response.status_code)
+    assert (Appointment.objects.get(pk=theirs.pk).revision, Ticket.objects.get(pk=ticket.pk).times_called) == before
+    found = client.post(f"{base}find/", {"q": theirs.reference}).context["found"]
+    assert found == []  # B's reference is not found from A's desk

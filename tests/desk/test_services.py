@@ -2,6 +2,7 @@
 check-in window, and refusals that change nothing."""
 
 import datetime
+import uuid
 
 import pytest
 from django.utils import timezone
@@ -9,9 +10,11 @@ from django.utils import timezone
 from appointments.errors import BookingError
 from appointments.lifecycle import Transition
 from appointments.models import Appointment, Slot
+from appointments.services.booking import book_appointment
 from appointments.services.changes import cancel_appointment
 from desk import services
 from desk.models import Counter, DeskSettings, Ticket
+from tests.appointments.conftest import details, make_screening
 from tests.desk.conftest import book_today, make_office, staff_of
 
 pytestmark = pytest.mark.django_db
@@ -180,13 +183,12 @@ def test_end_of_day_closes_the_day_once(desk_office, published, user):
     services.finish_ticket(office=desk_office, ticket_id=done.pk, transition=Transition.SERVE, actor=user)
     today = desk_office.local_today(timezone.now())
     _, end = services.day_bounds(desk_office, today)
-    assert services.close_finished_days(now=end - datetime.timedelta(minutes=1)) == {
-        "did_not_come": 0,
-        "still_waiting_at_closing": 0,
-    }
+    nothing = {"did_not_come": 0, "office_closed": 0, "still_waiting_at_closing": 0}
+    assert services.close_finished_days(now=end - datetime.timedelta(minutes=1)) == nothing
     evening = end + datetime.timedelta(minutes=60)  # the next day at the office: today is over
-    assert services.close_finished_days(now=evening) == {"did_not_come": 1, "still_waiting_at_closing": 1}
-    assert services.close_finished_days(now=evening) == {"did_not_come": 0, "still_waiting_at_closing": 0}
+    done = {"did_not_come": 1, "office_closed": 0, "still_waiting_at_closing": 1}
+    assert services.close_finished_days(now=evening) == done
+    assert services.close_finished_days(now=evening) == nothing
     statuses = dict(Appointment.objects.values_list("pk", "status"))
     assert (statuses[booked.pk], statuses[waiting.pk], statuses[served.pk]) == ("no_show", "no_show", "served")
     ticket.refresh_from_db()
@@ -231,3 +233,45 @@ def test_a_call_texts_the_person_when_the_office_wants_it(desk_office, published
     services.call_ticket(office=desk_office, ticket_id=ticket.pk, counter_id=counters[3].pk, actor=user)
     again = Notification.objects.get(kind="turn")  # the same row, sent again with the new counter
     assert (again.status, again.details["counter"]) == ("pending", 3)
+
+
+def test_end_of_day_cancels_what_a_closure_left_instead_of_calling_it_a_no_show(desk_office, published, user):
+    closed = book_today(desk_office, published, 1)
+    Slot.objects.filter(pk=closed.slot_id).update(capacity=0, stranded=1)  # a closure over its time
+    _, end = services.day_bounds(desk_office, desk_office.local_today(timezone.now()))
+    counts = services.close_finished_days(now=end + datetime.timedelta(hours=1))
+    assert counts["office_closed"] == 1
+    after = Appointment.objects.get(pk=closed.pk)
+    assert after.status == "cancelled"
+    event = after.events.last()
+    assert (event.action, event.by, event.data) == ("cancelled", "system", {"reason": "office_closed"})
+    slot = Slot.objects.get(pk=closed.slot_id)
+    assert (slot.taken, slot.stranded) == (0, 0)
+
+
+def test_the_end_of_day_waits_for_the_grace_period_past_midnight(published):
+    office = make_office("Late office", time_zone="America/Bogota")
+    office.hours.all().delete()
+    office.hours.create(weekday=0, opens=datetime.time(20), closes=datetime.time(23, 30), capacity=2)
+    DeskSettings.objects.filter(office=office).update(closing_grace_minutes=120)  # ends at 01:30 on Tuesday
+    monday = datetime.date(2026, 11, 23)
+    ends = services.day_ends_at(office, monday)
+    assert ends == datetime.datetime(2026, 11, 24, 6, 30, tzinfo=datetime.UTC)  # 01:30 in Bogotá
+    slot = Slot.objects.create(
+        office=office,
+        starts_at=datetime.datetime(2026, 11, 24, 2, tzinfo=datetime.UTC),  # Monday 21:00 in Bogotá
+        ends_at=datetime.datetime(2026, 11, 24, 2, 30, tzinfo=datetime.UTC),
+        capacity=2,
+    )
+    booked_at = datetime.datetime(2026, 11, 20, 12, tzinfo=datetime.UTC)
+    appointment = book_appointment(
+        screening=make_screening(published, created_at=booked_at),
+        slot_id=slot.pk,
+        details=details(document_number="LATE1"),
+        booking_key=uuid.uuid4(),
+        now=booked_at,
+    )
+    before = services.close_finished_days(now=ends - datetime.timedelta(minutes=1))
+    assert before["did_not_come"] == 0
+    assert Appointment.objects.get(pk=appointment.pk).status == "booked"
+    assert services.close_finished_days(now=ends)["did_not_come"] == 1
