@@ -429,6 +429,8 @@ class ClosureRun(models.Model):
     moved = models.PositiveIntegerField(_("moved"), default=0)
     cancelled = models.PositiveIntegerField(_("cancelled"), default=0)
     unplaced = models.JSONField(_("could not be placed"), default=list, blank=True)
+    # Changed meanwhile (by the person, or another run), or its time has come: left as it is.
+    skipped = models.JSONField(_("left as they were"), default=list, blank=True)
 
     class Meta:
         verbose_name = _("closure run")

@@ -16,7 +16,7 @@ class FindForm(forms.Form):
         label=_("Scan a QR code, or type a reference, name, document or phone number"),
         max_length=100,
         error_messages={"required": _("Scan the QR code or type what to look for.")},
-        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "autofocus": True}),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
 
 

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from appointments.admin import visible_offices
-from appointments.errors import BookingError
+from appointments.errors import BookingError, ErrorCode
 from appointments.forms import SlotForm
 from appointments.lifecycle import Transition
 from appointments.models import Appointment, Office, Slot
@@ -94,6 +94,10 @@ def _render_queue(
             "rows": rows,
             "counts": counts,
             "found": found,
+            # A scan that finds one appointment to check in puts the focus on its button: Enter.
+            "focus_check_in": found[0].appointment.pk
+            if found and len(found) == 1 and found[0].appointment.status == Appointment.Status.BOOKED
+            else None,
             "find_form": find_form or FindForm(),
             "counter_form": CounterForm(office=office, initial=_my_counter(request, office)),
             "can_change": request.user.has_perm(CHANGE),
@@ -149,7 +153,12 @@ def _act(
     try:
         messages.success(request, action(office))
     except BookingError as exc:
-        messages.error(request, exc.message)
+        if exc.code == ErrorCode.BUSY:
+            messages.error(
+                request, _("Another desk is changing this at the same moment. Nothing was changed: please try again.")
+            )
+        else:
+            messages.error(request, exc.message)
     return redirect(_queue_url(office))
 
 

@@ -140,6 +140,7 @@ def run_closure(*, run_id: int, now: datetime.datetime | None = None) -> Closure
     free: dict[int, _FreeTimes] = {}
     moved = cancelled = 0
     unplaced: list[str] = []
+    skipped: list[str] = []
     for n, appointment in enumerate(left, start=1):
         try:
             if run.action == ClosureRun.Action.MOVE:
@@ -162,6 +163,7 @@ def run_closure(*, run_id: int, now: datetime.datetime | None = None) -> Closure
         except BookingError as exc:
             # Changed meanwhile (the person moved or cancelled it, another run handled it): skip.
             logger.info("closure run skipped run=%s appointment=%s code=%s", run.pk, appointment.pk, exc.code)
+            skipped.append(appointment.display_reference)
         if n % PROGRESS_EVERY == 0 or n == len(left):
             ClosureRun.objects.filter(pk=run.pk).update(done=n, moved=moved, cancelled=cancelled, unplaced=unplaced)
     ClosureRun.objects.filter(pk=run.pk).update(
@@ -171,6 +173,7 @@ def run_closure(*, run_id: int, now: datetime.datetime | None = None) -> Closure
         moved=moved,
         cancelled=cancelled,
         unplaced=unplaced,
+        skipped=skipped,
     )
     run.refresh_from_db()
     return run

@@ -136,3 +136,12 @@ def test_the_run_goes_through_a_real_worker(closed_day, celery_worker: subproces
     )
     run.refresh_from_db()
     assert (run.status, run.moved) == ("done", 3)
+
+
+def test_an_appointment_whose_time_has_come_is_left_as_it_is_and_listed(closed_day):
+    office, closure, people, supervisor = closed_day
+    run = start_run(closure=closure, action="cancel", actor=supervisor, office_ids=[office.pk])
+    started = people[0].slot.starts_at + datetime.timedelta(minutes=1)  # the first one has begun
+    done = run_closure(run_id=run.pk, now=started)
+    assert (done.cancelled, done.skipped, done.unplaced) == (2, [people[0].display_reference], [])
+    assert Appointment.objects.get(pk=people[0].pk).status == "booked"
