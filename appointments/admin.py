@@ -115,6 +115,34 @@ def record_office_changes(
         log_office_event(office=office, action="changed" if change else "created", actor=request.user, **data)
 
 
+EVENT_KEYS = {
+    "ticket": _("ticket"),
+    "counter": _("counter"),
+    "reason": _("reason"),
+    "slot": _("slot"),
+    "from": _("from slot"),
+    "to": _("to slot"),
+    "closure": _("closure"),
+    "walk_in": _("at the desk"),
+}
+EVENT_REASONS = {
+    "did_not_come": _("did not come"),
+    "office_closed": _("the office was closed"),
+    "still_waiting_at_closing": _("still waiting when the office closed"),
+}
+
+
+def event_details(data: dict[str, Any]) -> str:
+    """An event's details in words ("ticket: A-001 · counter: 2"), not as JSON."""
+    if not isinstance(data, dict):
+        return str(data)
+    parts = []
+    for key, value in data.items():
+        shown = EVENT_REASONS.get(value, value) if key == "reason" else value
+        parts.append(f"{EVENT_KEYS.get(key, key)}: {shown}")
+    return " · ".join(parts) or "-"
+
+
 class OfficeEventInline(admin.TabularInline):
     """The office's audit trail: read-only for everyone."""
 
@@ -327,13 +355,17 @@ class AppointmentEventInline(admin.TabularInline):
 
     model = AppointmentEvent
     extra = 0
-    fields = ["when", "action", "by", "actor", "data"]
+    fields = ["when", "action", "by", "actor", "details"]
     readonly_fields = fields
     can_delete = False
 
     @admin.display(description=_("when"))
     def when(self, event: AppointmentEvent) -> str:
         return office_time(event.appointment.office, event.at)
+
+    @admin.display(description=_("details"))
+    def details(self, event: AppointmentEvent) -> str:
+        return event_details(event.data)
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -272,3 +272,12 @@ def test_family_members_are_listed_by_name_and_age(two_offices):
     page = admin.get(f"/admin/appointments/appointment/{in_north.pk}/change/").content.decode()
     assert "Lucía (7); Tomás (12)" in page
     assert "&quot;name&quot;: &quot;Lucía" not in page
+
+
+def test_an_appointment_s_history_reads_in_words(two_offices):
+    _, (in_north, _) = two_offices
+    in_north.events.create(action="no_show", by="system", data={"reason": "did_not_come"})
+    admin, _ = user_in(ROLE_PROGRAM_ADMIN, "programme")
+    page = admin.get(f"/admin/appointments/appointment/{in_north.pk}/change/").content.decode()
+    assert "reason: did not come" in page
+    assert "did_not_come" not in page
