@@ -25,6 +25,7 @@ from appointments.models import (
     Slot,
 )
 from appointments.selectors import forget_office, offices_of
+from appointments.services import closures
 from appointments.services.changes import cancel_appointment
 from appointments.services.closures import start_run as start_closure_run
 from appointments.services.lifecycle import log_office_event
@@ -262,18 +263,7 @@ class ClosureAdmin(MissingIsNotFoundMixin, SafeDateHierarchyMixin, admin.ModelAd
 
     def appointments_left(self, request: HttpRequest, closure: Closure) -> list[dict[str, Any]]:
         """The booked appointments in the closed days that this user may see, for staff to handle."""
-        offices = visible_offices(request)
-        if closure.office_id:
-            offices = offices.filter(pk=closure.office_id)
-        # A day in any zone lies between these instants; the exact local day is checked below.
-        start = datetime.datetime.combine(closure.starts_on, datetime.time(), tzinfo=datetime.UTC)
-        end = datetime.datetime.combine(closure.ends_on, datetime.time(), tzinfo=datetime.UTC)
-        affected = Appointment.objects.filter(
-            status=Appointment.Status.BOOKED,
-            office__in=offices,
-            slot__starts_at__gte=start - datetime.timedelta(days=1),
-            slot__starts_at__lt=end + datetime.timedelta(days=2),
-        ).select_related("slot__office")
+        office_ids = list(visible_offices(request).values_list("pk", flat=True))
         return [
             {
                 "url": reverse("admin:appointments_appointment_change", args=[a.pk]),
@@ -281,8 +271,7 @@ class ClosureAdmin(MissingIsNotFoundMixin, SafeDateHierarchyMixin, admin.ModelAd
                 "office": a.slot.office.name,
                 "starts": local_time(a.slot),
             }
-            for a in affected
-            if closure.starts_on <= a.slot.local_start().date() <= closure.ends_on
+            for a in closures.appointments_left(closure, office_ids)
         ]
 
     def _regenerate(self, request: HttpRequest, closure: Closure) -> None:
@@ -314,14 +303,14 @@ class ClosureAdmin(MissingIsNotFoundMixin, SafeDateHierarchyMixin, admin.ModelAd
         self._regenerate(request, obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Closure]) -> None:
-        closures = list(queryset)
-        for closure in closures:
+        deleted = list(queryset)
+        for closure in deleted:
             self._record(request, closure, "closure_deleted")
         super().delete_queryset(request, queryset)
-        if any(closure.office_id is None for closure in closures):
+        if any(closure.office_id is None for closure in deleted):
             regenerate(self, request, Office.objects.all())
         else:
-            regenerate(self, request, Office.objects.filter(pk__in={c.office_id for c in closures}))
+            regenerate(self, request, Office.objects.filter(pk__in={c.office_id for c in deleted}))
 
 
 @admin.register(Slot)
