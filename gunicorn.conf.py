@@ -16,15 +16,21 @@ logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact": {"()": "core.logging.RedactPersonalData"}},
-    "formatters": {"plain": {"()": "core.logging.RedactingFormatter", "format": "%(message)s"}},
+    "formatters": {
+        "plain": {"()": "core.logging.RedactingFormatter", "format": "%(message)s"},
+        "kv": {"()": "core.logging.RedactingFormatter",
+               "format": "%(asctime)s level=%(levelname)s logger=%(name)s process=%(process)d msg=%(message)s"},
+    },
     "handlers": {
         "stdout": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "plain",
                    "filters": ["redact"]},
-        "stderr": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr", "formatter": "plain",
+        "stderr": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr", "formatter": "kv",
                    "filters": ["redact"]},
     },
+    # gunicorn lays this over its own defaults key by key: "root" must name one of these handlers.
+    "root": {"handlers": ["stderr"], "level": "INFO"},
     "loggers": {
-        "gunicorn.access": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
-        "gunicorn.error": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        "gunicorn.access": {"handlers": ["stdout"], "level": "INFO", "propagate": False, "qualname": "gunicorn.access"},
+        "gunicorn.error": {"handlers": ["stderr"], "level": "INFO", "propagate": False, "qualname": "gunicorn.error"},
     },
 }  # fmt: skip

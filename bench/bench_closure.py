@@ -71,7 +71,8 @@ def setup(now: datetime.datetime) -> tuple[Office, Closure]:
     Slot.objects.filter(pk__in=[s.pk for s in closed]).update(capacity=per_slot)
     Appointment.objects.bulk_create(
         Appointment(
-            reference=f"{n:09d}".translate(str.maketrans("0123456789", "23456789CD")),
+            # Letters only: never one of the other benchmarks' references (digits and A, B).
+            reference=f"{n:09d}".translate(str.maketrans("0123456789", "EFGHJKMNPQ")),
             office=office,
             slot=closed[n % len(closed)],
             screening=screening,

@@ -61,9 +61,11 @@ def test_gunicorn_access_lines_are_redacted(capsys: pytest.CaptureFixture[str]) 
     import runpy
 
     from django.conf import settings
+    from gunicorn.glogging import CONFIG_DEFAULTS
 
     config = runpy.run_path(str(settings.BASE_DIR / "gunicorn.conf.py"))
-    logging.config.dictConfig(config["logconfig_dict"])
+    # As gunicorn applies it: its defaults, overlaid key by key.
+    logging.config.dictConfig({**CONFIG_DEFAULTS, **config["logconfig_dict"]})
     try:
         line = config["access_log_format"] % {
             "t": "[30/Nov/2026:10:00:00 +0000]", "m": "GET", "U": "/screen/OhR9DK0Je5mZalcWFIPmBIcO3Lz4x0NX/",
