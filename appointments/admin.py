@@ -125,6 +125,17 @@ EVENT_KEYS = {
     "to": _("to slot"),
     "closure": _("closure"),
     "walk_in": _("at the desk"),
+    "fields": _("fields"),
+    "staff": _("staff"),
+    "added": _("added"),
+    "removed": _("removed"),
+    "changed": _("changed"),
+    "deleted": _("deleted"),
+    "first_day": _("first day"),
+    "last_day": _("last day"),
+    "every_office": _("every office"),
+    "openinghours": _("opening hours"),
+    "desksettings": _("desk settings"),
 }
 EVENT_REASONS = {
     "did_not_come": _("did not come"),
@@ -133,13 +144,23 @@ EVENT_REASONS = {
 }
 
 
-def event_details(data: dict[str, Any]) -> str:
-    """An event's details in words ("ticket: A-001 · counter: 2"), not as JSON."""
+def event_details(data: Any) -> str:
+    """An event's details in words ("ticket: A-001 · counter: 2"; nested ones in parentheses),
+    not as JSON."""
+    if isinstance(data, list):
+        return ", ".join(event_details(item) for item in data) or "-"
     if not isinstance(data, dict):
         return str(data)
     parts = []
     for key, value in data.items():
-        shown = EVENT_REASONS.get(value, value) if key == "reason" else value
+        if key == "reason":
+            shown = EVENT_REASONS.get(value, value)
+        elif isinstance(value, dict):
+            shown = f"({event_details(value)})"
+        elif isinstance(value, list):
+            shown = event_details(value)
+        else:
+            shown = value
         parts.append(f"{EVENT_KEYS.get(key, key)}: {shown}")
     return " · ".join(parts) or "-"
 
@@ -149,7 +170,7 @@ class OfficeEventInline(admin.TabularInline):
 
     model = OfficeEvent
     extra = 0
-    fields = ["when", "action", "actor", "data"]
+    fields = ["when", "action", "actor", "details"]
     readonly_fields = fields
     can_delete = False
     ordering = ["-at", "-pk"]
@@ -158,6 +179,10 @@ class OfficeEventInline(admin.TabularInline):
     @admin.display(description=_("when"))
     def when(self, event: OfficeEvent) -> str:
         return office_time(event.office, event.at)
+
+    @admin.display(description=_("details"))
+    def details(self, event: OfficeEvent) -> str:
+        return event_details(event.data)
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -243,6 +243,7 @@ def test_office_changes_are_in_the_office_s_history_for_good(two_offices):
     assert added.data["closure"] == {"first_day": "2027-03-01", "last_day": "2027-03-02", "reason": "Inventory"}
     page = admin.get(f"/admin/appointments/office/{north.pk}/change/").content.decode()
     assert "Closure added" in page  # the action by its name, not its code
+    assert "staff: (added: newcomer · removed: -)" in page  # details in words, not JSON
     assert 'name="events-0-action"' not in page  # shown, not editable
     # Nobody may change or delete the trail, program administrators included.
     assert not admin_user.has_perm("appointments.change_officeevent")
