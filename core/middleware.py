@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 
+from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse
 
 # The two inline style values the jQuery that Django's admin ships applies while it starts (its
@@ -28,3 +29,19 @@ class AdminStyleHashesMiddleware:
             update["style-src"] = [*update.get("style-src", []), *ADMIN_STYLE_HASHES]
             response._csp_update = update  # noqa: SLF001 - what django-csp's @csp_update decorator sets
         return response
+
+
+class RefuseNulMiddleware:
+    """A NUL character anywhere in the query string or a form is never what a person typed, and
+    PostgreSQL cannot even receive it: answer 400 (the translated error page) before any view or
+    admin filter passes it to the database."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        for data in (request.GET, request.POST) if request.method == "POST" else (request.GET,):
+            for key, values in data.lists():
+                if "\x00" in key or any("\x00" in value for value in values if isinstance(value, str)):
+                    raise SuspiciousOperation("NUL character in the request")
+        return self.get_response(request)

@@ -94,10 +94,7 @@ def _render_queue(
             "rows": rows,
             "counts": counts,
             "found": found,
-            # A scan that finds one appointment to check in puts the focus on its button: Enter.
-            "focus_check_in": found[0].appointment.pk
-            if found and len(found) == 1 and found[0].appointment.status == Appointment.Status.BOOKED
-            else None,
+            "quick_check_in": _quick_check_in(request, office, found, today),
             "find_form": find_form or FindForm(),
             "counter_form": CounterForm(office=office, initial=_my_counter(request, office)),
             "can_change": request.user.has_perm(CHANGE),
@@ -105,6 +102,18 @@ def _render_queue(
         },
         status=status,
     )
+
+
+def _quick_check_in(request: HttpRequest, office: Office, found: list | None, today: datetime.date) -> Any:
+    """The one appointment a scan found, when it can be checked in now: its button comes right
+    after the scan field (scan, Tab, Enter). The focus stays in the scan field, so the scanner's
+    own Enter on the next scan searches again and never checks anyone in."""
+    if not found or len(found) != 1 or not request.user.has_perm(CHANGE):
+        return None
+    appointment = found[0].appointment
+    if appointment.status != Appointment.Status.BOOKED or appointment.slot.local_start().date() != today:
+        return None
+    return appointment
 
 
 def _my_counter(request: HttpRequest, office: Office) -> dict[str, Any]:

@@ -179,7 +179,8 @@ def choose_slot(request: HttpRequest, screening: ScreeningFacts, office: str, da
                 return busy(request, exc)
             messages.error(request, exc.message)
             return redirect(request.path)
-        save_state(request, BOOKING, slot=hold.slot_id, hold=str(hold.token))
+        # A time chosen here is never the desk's walk-in (that page sets it again if it is).
+        save_state(request, BOOKING, slot=hold.slot_id, hold=str(hold.token), walk_in=False)
         return redirect("appointments:details")
     return render(
         request,

@@ -139,4 +139,24 @@ def test_consent_and_cancellation_times_cannot_be_edited(two_offices, role):  # 
 def test_a_search_with_control_characters_is_not_a_500(two_offices, term):  # noqa: F811
     supervisor, _ = user_in(ROLE_SUPERVISOR, "boss")
     response = supervisor.get(f"/admin/appointments/appointment/?q={term}")
-    assert response.status_code == 200
+    # A NUL is refused outright (400); other control characters are dropped from the search.
+    assert response.status_code == (400 if "%00" in term else 200)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/appointments/office/?q=%00",
+        "/admin/autocomplete/?app_label=appointments&model_name=closure&field_name=office&term=%00",
+        "/admin/appointments/appointment/?status__exact=%00",
+        "/admin/notifications/notification/?q=a%00b",
+    ],
+)
+def test_a_nul_character_anywhere_is_a_400(two_offices, url):  # noqa: F811
+    supervisor, _ = user_in(ROLE_SUPERVISOR, "boss")
+    assert supervisor.get(url).status_code == 400
+
+
+def test_a_nul_character_in_a_public_form_is_a_400(db):
+    response = Client().post("/es/manage/", {"reference": "ABC\x00DEF", "date_of_birth_0": "1"})
+    assert response.status_code == 400

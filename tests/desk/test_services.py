@@ -275,3 +275,35 @@ def test_the_end_of_day_waits_for_the_grace_period_past_midnight(published):
     assert before["did_not_come"] == 0
     assert Appointment.objects.get(pk=appointment.pk).status == "booked"
     assert services.close_finished_days(now=ends)["did_not_come"] == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_row_a_desk_holds_postpones_only_that_appointment(desk_office, published, settings):
+    settings.BOOKING_LOCK_TIMEOUT_MS = 100
+    held, other = book_today(desk_office, published, 1), book_today(desk_office, published, 2)
+    _, end = services.day_bounds(desk_office, desk_office.local_today(timezone.now()))
+    import threading
+
+    from django.db import connections, transaction
+
+    locked, release = threading.Event(), threading.Event()
+
+    def desk_holds_the_row() -> None:
+        try:
+            with transaction.atomic():
+                Appointment.objects.select_for_update().get(pk=held.pk)
+                locked.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=desk_holds_the_row)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        counts = services.close_finished_days(now=end + datetime.timedelta(hours=1))
+    finally:
+        release.set()
+        holder.join()
+    assert counts["did_not_come"] == 1
+    assert dict(Appointment.objects.values_list("pk", "status")) == {held.pk: "booked", other.pk: "no_show"}
