@@ -136,7 +136,7 @@ def _call(ticket: Ticket, appointment: Appointment, counter: Counter, actor: Abs
     ticket.called_at = now
     ticket.times_called += 1
     ticket.save(update_fields=["counter", "called_at", "times_called"])
-    if desk_of(ticket.office).call_sms:
+    if desk_of(appointment.office).call_sms:  # the office came with the appointment's lock
         # Sent after commit, through the outbox, in the person's language; a call again re-sends it.
         notify(
             appointment=appointment,

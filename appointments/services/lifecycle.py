@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from appointments.errors import BookingError, ErrorCode
-from appointments.lifecycle import TRANSITIONS, Transition, allowed, next_status
+from appointments.lifecycle import Transition, allowed, next_status
 from appointments.models import Appointment, AppointmentEvent, Office, OfficeEvent
 
 By = AppointmentEvent.By
@@ -54,7 +54,7 @@ def lock_appointment(appointment_id: int) -> Appointment | None:
     )
 
 
-def not_allowed_error(appointment: Appointment, transition: Transition) -> BookingError:
+def not_allowed_error(appointment: Appointment) -> BookingError:
     return BookingError(
         _("This cannot be done: the appointment %(reference)s is %(status)s.")
         % {"reference": appointment.display_reference, "status": appointment.get_status_display().lower()},
@@ -78,12 +78,9 @@ def change_status(
         raise RuntimeError("change_status must run inside the transaction that locked the appointment")
     by = by or (By.STAFF if actor is not None else By.APPLICANT)
     if not allowed(transition, status=appointment.status, by=by):
-        raise not_allowed_error(appointment, transition)
+        raise not_allowed_error(appointment)
     appointment.status = next_status(transition, appointment.status)
     appointment.revision += 1
     appointment.save(update_fields=["status", "revision", "updated_at", *update_fields])
     log_event(appointment, str(transition), actor, by=by, at=now, **data)
     return appointment
-
-
-__all__ = ["TRANSITIONS", "Transition", "change_status", "lock_appointment", "log_event", "log_office_event"]

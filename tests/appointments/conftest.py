@@ -9,7 +9,7 @@ from typing import Any
 
 import factory
 import pytest
-from django.db import connections, transaction
+from django.db import connections, models, transaction
 from django.utils import translation
 
 from appointments.models import Office, OpeningHours, Slot
@@ -124,15 +124,15 @@ def key() -> uuid.UUID:
 
 
 @contextmanager
-def row_locked(slot: Slot) -> Iterator[None]:
-    """Another connection holds the slot's row lock for as long as the block runs (needs data
-    committed: transactional tests)."""
+def row_locked(row: models.Model) -> Iterator[None]:
+    """Another connection holds the row's lock (a slot, an appointment) for as long as the block
+    runs (needs data committed: transactional tests)."""
     locked, release = threading.Event(), threading.Event()
 
     def hold() -> None:
         try:
             with transaction.atomic():
-                Slot.objects.select_for_update().get(pk=slot.pk)
+                type(row).objects.select_for_update().get(pk=row.pk)
                 locked.set()
                 release.wait(10)
         finally:

@@ -14,7 +14,7 @@ from appointments.services.booking import book_appointment
 from appointments.services.changes import cancel_appointment
 from desk import services
 from desk.models import Counter, DeskSettings, Ticket
-from tests.appointments.conftest import details, make_screening
+from tests.appointments.conftest import details, make_screening, row_locked
 from tests.desk.conftest import book_today, make_office, staff_of
 
 pytestmark = pytest.mark.django_db
@@ -282,28 +282,7 @@ def test_a_row_a_desk_holds_postpones_only_that_appointment(desk_office, publish
     settings.BOOKING_LOCK_TIMEOUT_MS = 100
     held, other = book_today(desk_office, published, 1), book_today(desk_office, published, 2)
     _, end = services.day_bounds(desk_office, desk_office.local_today(timezone.now()))
-    import threading
-
-    from django.db import connections, transaction
-
-    locked, release = threading.Event(), threading.Event()
-
-    def desk_holds_the_row() -> None:
-        try:
-            with transaction.atomic():
-                Appointment.objects.select_for_update().get(pk=held.pk)
-                locked.set()
-                release.wait(10)
-        finally:
-            connections.close_all()
-
-    holder = threading.Thread(target=desk_holds_the_row)
-    holder.start()
-    try:
-        assert locked.wait(10)
+    with row_locked(held):  # a desk is changing this one at this moment
         counts = services.close_finished_days(now=end + datetime.timedelta(hours=1))
-    finally:
-        release.set()
-        holder.join()
     assert counts["did_not_come"] == 1
     assert dict(Appointment.objects.values_list("pk", "status")) == {held.pk: "booked", other.pk: "no_show"}
