@@ -9,8 +9,10 @@ from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
 from core.text import is_ascii_digits
+from eligibility import rules
 from eligibility.models import Question
 
+DATE_OF_BIRTH = "date_of_birth"
 YES_NO = [("yes", _("Yes")), ("no", _("No"))]
 
 
@@ -70,19 +72,28 @@ class DateField(forms.MultiValueField):
         return date.isoformat()
 
 
-def country_choices() -> list[tuple[str, str]]:
-    choices: list[tuple[str, str]] = [("", _("Select a country"))]
-    # django-countries lists COUNTRIES_FIRST first, then a separator, in the active language.
-    choices.extend((str(code), str(name)) for code, name in countries)
-    return choices
+def country_choices() -> list[tuple[str, Any]]:
+    """The usual countries, then all the others, as two groups: django-countries' separator line
+    between them would be an option a person could select."""
+    usual: list[tuple[str, str]] = []
+    others: list[tuple[str, str]] = []
+    group = usual
+    # COUNTRIES_FIRST, a separator (code ""), then the rest, in the active language.
+    for code, name in countries:
+        if not code:
+            group = others
+            continue
+        group.append((str(code), str(name)))
+    return [("", _("Select a country")), (_("Countries most people choose"), usual), (_("All other countries"), others)]
 
 
 class AnswerForm(forms.Form):
     """The answer to one question; the field is always called `answer`."""
 
-    def __init__(self, *args: Any, question: Question, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, question: Question, answers: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.question = question
+        self.answers = answers or {}
         required = {"required": _("Select an answer.")}
         kind = question.kind
         if kind == Question.Kind.YES_NO:
@@ -121,7 +132,7 @@ class AnswerForm(forms.Form):
             )
         field.label = question.label()
         field.help_text = question.hint()
-        if question.key == "date_of_birth":
+        if question.key == DATE_OF_BIRTH:
             # Let phones fill in the applicant's own birth date (WCAG 1.3.5).
             for widget, token in zip(field.widget.widgets, ("bday-day", "bday-month", "bday-year"), strict=True):
                 widget.attrs["autocomplete"] = token
@@ -156,4 +167,12 @@ class AnswerForm(forms.Form):
         answer = self.cleaned_data["answer"]
         if self.question.kind == Question.Kind.COUNTRY and not countries.alpha2(answer):
             raise forms.ValidationError(_("Select a country from the list."))
+        # A person cannot have arrived anywhere before they were born.
+        born, arrived = self.answers.get(DATE_OF_BIRTH), self.answers.get(rules.ARRIVAL_DATE)
+        if self.question.key == rules.ARRIVAL_DATE and born and answer < born:
+            raise forms.ValidationError(_("The date you arrived cannot be before your date of birth."))
+        if self.question.key == DATE_OF_BIRTH and arrived and answer > arrived:
+            raise forms.ValidationError(
+                _("Your date of birth cannot be after the date you arrived in the country where you live.")
+            )
         return answer

@@ -3,7 +3,10 @@ by pure functions (no database access, no clock: "today" is passed in).
 
 A condition is a JSON object with exactly one operator key, and optionally the plain-language texts
 shown to the applicant: ``"reason"`` when the condition is not met, ``"met"`` when it is, each a
-``{"en": ..., "es": ...}`` object.
+``{"en": ..., "es": ...}`` object (``"ht"`` optional). A text may name the facts of its test, filled
+in the applicant's language: ``%(country)s`` (where they live), ``%(nationality)s``,
+``%(nationalities)s`` (those the host serves), ``%(cutoff)s`` and ``%(arrival)s`` (dates),
+``%(statuses)s`` (those the host requires), ``%(years)s`` and ``%(date)s``.
 
 Groups
     ``{"all": [c, ...]}``  every condition holds; ``all`` of nothing holds.
@@ -29,7 +32,8 @@ The host country of the applicant (the answer to ``current_country``), from the 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +43,10 @@ GROUPS = ("all", "any", "not")
 LEAVES = ("equals", "in", "before", "after", "age_at_least", "same_answer", "host")
 HOST_CHECKS = ("office", "nationality", "presence", "status")
 TEXT_KEYS = ("reason", "met")
-LANGUAGES = ("en", "es")
+LANGUAGES = ("en", "es", "ht")
+# Every text has these; Haitian Creole may be missing in versions written before it was added.
+REQUIRED_LANGUAGES = ("en", "es")
+FACTS = ("country", "nationality", "nationalities", "cutoff", "arrival", "statuses", "years", "date")
 
 # Question keys the host-country checks read.
 CURRENT_COUNTRY = "current_country"
@@ -82,26 +89,33 @@ class Outcome:
     reason: dict[str, str] | None = None
     met: dict[str, str] | None = None
     children: list[Outcome] = field(default_factory=list)
+    # Whether the applicant answered what this test reads (a question that was never asked makes
+    # a test fail, but is no reason to give them).
+    answered: bool = True
+    facts: dict[str, Any] = field(default_factory=dict)
 
-    def unmet_reasons(self) -> list[dict[str, str]]:
-        """The plain-language reasons this condition failed, most specific first."""
-        if self.passed:
+    def unmet_reasons(self, fill: Filler | None = None) -> list[dict[str, str]]:
+        """The plain-language reasons this condition failed, most specific first, naming only the
+        tests whose questions were answered, their facts filled in by `fill`."""
+        if self.passed or not self.answered:
             return []
+        fill = fill or _as_is
         if self.op == "all" and self.children:
-            found = [reason for child in self.children for reason in child.unmet_reasons()]
-            return _unique(found) or ([self.reason] if self.reason else [])
+            found = [reason for child in self.children for reason in child.unmet_reasons(fill)]
+            return _unique(found) or ([fill(self.reason, self.facts)] if self.reason else [])
         if self.reason:
-            return [self.reason]
-        return _unique([reason for child in self.children for reason in child.unmet_reasons()])
+            return [fill(self.reason, self.facts)]
+        return _unique([reason for child in self.children for reason in child.unmet_reasons(fill)])
 
-    def met_reasons(self) -> list[dict[str, str]]:
+    def met_reasons(self, fill: Filler | None = None) -> list[dict[str, str]]:
         """The plain-language explanations of why this condition held."""
         if not self.passed:
             return []
-        own = [self.met] if self.met else []
+        fill = fill or _as_is
+        own = [fill(self.met, self.facts)] if self.met else []
         if self.op == "not":
             return own
-        return _unique(own + [text for child in self.children for text in child.met_reasons()])
+        return _unique(own + [text for child in self.children for text in child.met_reasons(fill)])
 
     def trace(self, depth: int = 0) -> list[tuple[int, Outcome]]:
         """Every condition with its depth, in order, for the administrators' "try it" page."""
@@ -109,6 +123,13 @@ class Outcome:
         for child in self.children:
             rows.extend(child.trace(depth + 1))
         return rows
+
+
+Filler = Callable[[dict[str, str], dict[str, Any]], dict[str, str]]
+
+
+def _as_is(text: dict[str, str], facts: dict[str, Any]) -> dict[str, str]:
+    return text
 
 
 def _unique(texts: list[dict[str, str]]) -> list[dict[str, str]]:
@@ -163,12 +184,25 @@ def validate(node: Any, path: str = "rule", depth: int = 0) -> None:
         raise RuleError(_("%(path)s: unknown operator %(op)r") % {"path": path, "op": op})
 
 
+PLACEHOLDER = re.compile(r"%(?:\((\w+)\)s|%)|%")
+
+
 def _validate_text(text: Any, path: str) -> None:
-    if not isinstance(text, dict) or set(text) != set(LANGUAGES):
-        raise RuleError(_("%(path)s: expected an object with the texts in en and es") % {"path": path})
+    if not isinstance(text, dict) or not set(REQUIRED_LANGUAGES) <= set(text) <= set(LANGUAGES):
+        raise RuleError(_("%(path)s: expected an object with the texts in en and es (and ht)") % {"path": path})
     for language, value in text.items():
         if not isinstance(value, str) or not value.strip():
             raise RuleError(_("%(path)s: expected a non-empty text") % {"path": f"{path}.{language}"})
+        for match in PLACEHOLDER.finditer(value):
+            if match.group(0) != "%%" and match.group(1) not in FACTS:
+                raise RuleError(
+                    _("%(path)s: %(placeholder)s is not one of %(facts)s")
+                    % {
+                        "path": f"{path}.{language}",
+                        "placeholder": match.group(0),
+                        "facts": ", ".join(f"%({name})s" for name in FACTS),
+                    }
+                )
 
 
 LEAF_ARGUMENTS = {
@@ -308,12 +342,93 @@ def _evaluate(node: dict[str, Any], answers: Mapping[str, Any], context: Context
     if op in ("all", "any"):
         children = [_evaluate(child, answers, context, f"{path}.{op}[{i}]") for i, child in enumerate(value)]
         passed = all(c.passed for c in children) if op == "all" else any(c.passed for c in children)
-        return Outcome(path, op, op, passed, children=children, **texts)
+        answered = any(c.answered for c in children) or not children
+        return Outcome(path, op, op, passed, children=children, answered=answered, **texts)
     if op == "not":
         child = _evaluate(value, answers, context, f"{path}.not")
-        return Outcome(path, "not", "not", not child.passed, children=[child], **texts)
+        return Outcome(path, "not", "not", not child.passed, children=[child], answered=child.answered, **texts)
     passed, description = _leaf(op, value, answers, context)
-    return Outcome(path, op, description, passed, **texts)
+    reads = _reads(op, value, answers, context)
+    return Outcome(
+        path,
+        op,
+        description,
+        passed,
+        answered=all(answers.get(key) is not None for key in reads),
+        facts=_facts(op, value, answers, context),
+        **texts,
+    )
+
+
+def decide(
+    node: Any | None, answers: Mapping[str, Any], context: Context, pending: Callable[[str], bool]
+) -> bool | None:
+    """Whether a condition holds, does not, or cannot be known yet (None): a test that reads a
+    question still `pending` (not answered, and possibly asked later) is unknown. With nothing
+    pending this is :func:`holds`."""
+    if node is None:
+        return True
+    validate(node)
+    return _decide(node, answers, context, pending)
+
+
+def _decide(
+    node: dict[str, Any], answers: Mapping[str, Any], context: Context, pending: Callable[[str], bool]
+) -> bool | None:
+    op = next(key for key in node if key not in TEXT_KEYS)
+    value = node[op]
+    if op in ("all", "any"):
+        results = [_decide(child, answers, context, pending) for child in value]
+        decisive = op == "any"
+        if decisive in results:
+            return decisive
+        return None if None in results else not decisive
+    if op == "not":
+        result = _decide(value, answers, context, pending)
+        return None if result is None else not result
+    if any(key not in answers and pending(key) for key in _reads(op, value, answers, context)):
+        return None
+    return _leaf(op, value, answers, context)[0]
+
+
+def _reads(op: str, value: Any, answers: Mapping[str, Any], context: Context) -> tuple[str, ...]:
+    """The questions a test reads, given what is known so far (a host check reads the arrival date
+    only of a non-national, where the host has a cut-off)."""
+    if op != "host":
+        return tuple(value[key] for key in ("question", "other") if key in value)
+    country = answers.get(CURRENT_COUNTRY)
+    host = context.hosts.get(country) if isinstance(country, str) else None
+    if host is None or value == "office":
+        return (CURRENT_COUNTRY,)
+    if value == "nationality":
+        return (CURRENT_COUNTRY, NATIONALITY)
+    if value == "presence":
+        if host.presence_cutoff is None:
+            return (CURRENT_COUNTRY,)
+        if answers.get(NATIONALITY) in (None, country):
+            return (CURRENT_COUNTRY, NATIONALITY)
+        return (CURRENT_COUNTRY, NATIONALITY, ARRIVAL_DATE)
+    return (CURRENT_COUNTRY, LEGAL_STATUS) if host.statuses else (CURRENT_COUNTRY,)
+
+
+def _facts(op: str, value: Any, answers: Mapping[str, Any], context: Context) -> dict[str, Any]:
+    """What a reason may name about a test: the rule's own values and the answers it read."""
+    if op == "age_at_least":
+        return {"years": value["years"]}
+    if op in ("before", "after"):
+        return {"date": parse_date(value["date"])}
+    if op != "host":
+        return {}
+    country = answers.get(CURRENT_COUNTRY)
+    host = context.hosts.get(country) if isinstance(country, str) else None
+    facts: dict[str, Any] = {"country": country, "nationality": answers.get(NATIONALITY)}
+    if answers.get(ARRIVAL_DATE):
+        facts["arrival"] = parse_date(answers.get(ARRIVAL_DATE))
+    if host is not None:
+        facts.update(
+            nationalities=sorted(host.nationalities), cutoff=host.presence_cutoff, statuses=sorted(host.statuses)
+        )
+    return facts
 
 
 def _leaf(op: str, value: Any, answers: Mapping[str, Any], context: Context) -> tuple[bool, str]:

@@ -128,13 +128,39 @@ QUESTIONS: list[dict[str, Any]] = [
         ],
     },
     {
-        "key": "i130_approved",
-        "kind": "yes_no",
+        "key": "i130_filed",
+        "kind": "choice",
         "label": text(
-            "Has that relative filed a Form I-130 petition for you, and has it been approved?",
-            "¿Ese familiar presentó una petición I-130 a su favor y fue aprobada?",
+            "Has that relative filed a Form I-130 petition for you?",
+            "¿Ese familiar presentó una petición I-130 a su favor?",
         ),
+        "hint": text(
+            "The I-130 is the form a US citizen or permanent resident files for a relative. If you are not "
+            "sure, ask your relative.",
+            "La I-130 es el formulario que presenta un ciudadano o residente permanente de Estados Unidos para un "
+            "familiar. Si no está seguro, pregúntele a su familiar.",
+        ),
+        "choices": [
+            {"value": "yes", "en": "Yes", "es": "Sí"},
+            {"value": "no", "en": "No", "es": "No"},
+            {"value": "dont_know", "en": "I don't know", "es": "No sé"},
+        ],
         "condition": {"in": {"question": "us_relative", "values": ["citizen", "permanent_resident"]}},
+    },
+    {
+        "key": "i130_approved",
+        "kind": "choice",
+        "label": text("Has the I-130 petition been approved?", "¿La petición I-130 fue aprobada?"),
+        "hint": text(
+            "When it is approved, your relative receives an approval notice (Form I-797).",
+            "Cuando se aprueba, su familiar recibe un aviso de aprobación (formulario I-797).",
+        ),
+        "choices": [
+            {"value": "yes", "en": "Yes", "es": "Sí"},
+            {"value": "no", "en": "No, not yet", "es": "No, todavía no"},
+            {"value": "dont_know", "en": "I don't know", "es": "No sé"},
+        ],
+        "condition": {"equals": {"question": "i130_filed", "value": "yes"}},
     },
     {
         "key": "job_offer",
@@ -156,38 +182,41 @@ SERVED = {
         {
             "host": "office",
             "reason": text(
-                "There is no Safe Mobility Office in the country where you live.",
-                "No hay una Oficina de Movilidad Segura en el país donde vive.",
+                "There is no Safe Mobility Office in %(country)s. The offices are in Guatemala, Colombia, Costa Rica "
+                "and Ecuador.",
+                "No hay una Oficina de Movilidad Segura en %(country)s. Las oficinas están en Guatemala, Colombia, "
+                "Costa Rica y Ecuador.",
             ),
         },
         {
             "host": "nationality",
             "reason": text(
-                "The office in the country where you live does not serve people of your nationality.",
-                "La oficina del país donde vive no atiende a personas de su nacionalidad.",
+                "The office in %(country)s serves only people from %(nationalities)s.",
+                "La oficina de %(country)s solo atiende a personas de %(nationalities)s.",
             ),
         },
         {
             "host": "presence",
             "reason": text(
-                "You arrived in the country where you live after the date the program accepts.",
-                "Llegó al país donde vive después de la fecha que acepta el programa.",
+                "The office in %(country)s serves only people who arrived there on or before %(cutoff)s. You told "
+                "us you arrived on %(arrival)s.",
+                "La oficina de %(country)s solo atiende a personas que llegaron a más tardar el %(cutoff)s. Nos dijo "
+                "que llegó el %(arrival)s.",
             ),
         },
         {
             "host": "status",
             "reason": text(
-                "In the country where you live, the program serves only people with the immigration status it "
-                "requires (for example, registered asylum seekers).",
-                "En el país donde vive, el programa solo atiende a personas con la situación migratoria que exige "
-                "(por ejemplo, solicitantes de asilo registrados).",
+                "In %(country)s, the program serves only %(statuses)s.",
+                "En %(country)s, el programa solo atiende a %(statuses)s.",
             ),
         },
         {
             "age_at_least": {"question": "date_of_birth", "years": 18},
             "reason": text(
-                "You must be 18 or older. Family members under 18 are listed on an adult's appointment.",
-                "Debe tener 18 años o más. Los familiares menores de 18 años se incluyen en la cita de un adulto.",
+                "You must be %(years)s or older. Family members under %(years)s are listed on an adult's appointment.",
+                "Debe tener %(years)s años o más. Los familiares menores de %(years)s años se incluyen en la cita de "
+                "un adulto.",
             ),
         },
     ],
@@ -256,10 +285,21 @@ PATHWAYS: list[dict[str, Any]] = [
                     ),
                 },
                 {
+                    "equals": {"question": "i130_filed", "value": "yes"},
+                    "reason": text(
+                        "This pathway needs your relative to file a Form I-130 petition for you first. If you do not "
+                        "know whether they did, ask them.",
+                        "Esta vía requiere que su familiar presente primero una petición I-130 a su favor. Si no sabe "
+                        "si lo hizo, pregúntele.",
+                    ),
+                },
+                {
                     "equals": {"question": "i130_approved", "value": "yes"},
                     "reason": text(
-                        "This pathway needs an approved Form I-130 petition filed for you.",
-                        "Esta vía requiere una petición I-130 aprobada a su favor.",
+                        "This pathway needs the I-130 petition to be approved. You can answer the questions again "
+                        "when your relative receives the approval notice (Form I-797).",
+                        "Esta vía requiere que la petición I-130 esté aprobada. Puede responder las preguntas de nuevo "
+                        "cuando su familiar reciba el aviso de aprobación (formulario I-797).",
                     ),
                     "met": text(
                         "A relative in the United States has an approved I-130 petition for you.",
@@ -323,17 +363,42 @@ PATHWAYS: list[dict[str, Any]] = [
 ]
 
 
+NOTES = (
+    'Program rules as announced in 2023; the I-130 question split in two (filed? approved?) with "I don\'t know", '
+    "and reasons that name each country's rule."
+)
+
+
 def load(apps: Any) -> None:
     """Create the seeded pathways and the first published version, unless a version exists."""
-    version_model = apps.get_model("eligibility", "ScreenerVersion")
-    if version_model.objects.exists():
+    if apps.get_model("eligibility", "ScreenerVersion").objects.exists():
         return
+    _create(apps, number=1)
+
+
+def upgrade(apps: Any) -> None:
+    """Publish this file's rules as a new version over the 2023 seed, unless they are live already
+    (a new database gets them as version 1) or an administrator has published another version."""
+    version_model = apps.get_model("eligibility", "ScreenerVersion")
+    question_model = apps.get_model("eligibility", "Question")
+    published = version_model.objects.filter(status="published").first()
+    if published is None or published.number != 1:
+        return
+    if question_model.objects.filter(version=published, key="i130_filed").exists():
+        return
+    highest = version_model.objects.order_by("-number").values_list("number", flat=True).first()
+    version_model.objects.filter(pk=published.pk).update(status="retired")
+    _create(apps, number=highest + 1, based_on=published)
+
+
+def _create(apps: Any, *, number: int, based_on: Any = None) -> None:
+    version_model = apps.get_model("eligibility", "ScreenerVersion")
     pathway_model = apps.get_model("eligibility", "Pathway")
     question_model = apps.get_model("eligibility", "Question")
     host_model = apps.get_model("eligibility", "HostCountry")
     rule_model = apps.get_model("eligibility", "PathwayRule")
     # Filled as a draft, then published: published content cannot be written.
-    version = version_model.objects.create(number=1, status="draft", notes="Program rules as announced in 2023.")
+    version = version_model.objects.create(number=number, status="draft", notes=NOTES, based_on=based_on)
     for host in HOSTS:
         host_model.objects.create(version=version, **host)
     for order, question in enumerate(QUESTIONS, start=1):
@@ -350,15 +415,16 @@ def load(apps: Any) -> None:
             condition=question.get("condition"),
         )
     for pathway in PATHWAYS:
-        created = pathway_model.objects.create(
+        created, _ = pathway_model.objects.update_or_create(
             code=pathway["code"],
-            order=pathway["order"],
-            name_en=pathway["name"]["en"],
-            name_es=pathway["name"]["es"],
-            description_en=pathway["description"]["en"],
-            description_es=pathway["description"]["es"],
-            bring_en=pathway["bring"]["en"],
-            bring_es=pathway["bring"]["es"],
+            defaults={
+                "order": pathway["order"],
+                **{
+                    f"{field}_{language}": pathway[field][language]
+                    for field in ("name", "description", "bring")
+                    for language in ("en", "es")
+                },
+            },
         )
         rule_model.objects.create(version=version, pathway=created, active=pathway["active"], condition=pathway["rule"])
     version_model.objects.filter(pk=version.pk).update(status="published", published_at=version.created_at)

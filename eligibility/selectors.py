@@ -1,20 +1,23 @@
 """Reads of the screener: one version's questions and host table, and the path through them."""
 
 import datetime
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from eligibility import rules
-from eligibility.models import HostCountry, Question, ScreenerVersion
+from eligibility.models import HostCountry, PathwayRule, Question, ScreenerVersion
 
 
 @dataclass
 class Screener:
-    """One version's questions in order and its host-country table, loaded in three queries."""
+    """One version's questions in order, its host-country table and the conditions of its active
+    pathways, loaded in four queries."""
 
     version: ScreenerVersion
     questions: list[Question]
     hosts: dict[str, rules.HostRule]
+    pathways: list[Any] = field(default_factory=list)
 
     def context(self, today: datetime.date) -> rules.Context:
         return rules.Context(today=today, hosts=self.hosts)
@@ -35,6 +38,36 @@ class Screener:
     def next_question(self, answers: dict[str, Any], today: datetime.date) -> Question | None:
         return first_unanswered(*self.walk(answers, today))
 
+    def pending(self, answers: dict[str, Any], today: datetime.date) -> Callable[[str], bool]:
+        """Whether a question is still to come: not answered, and asked unless later answers say
+        otherwise (its condition holds or is not known yet)."""
+        context = self.context(today)
+        by_key = {question.key: question for question in self.questions}
+        known: dict[str, bool] = {}
+
+        def pending(key: str) -> bool:
+            if key in answers or key not in by_key:
+                return False
+            if key not in known:
+                known[key] = rules.decide(by_key[key].condition, answers, context, pending) is not False
+            return known[key]
+
+        return pending
+
+    def ruled_out(self, answers: dict[str, Any], today: datetime.date) -> bool:
+        """Whether no active pathway can fit, whatever the questions still to come are answered:
+        the screener stops there and gives the reasons."""
+        context = self.context(today)
+        pending = self.pending(answers, today)
+        return bool(self.pathways) and all(
+            rules.decide(condition, answers, context, pending) is False for condition in self.pathways
+        )
+
+    def still_possible(self, answers: dict[str, Any], today: datetime.date) -> list[Question]:
+        """The questions answered or still possibly asked, in order: the "of about" count."""
+        pending = self.pending(answers, today)
+        return [question for question in self.questions if question.key in answers or pending(question.key)]
+
     def question(self, key: str) -> Question | None:
         return next((question for question in self.questions if question.key == key), None)
 
@@ -51,4 +84,5 @@ def published_version() -> ScreenerVersion | None:
 def load_screener(version: ScreenerVersion) -> Screener:
     questions = list(Question.objects.filter(version=version).order_by("order"))
     hosts = {str(host.country): host.as_rule() for host in HostCountry.objects.filter(version=version)}
-    return Screener(version=version, questions=questions, hosts=hosts)
+    pathways = list(PathwayRule.objects.filter(version=version, active=True).values_list("condition", flat=True))
+    return Screener(version=version, questions=questions, hosts=hosts, pathways=pathways)

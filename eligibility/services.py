@@ -8,9 +8,10 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
-from django.utils import timezone
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django_countries import countries
 
 from eligibility import rules
 from eligibility.models import HostCountry, PathwayRule, Question, ScreenerVersion, Screening
@@ -42,20 +43,69 @@ def evaluate_pathways(
     }
 
 
-def record_screening(*, screener: Screener, answers: dict[str, Any], language: str) -> Screening:
-    """Store the anonymous result of a finished screener and return it."""
-    today = timezone.localdate()
+STATUS_PHRASES = {
+    "asylum_seeker": gettext_lazy("registered asylum seekers"),
+    "refugee": gettext_lazy("recognised refugees"),
+    "regularization": gettext_lazy("people who applied to its regularization process"),
+}
+
+
+def _one_of(items: list[str]) -> str:
+    """ "A, B or C" in the active language."""
+    if len(items) < 2:
+        return "".join(items)
+    return _("%(items)s or %(last)s") % {"items": ", ".join(items[:-1]), "last": items[-1]}
+
+
+def _localised_fact(name: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime.date):
+        return formats.date_format(value, "DATE_FORMAT")
+    if name in ("country", "nationality"):
+        return str(countries.name(value) or value)
+    if name == "nationalities":
+        return _one_of(sorted(str(countries.name(code) or code) for code in value))
+    if name == "statuses":
+        return _one_of([str(STATUS_PHRASES.get(code, code)) for code in value])
+    return str(value)
+
+
+def fill_facts(text: dict[str, str], facts: dict[str, Any]) -> dict[str, str]:
+    """A reason's texts with the facts of its test written in each text's own language."""
+    filled = {}
+    for language, value in text.items():
+        with translation.override(language):
+            names = {name: _localised_fact(name, facts.get(name)) for name in rules.FACTS}
+            filled[language] = value % names
+    return filled
+
+
+def is_finished(screener: Screener, answers: dict[str, Any], today: datetime.date) -> bool:
+    """Every question that applies is answered, or no pathway can fit whatever comes next."""
     applicable, kept = screener.walk(answers, today)
-    if first_unanswered(applicable, kept) is not None:
+    return first_unanswered(applicable, kept) is None or screener.ruled_out(kept, today)
+
+
+def record_screening(*, screener: Screener, answers: dict[str, Any], language: str) -> Screening:
+    """Store the anonymous result of a finished screener (or of one stopped early because no
+    pathway can fit) and return it."""
+    today = timezone.localdate()
+    kept = screener.walk(answers, today)[1]
+    if not is_finished(screener, kept, today):
         raise ScreeningError(_("Some questions have not been answered yet."))
     # The result keeps the texts it was given, so editing a pathway later never rewrites it.
     outcomes = {
         code: {
             "eligible": outcome.passed,
-            "reasons": outcome.met_reasons() if outcome.passed else outcome.unmet_reasons(),
+            "reasons": outcome.met_reasons(fill_facts) if outcome.passed else outcome.unmet_reasons(fill_facts),
             "order": rule.pathway.order,
             **{
-                field: {language: getattr(rule.pathway, f"{field}_{language}") for language in rules.LANGUAGES}
+                field: {
+                    language: getattr(rule.pathway, f"{field}_{language}")
+                    for language in rules.LANGUAGES
+                    if getattr(rule.pathway, f"{field}_{language}", "")
+                }
                 for field in ("name", "description", "bring")
             },
         }

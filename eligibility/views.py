@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from eligibility.forms import AnswerForm
 from eligibility.models import Question, ScreenerVersion, Screening
 from eligibility.selectors import Screener, first_unanswered, load_screener, published_version
-from eligibility.services import ScreeningError, record_screening, screening_reference
+from eligibility.services import ScreeningError, is_finished, record_screening, screening_reference
 
 SESSION_KEY = "screener"
 # Kinds answered with several inputs (radios, day/month/year), grouped in a fieldset.
@@ -68,8 +68,9 @@ def begin(request: HttpRequest) -> HttpResponse:
 
 
 def _go_on(request: HttpRequest, screener: Screener, answers: dict[str, Any]) -> HttpResponseRedirect:
-    question = screener.next_question(answers, timezone.localdate())
-    if question is None:
+    today = timezone.localdate()
+    question = screener.next_question(answers, today)
+    if question is None or screener.ruled_out(answers, today):
         return redirect("eligibility:check")
     return redirect("eligibility:question", key=question.key)
 
@@ -99,13 +100,17 @@ def question(request: HttpRequest, key: str) -> HttpResponse:
         return _go_on(request, screener, kept)
 
     data = request.POST if request.method == "POST" else None
-    form = AnswerForm(data, question=current, initial={"answer": kept.get(current.key)})
+    form = AnswerForm(data, question=current, answers=kept, initial={"answer": kept.get(current.key)})
     if request.method == "POST" and form.is_valid():
         kept[current.key] = form.cleaned_data["answer"]
         applicable, kept = screener.walk(kept, today)
         _save_answers(request, kept)
         if changing and first_unanswered(applicable, kept) is None:
             return redirect("eligibility:check")
+        if screener.ruled_out(kept, today):
+            # No pathway can fit whatever comes next: stop now and say why, rather than ask the
+            # rest. The answers stay in the session, so "change your answers" still works.
+            return _finish(request, screener, kept, keep_answers=True)
         # The next question in order (after the back link, the one already answered next), which
         # is never past the first unanswered one because every question before that is answered.
         position = applicable.index(current)
@@ -129,7 +134,7 @@ def question(request: HttpRequest, key: str) -> HttpResponse:
             "form": form,
             "back_url": back,
             "number": position + 1,
-            "total": max(len(applicable), position + 1),
+            "total": max(len(screener.still_possible(kept, today)), position + 1),
             "changing": changing,
             "grouped": current.kind in GROUPED_KINDS,
             "anchor": "id_answer_0" if current.kind in GROUPED_KINDS else "id_answer",
@@ -151,18 +156,23 @@ def check(request: HttpRequest) -> HttpResponse:
         return redirect("eligibility:start")
     today = timezone.localdate()
     applicable, kept = screener.walk(_session(request)["answers"], today)
-    if first_unanswered(applicable, kept) is not None:
+    if not is_finished(screener, kept, today):
         return _go_on(request, screener, kept)
     if request.method == "POST":
-        try:
-            screening = record_screening(screener=screener, answers=kept, language=get_language())
-        except ScreeningError as exc:
-            return _bad_request(request, exc.message)
-        request.session[RESULT_KEY] = screening.pk
-        del request.session[SESSION_KEY]
-        return redirect("eligibility:result")
+        return _finish(request, screener, kept, keep_answers=False)
     rows = [(q, _display(q, kept[q.key], AnswerForm(question=q))) for q in applicable if q.key in kept]
     return render(request, "eligibility/check.html", {"rows": rows})
+
+
+def _finish(request: HttpRequest, screener: Screener, answers: dict[str, Any], *, keep_answers: bool) -> HttpResponse:
+    try:
+        screening = record_screening(screener=screener, answers=answers, language=get_language())
+    except ScreeningError as exc:
+        return _bad_request(request, exc.message)
+    request.session[RESULT_KEY] = screening.pk
+    if not keep_answers:
+        del request.session[SESSION_KEY]
+    return redirect("eligibility:result")
 
 
 @require_safe
@@ -189,12 +199,20 @@ def result(request: HttpRequest) -> HttpResponse:
     # The pathways that may fit come first, each group in the program's display order.
     outcomes.sort(key=lambda item: item["order"])
     eligible = [item for item in outcomes if item["eligible"]]
+    # When every route fails for the same reasons (where the person lives, their age...), say them
+    # once rather than under each route.
+    reason_lists = {tuple(item["reasons"]) for item in outcomes}
+    shared = list(reason_lists.pop()) if len(reason_lists) == 1 and not eligible else []
     return render(
         request,
         "eligibility/result.html",
         {
             "outcomes": outcomes,
             "eligible": eligible,
+            "not_fitting": [item for item in outcomes if not item["eligible"]],
+            "shared_reasons": shared,
+            # A screener that stopped early keeps its answers, so they can still be changed.
+            "can_change": _session(request) is not None,
             "reference": screening_reference(screening) if eligible else None,
         },
     )

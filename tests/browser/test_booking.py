@@ -108,7 +108,7 @@ def answer_screener(checked: CheckedPage, language: str) -> None:
     for box, value in zip(("id_answer_0", "id_answer_1", "id_answer_2"), ("14", "6", "1986"), strict=True):
         page.locator(f"#{box}").fill(value)
     screener.submit()
-    for answer in ("no", "citizen", "yes", "no"):
+    for answer in ("no", "citizen", "yes", "yes", "no"):
         page.locator(f"input[name=answer][value={answer}]").check()
         screener.submit()
     page.locator("form button[type=submit]").click()

@@ -24,6 +24,7 @@ GUATEMALAN_WITH_PETITION = [
     ("date_of_birth", date("17", "5", "1990")),
     ("fear_of_persecution", {"answer": "no"}),
     ("us_relative", {"answer": "citizen"}),
+    ("i130_filed", {"answer": "yes"}),
     ("i130_approved", {"answer": "yes"}),
     ("job_offer", {"answer": "no"}),
 ]
@@ -50,7 +51,7 @@ def started(client: Client, published: ScreenerVersion) -> Client:
 def test_question_page(started: Client) -> None:
     html = started.get(f"{Q}current_country/").content.decode()
     assert '<h1><label for="id_answer">Which country do you live in now?</label></h1>' in html
-    assert "Question 1 of about 7" in html  # before any answer opens the questions that depend on it
+    assert "Question 1 of up to 10" in html  # every question may still be asked
     assert 'href="/en/"' in html  # back to the start page
     options = re.findall(r'<option value="(\w*)"', html)
     assert options[:5] == ["", "GT", "CO", "CR", "EC"], "the program's countries come first"
@@ -70,16 +71,22 @@ def test_whole_journey_to_an_eligible_result(started: Client) -> None:
     assert screening.language == "en"
     assert "screener" not in started.session
     html = started.get(f"{Q}result/").content.decode()
-    assert "You may be eligible" in html
+    assert "One route may fit you:" in html
+    assert "This route may fit you" in html
     assert "A relative in the United States has an approved I-130 petition for you." in html
-    assert "Refugee processing is for people who were persecuted or fear persecution." in html
     assert "the I-130 approval notice" in html
-    headings = re.findall(r'<h2 id="pathway-\d+">([^<]+)</h2>', html)
-    assert headings == [
-        "Family reunification parole",
+    # Lead, then the button, then the details; the routes that do not fit are folded.
+    lead, button, details = (
+        html.index(text) for text in ("One route may fit you", "Book an appointment</a>", "<details")
+    )
+    assert lead < button < html.index('<h2 id="pathway-1">Family reunification parole</h2>') < details
+    folded = html[details : html.index("</details>")]
+    assert "2 routes do not fit you for now" in folded
+    assert "Refugee processing is for people who were persecuted or fear persecution." in folded
+    assert re.findall(r'<h2 class="h5">([^<]+)</h2>', folded) == [
         "Refugee processing (United States)",
         "Temporary work visas (H-2A and H-2B)",
-    ], "eligible first, then in display order"
+    ], "in display order"
 
     # Editing a pathway's texts later does not rewrite a result already given.
     Pathway.objects.filter(code="family-reunification").update(name_en="Renamed", bring_en="Something else")
@@ -93,33 +100,66 @@ def test_whole_journey_to_an_eligible_result(started: Client) -> None:
     assert "Choose an office" in response.content.decode()
 
 
-def test_not_eligible_result_says_where_else_to_get_help(started: Client) -> None:
-    steps = [
-        ("current_country", {"answer": "CO"}),
-        ("nationality", {"answer": "CO"}),
-        ("date_of_birth", date("1", "1", "1980")),
-        ("fear_of_persecution", {"answer": "yes"}),
-        ("us_relative", {"answer": "no"}),
-        ("job_offer", {"answer": "no"}),
-    ]
-    answer_all(started, steps)
-    started.post(f"{Q}check/")
+def test_a_nationality_not_served_stops_at_once_and_says_where_else_to_get_help(started: Client) -> None:
+    started.post(f"{Q}current_country/", {"answer": "CO"})
+    response = started.post(f"{Q}nationality/", {"answer": "CO"})
+    assert response["Location"] == f"{Q}result/", "no pathway can fit: no more questions"
+    screening = Screening.objects.get()
+    assert screening.eligible_pathways == []
     html = started.get(f"{Q}result/").content.decode()
-    assert "You are not eligible" in html
-    assert "You may be eligible" not in html
-    assert "does not serve people of your nationality" in html
+    assert "none of the routes fits you for now" in html
+    assert "You may be" not in html
+    # One reason, said once, naming who this country's office serves.
+    assert html.count("The office in Colombia serves only people from Cuba, Haiti or Venezuela.") == 1
     assert "Where else to get help" in html
     assert "/book/" not in html
+    # The answers are still there to change.
+    assert 'href="/en/questions/check/"' in html
+    html = started.get(f"{Q}check/").content.decode()
+    assert 'href="/en/questions/nationality/?change=1"' in html
+    started.post(f"{Q}nationality/?change=1", {"answer": "VE"})
+    assert started.get(Q)["Location"] == f"{Q}date_of_birth/"
 
 
-def test_under_18_is_not_eligible_with_the_reason(started: Client) -> None:
-    steps = [*GUATEMALAN_WITH_PETITION]
-    steps[2] = ("date_of_birth", date("1", "1", "2015"))
-    answer_all(started, steps)
-    started.post(f"{Q}check/")
+def test_under_18_stops_after_the_date_of_birth_with_the_reason(started: Client) -> None:
+    started.post(f"{Q}current_country/", {"answer": "GT"})
+    started.post(f"{Q}nationality/", {"answer": "GT"})
+    response = started.post(f"{Q}date_of_birth/", date("1", "1", "2015"))
+    assert response["Location"] == f"{Q}result/"
     html = started.get(f"{Q}result/").content.decode()
-    assert "You may be eligible" not in html
+    assert "You may be" not in html
     assert "You must be 18 or older. Family members under 18 are listed on an adult&#x27;s appointment." in html
+    assert set(Screening.objects.get().answers) == {"current_country", "nationality", "age"}
+
+
+def test_no_office_in_the_country_stops_at_the_first_question(started: Client) -> None:
+    response = started.post(f"{Q}current_country/", {"answer": "PE"})
+    assert response["Location"] == f"{Q}result/"
+    html = started.get(f"{Q}result/").content.decode()
+    assert "There is no Safe Mobility Office in Peru." in html
+
+
+def test_an_arrival_before_the_date_of_birth_is_refused(started: Client) -> None:
+    started.post(f"{Q}current_country/", {"answer": "CO"})
+    started.post(f"{Q}nationality/", {"answer": "VE"})
+    started.post(f"{Q}date_of_birth/", date("1", "1", "1990"))
+    response = started.post(f"{Q}arrival_date/", date("1", "1", "1989"))
+    assert response.status_code == 200
+    assert "The date you arrived cannot be before your date of birth." in response.content.decode()
+    assert "arrival_date" not in session_answers(started)
+    assert started.post(f"{Q}arrival_date/", date("1", "1", "1990")).status_code == 302
+    # Nor can the date of birth be changed to after the arrival.
+    response = started.post(f"{Q}date_of_birth/?change=1", date("2", "1", "1990"))
+    assert "Your date of birth cannot be after the date you arrived" in response.content.decode()
+    assert session_answers(started)["date_of_birth"] == "1990-01-01"
+
+
+def test_the_country_list_has_no_selectable_separator(started: Client) -> None:
+    html = started.get(f"{Q}current_country/").content.decode()
+    assert "──" not in html
+    assert re.findall(r"<optgroup label=\"([^\"]+)\">", html) == ["Countries most people choose", "All other countries"]
+    response = started.post(f"{Q}current_country/", {"answer": ""})
+    assert "Select a country." in response.content.decode()
 
 
 def test_radio_and_date_questions_are_fieldsets_with_the_question_as_h1(started: Client) -> None:
@@ -127,7 +167,7 @@ def test_radio_and_date_questions_are_fieldsets_with_the_question_as_h1(started:
     started.post(f"{Q}nationality/", {"answer": "NI"})
     html = started.get(f"{Q}date_of_birth/").content.decode()
     assert "<legend><h1>What is your date of birth?</h1></legend>" in html
-    assert "Question 3 of about 8" in html  # a Nicaraguan in Costa Rica is asked two more
+    assert "Question 3 of up to 10" in html  # a Nicaraguan in Costa Rica may be asked every question
     assert 'autocomplete="bday-day"' in html
     started.post(f"{Q}date_of_birth/", date("1", "1", "1980"))
     started.post(f"{Q}arrival_date/", date("1", "1", "2021"))
@@ -160,9 +200,14 @@ def test_change_link_returns_to_the_summary_and_drops_answers_that_no_longer_app
 
 
 def test_change_that_opens_a_new_question_asks_it_first(started: Client) -> None:
-    answer_all(started, GUATEMALAN_WITH_PETITION)
-    response = started.post(f"{Q}nationality/?change=1", {"answer": "HN"})
-    assert response["Location"] == f"{Q}arrival_date/"
+    steps = [
+        *GUATEMALAN_WITH_PETITION[:3],
+        ("fear_of_persecution", {"answer": "yes"}),
+        ("us_relative", {"answer": "no"}),
+    ]
+    answer_all(started, [*steps, ("job_offer", {"answer": "no"})])
+    response = started.post(f"{Q}us_relative/?change=1", {"answer": "citizen"})
+    assert response["Location"] == f"{Q}i130_filed/"
 
 
 @pytest.mark.parametrize(

@@ -208,3 +208,95 @@ def test_all_and_any_agree_with_python(nodes: list, answers: dict) -> None:
     results = [passed(node, answers) for node in nodes]
     assert passed({"all": nodes}, answers) == all(results)
     assert passed({"any": nodes}, answers) == any(results)
+
+
+def test_reasons_name_only_the_tests_whose_questions_were_answered() -> None:
+    rule = {
+        "all": [
+            {"equals": {"question": "relative", "value": "yes"}, "reason": {"en": "No relative", "es": "x"}},
+            {"equals": {"question": "petition", "value": "yes"}, "reason": {"en": "No petition", "es": "x"}},
+        ]
+    }
+    # The petition question was never asked (no relative): its test fails but is no reason.
+    outcome = evaluate(rule, {"relative": "no"}, CONTEXT)
+    assert [reason["en"] for reason in outcome.unmet_reasons()] == ["No relative"]
+    outcome = evaluate(rule, {"relative": "yes", "petition": "no"}, CONTEXT)
+    assert [reason["en"] for reason in outcome.unmet_reasons()] == ["No petition"]
+
+
+def never(key: str) -> bool:
+    return False
+
+
+def always(key: str) -> bool:
+    return True
+
+
+@pytest.mark.parametrize(
+    ("node", "answers", "pending", "expected"),
+    [
+        ({"equals": {"question": "a", "value": "yes"}}, {}, always, None),
+        ({"equals": {"question": "a", "value": "yes"}}, {}, never, False),
+        ({"equals": {"question": "a", "value": "yes"}}, {"a": "yes"}, always, True),
+        # One known failure decides an "all"; one known success decides an "any".
+        ({"all": [{"equals": {"question": "a", "value": "yes"}}, {"host": "office"}]}, {}, always, None),
+        (
+            {"all": [{"equals": {"question": "a", "value": "yes"}}, {"host": "office"}]},
+            {"current_country": "PE"},
+            always,
+            False,
+        ),
+        (
+            {"any": [{"equals": {"question": "a", "value": "yes"}}, {"host": "office"}]},
+            {"current_country": "GT"},
+            always,
+            True,
+        ),
+        ({"not": {"equals": {"question": "a", "value": "yes"}}}, {}, always, None),
+        ({"not": {"equals": {"question": "a", "value": "yes"}}}, {"a": "no"}, always, True),
+        # A host check waits only for what it reads: the arrival date of a non-national, where the
+        # host has a cut-off, and the status where it requires one.
+        ({"host": "presence"}, {"current_country": "GT", "nationality": "SV"}, always, True),
+        ({"host": "presence"}, {"current_country": "CO"}, always, None),
+        ({"host": "presence"}, {"current_country": "CO", "nationality": "VE"}, always, None),
+        ({"host": "presence"}, {"current_country": "CO", "nationality": "CO"}, always, True),
+        ({"host": "status"}, {"current_country": "CO"}, always, True),
+        ({"host": "status"}, {"current_country": "CR"}, always, None),
+        ({"host": "nationality"}, {"current_country": "CO", "nationality": "CO"}, always, False),
+        ({"age_at_least": {"question": "born", "years": 18}}, {"born": "2015-01-01"}, always, False),
+    ],
+)
+def test_decide_knows_when_the_answers_so_far_settle_a_condition(
+    node: dict, answers: dict, pending: object, expected: bool | None
+) -> None:
+    assert rules.decide(node, answers, CONTEXT, pending) is expected
+
+
+@given(st.dictionaries(st.sampled_from(["a", "b"]), st.sampled_from(["yes", "no"])))
+def test_decide_with_nothing_pending_is_evaluate(answers: dict) -> None:
+    node = {
+        "any": [{"equals": {"question": "a", "value": "yes"}}, {"not": {"equals": {"question": "b", "value": "no"}}}]
+    }
+    assert rules.decide(node, answers, CONTEXT, never) == passed(node, answers)
+
+
+def test_reason_texts_name_their_facts() -> None:
+    rule = {"host": "presence", "reason": {"en": "By %(cutoff)s, not %(arrival)s in %(country)s", "es": "x"}}
+    outcome = evaluate(rule, {"current_country": "CO", "nationality": "VE", "arrival_date": "2023-07-01"}, CONTEXT)
+
+    def fill(text: dict, facts: dict) -> dict:
+        return {language: value % facts for language, value in text.items()}
+
+    assert outcome.unmet_reasons(fill)[0]["en"] == "By 2023-06-11, not 2023-07-01 in CO"
+
+
+@pytest.mark.parametrize("text", ["%(colour)s", "100%", "%s", "%(years)d"])
+def test_unknown_placeholders_in_texts_are_refused(text: str) -> None:
+    with pytest.raises(RuleError, match="is not one of"):
+        validate({"host": "office", "reason": {"en": text, "es": "x"}})
+
+
+def test_creole_texts_are_optional_and_other_languages_refused() -> None:
+    validate({"host": "office", "reason": {"en": "a", "es": "b", "ht": "c"}})
+    with pytest.raises(RuleError, match="expected an object with the texts"):
+        validate({"host": "office", "reason": {"en": "a", "es": "b", "fr": "c"}})

@@ -5,6 +5,7 @@ import datetime
 import pytest
 from django.utils import timezone
 
+from eligibility.models import Screening
 from eligibility.selectors import Screener
 from eligibility.services import ScreeningError, record_screening
 
@@ -27,13 +28,14 @@ def applicant(screener: Screener, **given: str) -> dict[str, str]:
         "legal_status": "none",
         "fear_of_persecution": "no",
         "us_relative": "no",
+        "i130_filed": "no",
         "i130_approved": "no",
         "job_offer": "no",
         "arrival_date": "2021-01-15",
     }
     answers = dict(given)
     today = timezone.localdate()
-    while (question := screener.next_question(answers, today)) is not None:
+    while (question := screener.next_question(answers, today)) is not None and not screener.ruled_out(answers, today):
         answers[question.key] = defaults[question.key]
     return answers
 
@@ -72,6 +74,7 @@ CASES = [
             "arrival_date": "2020-02-02",
             "fear_of_persecution": "yes",
             "us_relative": "citizen",
+            "i130_filed": "yes",
             "i130_approved": "yes",
         },
         {R, F},
@@ -83,6 +86,7 @@ CASES = [
             "nationality": "HT",
             "arrival_date": "2020-02-02",
             "us_relative": "citizen",
+            "i130_filed": "yes",
             "i130_approved": "no",
         },
         set(),
@@ -150,13 +154,20 @@ CASES = [
             "arrival_date": "2023-01-01",
             "legal_status": "asylum_seeker",
             "us_relative": "permanent_resident",
+            "i130_filed": "yes",
             "i130_approved": "no",
         },
         set(),
     ),
     (
         "Guatemalan with an approved I-130 from a US citizen parent",
-        {"current_country": "GT", "nationality": "GT", "us_relative": "citizen", "i130_approved": "yes"},
+        {
+            "current_country": "GT",
+            "nationality": "GT",
+            "us_relative": "citizen",
+            "i130_filed": "yes",
+            "i130_approved": "yes",
+        },
         {F},
     ),
     (
@@ -171,6 +182,7 @@ CASES = [
             "nationality": "GT",
             "fear_of_persecution": "yes",
             "us_relative": "permanent_resident",
+            "i130_filed": "yes",
             "i130_approved": "yes",
             "job_offer": "non_agricultural",
         },
@@ -221,6 +233,7 @@ CASES = [
             "arrival_date": "2023-10-18",
             "legal_status": "refugee",
             "us_relative": "permanent_resident",
+            "i130_filed": "yes",
             "i130_approved": "yes",
         },
         {F},
@@ -292,10 +305,13 @@ def test_under_18_is_told_why(screener: Screener) -> None:
     answers = applicant(screener, current_country="GT", nationality="GT", date_of_birth=years_ago(16))
     screening = record_screening(screener=screener, answers=answers, language="en")
     for outcome in screening.outcomes.values():
-        assert {
-            "en": "You must be 18 or older. Family members under 18 are listed on an adult's appointment.",
-            "es": "Debe tener 18 años o más. Los familiares menores de 18 años se incluyen en la cita de un adulto.",
-        } in outcome["reasons"]
+        assert outcome["reasons"] == [
+            {
+                "en": "You must be 18 or older. Family members under 18 are listed on an adult's appointment.",
+                "es": "Debe tener 18 años o más. Los familiares menores de 18 años se incluyen en la cita de un "
+                "adulto.",
+            }
+        ]
 
 
 def test_colombian_in_colombia_is_told_the_nationality_is_not_served(screener: Screener) -> None:
@@ -303,7 +319,9 @@ def test_colombian_in_colombia_is_told_the_nationality_is_not_served(screener: S
         screener=screener, answers=applicant(screener, current_country="CO", nationality="CO"), language="en"
     )
     reasons = [reason["en"] for reason in screening.outcomes[R]["reasons"]]
-    assert reasons[0] == "The office in the country where you live does not serve people of your nationality."
+    assert reasons == ["The office in Colombia serves only people from Cuba, Haiti or Venezuela."]
+    spanish = [reason["es"] for reason in screening.outcomes[R]["reasons"]]
+    assert spanish == ["La oficina de Colombia solo atiende a personas de Cuba, Haití o Venezuela."]
 
 
 def test_screening_keeps_the_age_not_the_birth_date(screener: Screener) -> None:
@@ -317,3 +335,91 @@ def test_screening_keeps_the_age_not_the_birth_date(screener: Screener) -> None:
 def test_incomplete_answers_are_not_recorded(screener: Screener) -> None:
     with pytest.raises(ScreeningError):
         record_screening(screener=screener, answers={"current_country": "GT"}, language="es")
+
+
+def reasons(screening: Screening, code: str, language: str = "en") -> list[str]:
+    return [reason[language] for reason in screening.outcomes[code]["reasons"]]
+
+
+def test_a_late_arrival_is_told_the_date_the_country_accepts(screener: Screener) -> None:
+    answers = applicant(screener, current_country="CO", nationality="VE", arrival_date="2023-07-01")
+    screening = record_screening(screener=screener, answers=answers, language="en")
+    assert reasons(screening, R) == [
+        "The office in Colombia serves only people who arrived there on or before June 11, 2023. "
+        "You told us you arrived on July 1, 2023."
+    ]
+    assert reasons(screening, R, "es") == [
+        "La oficina de Colombia solo atiende a personas que llegaron a más tardar el 11 de junio de 2023. "
+        "Nos dijo que llegó el 1 de julio de 2023."
+    ]
+
+
+def test_a_missing_status_is_told_the_status_this_country_requires(screener: Screener) -> None:
+    answers = applicant(screener, current_country="EC", nationality="VE", arrival_date="2023-01-01")
+    screening = record_screening(screener=screener, answers=answers, language="en")
+    assert reasons(screening, R) == [
+        "In Ecuador, the program serves only registered asylum seekers, recognised refugees or people who applied "
+        "to its regularization process."
+    ]
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ({"us_relative": "no"}, ["This pathway needs a relative who is a US citizen or permanent resident."]),
+        (
+            {"us_relative": "citizen", "i130_filed": "dont_know"},
+            [
+                "This pathway needs your relative to file a Form I-130 petition for you first. If you do not know "
+                "whether they did, ask them."
+            ],
+        ),
+        (
+            {"us_relative": "citizen", "i130_filed": "yes", "i130_approved": "dont_know"},
+            [
+                "This pathway needs the I-130 petition to be approved. You can answer the questions again when "
+                "your relative receives the approval notice (Form I-797)."
+            ],
+        ),
+    ],
+)
+def test_family_reunification_names_only_what_was_asked(screener: Screener, given: dict, expected: list) -> None:
+    answers = applicant(screener, current_country="GT", nationality="GT", **given)
+    screening = record_screening(screener=screener, answers=answers, language="en")
+    assert reasons(screening, F) == expected
+
+
+@pytest.mark.parametrize(
+    ("given", "stops"),
+    [
+        ({"current_country": "PE"}, True),
+        ({"current_country": "CO", "nationality": "CO"}, True),
+        ({"current_country": "GT", "nationality": "GT", "date_of_birth": years_ago(17)}, True),
+        ({"current_country": "GT", "nationality": "GT", "date_of_birth": years_ago(18)}, False),
+        (
+            {"current_country": "CO", "nationality": "VE", "date_of_birth": "1990-01-01", "arrival_date": "2024-01-01"},
+            True,
+        ),
+        ({"current_country": "CO", "nationality": "VE", "date_of_birth": "1990-01-01"}, False),
+        (
+            {
+                "current_country": "EC",
+                "nationality": "VE",
+                "date_of_birth": "1990-01-01",
+                "arrival_date": "2023-01-01",
+                "legal_status": "none",
+            },
+            True,
+        ),
+        (
+            {"current_country": "GT", "nationality": "GT", "date_of_birth": "1990-01-01", "fear_of_persecution": "no"},
+            False,
+        ),
+    ],
+)
+def test_the_screener_stops_as_soon_as_no_pathway_can_fit(screener: Screener, given: dict, stops: bool) -> None:
+    assert screener.ruled_out(given, timezone.localdate()) is stops
+    if stops:
+        screening = record_screening(screener=screener, answers=given, language="en")
+        assert screening.eligible_pathways == []
+        assert all(outcome["reasons"] for outcome in screening.outcomes.values())
