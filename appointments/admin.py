@@ -39,7 +39,7 @@ def visible_offices(request: HttpRequest) -> QuerySet[Office]:
 
 
 def local_time(slot: Slot) -> str:
-    return f"{slot.local_start():%Y-%m-%d %H:%M} ({slot.office.time_zone})"
+    return f"{slot.local_start():%Y-%m-%d %H:%M} ({slot.office.zone_name()})"
 
 
 def office_time(office: Office, value: datetime.datetime | None) -> str:

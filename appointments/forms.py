@@ -6,6 +6,7 @@ from typing import Any
 
 import phonenumbers
 from django import forms
+from django.utils.formats import date_format
 from django.utils.html import format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, ngettext
@@ -22,6 +23,7 @@ from appointments.services.booking import (
     normalise_document_number,
 )
 from core.text import normalise_code
+from eligibility import rules
 from eligibility.forms import DateField, country_choices
 
 MAX_NAME = Appointment._meta.get_field("full_name").max_length  # noqa: SLF001
@@ -39,7 +41,8 @@ def describe(form: forms.Form) -> None:
         for widget in widgets:
             if ids and not isinstance(field.widget, forms.RadioSelect):
                 widget.attrs["aria-describedby"] = " ".join(ids)
-            if form.is_bound and name in form.errors:
+            # A radio or checkbox group shows its error on the group, not in red on every option.
+            if form.is_bound and name in form.errors and not isinstance(field.widget, forms.RadioSelect):
                 widget.attrs["class"] = (widget.attrs.get("class", "") + " is-invalid").strip()
                 widget.attrs["aria-invalid"] = "true"
 
@@ -92,6 +95,32 @@ class SlotForm(DescribedForm):
         )
 
 
+def party_size_field() -> forms.TypedChoiceField:
+    return forms.TypedChoiceField(
+        label=_("How many people will attend, you included?"),
+        coerce=int,
+        error_messages={"required": _("Select how many people will attend.")},
+    )
+
+
+def _limit_party_size(field: forms.Field, office: Office) -> None:
+    field.choices = [(n, n) for n in range(1, office.max_party_size + 1)]
+    field.error_messages["invalid_choice"] = _("This office can receive at most %(count)s people per appointment.") % {
+        "count": office.max_party_size
+    }
+
+
+class PartySizeForm(DescribedForm):
+    party_size = party_size_field()
+
+    def __init__(self, *args: Any, office: Office, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["party_size"]
+        field.widget = forms.RadioSelect(attrs={"class": "form-check-input"}, choices=field.choices)
+        _limit_party_size(field, office)
+        field.help_text = _("Family members on your case who come with you. Everyone else needs their own appointment.")
+
+
 def birth_date_field() -> DateField:
     """Day, month and year boxes that phones fill in with the owner's birthday (WCAG 1.3.5)."""
     field = DateField(
@@ -119,7 +148,7 @@ class DetailsForm(DescribedForm):
         widget=_text_input(autocomplete="name", spellcheck="false"),
         error_messages={
             "required": _("Enter your full name."),
-            "max_length": _("Enter at most %(limit_value)d characters."),
+            "max_length": _("Your full name can have at most %(limit_value)d characters."),
         },
     )
     date_of_birth = birth_date_field()
@@ -127,7 +156,7 @@ class DetailsForm(DescribedForm):
         label=_("Nationality"),
         error_messages={
             "required": _("Select your nationality."),
-            "invalid_choice": _("Select a country from the list."),
+            "invalid_choice": _("Select your nationality from the list."),
         },
     )
     document_type = forms.ChoiceField(
@@ -136,7 +165,7 @@ class DetailsForm(DescribedForm):
         widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
         error_messages={
             "required": _("Select the type of document."),
-            "invalid_choice": _("Select one of the options."),
+            "invalid_choice": _("Select the type of document from the options shown."),
         },
     )
     document_number = forms.CharField(
@@ -145,12 +174,15 @@ class DetailsForm(DescribedForm):
         widget=_text_input(autocomplete="off", spellcheck="false", autocapitalize="characters"),
         error_messages={
             "required": _("Enter the document number."),
-            "max_length": _("Enter at most %(limit_value)d characters."),
+            "max_length": _("The document number can have at most %(limit_value)d characters."),
         },
     )
     document_country = forms.ChoiceField(
         label=_("Country that issued the document"),
-        error_messages={"required": _("Select a country."), "invalid_choice": _("Select a country from the list.")},
+        error_messages={
+            "required": _("Select the country that issued your document."),
+            "invalid_choice": _("Select the country that issued your document from the list."),
+        },
     )
     phone = PhoneNumberField(
         label=_("Mobile phone"),
@@ -167,32 +199,44 @@ class DetailsForm(DescribedForm):
         widget=forms.EmailInput(attrs={"class": "form-control", "autocomplete": "email", "spellcheck": "false"}),
         error_messages={
             "invalid": _("Enter an e-mail address like name@example.com, or leave it empty."),
-            "max_length": _("Enter at most %(limit_value)d characters."),
+            "max_length": _("The e-mail address can have at most %(limit_value)d characters."),
         },
     )
     language = forms.ChoiceField(
         label=_("Language for messages"),
         choices=LANGUAGE_CHOICES,
         widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
-        error_messages={"required": _("Select a language."), "invalid_choice": _("Select one of the options.")},
+        error_messages={
+            "required": _("Select a language for messages."),
+            "invalid_choice": _("Select a language for messages from the options shown."),
+        },
     )
-    party_size = forms.TypedChoiceField(
-        label=_("How many people will attend, you included?"),
-        coerce=int,
-        widget=forms.Select(attrs={"class": "form-select input-short"}),
-        error_messages={"required": _("Select how many people will attend.")},
-    )
+    # Chosen on the page before; carried along so a change there is checked again here.
+    party_size = party_size_field()
     consent = forms.BooleanField(
         label=_("I have read the privacy notice and agree that my details are used to manage my appointment."),
         widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
         error_messages={"required": _("You need to accept the privacy notice to book an appointment.")},
     )
 
-    def __init__(self, *args: Any, office: Office, day: datetime.date, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        office: Office,
+        day: datetime.date,
+        party_size: int = 1,
+        known: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.office, self.day = office, day
+        # The date of birth and nationality already answered in the questions are shown, not asked.
+        self.known = self._usable(known or {})
+        for name in self.known:
+            del self.fields[name]
         for name in ("nationality", "document_country"):
-            self.fields[name].choices = country_choices()
+            if name in self.fields:
+                self.fields[name].choices = country_choices()
         self.fields["phone"].region = str(office.country)
         example = {"CO": "300 123 4567", "GT": "5123 4567", "CR": "8312 3456", "EC": "099 123 4567"}
         self.fields["phone"].error_messages["invalid"] = self.fields["phone"].error_messages["invalid"] % {
@@ -200,19 +244,21 @@ class DetailsForm(DescribedForm):
         }
         self.fields["phone"].help_text = _("We send your confirmation and reminders by SMS.")
         self.fields["language"].initial = (get_language() or "es")[:2]
-        self.fields["party_size"].choices = [(n, n) for n in range(1, office.max_party_size + 1)]
-        self.fields["party_size"].initial = 1
-        self.fields["party_size"].error_messages["invalid_choice"] = _(
-            "This office can receive at most %(count)s people per appointment."
-        ) % {"count": office.max_party_size}
-        self.fields["party_size"].help_text = _("Family members on your case who come with you.")
-        for n in range(1, office.max_party_size):
+        _limit_party_size(self.fields["party_size"], office)
+        self.fields["party_size"].widget = forms.HiddenInput()
+        posted = self.data.get("party_size") if self.is_bound else None
+        self.fields["party_size"].initial = party_size
+        self.party_size = (
+            int(posted) if isinstance(posted, str) and posted.isascii() and posted.isdigit() else party_size
+        )
+        self.party_size = max(1, min(self.party_size, office.max_party_size))
+        for n in range(1, self.party_size):
             self.fields[f"companion_name_{n}"] = forms.CharField(
                 label=_("Name"),
                 required=False,
                 max_length=MAX_NAME,
                 widget=_text_input(spellcheck="false"),
-                error_messages={"max_length": _("Enter at most %(limit_value)d characters.")},
+                error_messages={"max_length": _("A family member's name can have at most %(limit_value)d characters.")},
             )
             self.fields[f"companion_age_{n}"] = forms.IntegerField(
                 label=_("Age"),
@@ -230,10 +276,34 @@ class DetailsForm(DescribedForm):
             if isinstance(field.widget, forms.Select) and not isinstance(field.widget, forms.RadioSelect):
                 field.widget.attrs.setdefault("class", "form-select")
 
+    def _usable(self, known: dict[str, str]) -> dict[str, Any]:
+        """The known answers that pass this form's own checks (an age on the day, a real country)."""
+        usable: dict[str, Any] = {}
+        born = rules.parse_date(known.get("date_of_birth"))
+        if born is not None:
+            try:
+                check_date_of_birth(born, today=self.day)
+                usable["date_of_birth"] = born
+            except BookingError:
+                pass
+        if countries.alpha2(known.get("nationality") or ""):
+            usable["nationality"] = known["nationality"]
+        return usable
+
+    def known_rows(self) -> list[tuple[str, str]]:
+        rows = []
+        if "date_of_birth" in self.known:
+            rows.append((_("Date of birth"), date_format(self.known["date_of_birth"], "DATE_FORMAT")))
+        if "nationality" in self.known:
+            rows.append((_("Nationality"), str(countries.name(self.known["nationality"]))))
+        return rows
+
+    @property
+    def party_size_value(self) -> int:
+        return self.party_size
+
     def companion_rows(self) -> list[tuple[int, Any, Any]]:
-        return [
-            (n, self[f"companion_name_{n}"], self[f"companion_age_{n}"]) for n in range(1, self.office.max_party_size)
-        ]
+        return [(n, self[f"companion_name_{n}"], self[f"companion_age_{n}"]) for n in range(1, self.party_size)]
 
     def clean_phone(self) -> Any:
         phone = self.cleaned_data["phone"]
@@ -286,6 +356,7 @@ class DetailsForm(DescribedForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        data.update(self.known)
         size = data.get("party_size")
         companions = []
         for n in range(1, self.office.max_party_size):

@@ -10,6 +10,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 from phonenumber_field.modelfields import PhoneNumberField
@@ -104,6 +105,10 @@ class Office(models.Model):
 
     def address(self) -> str:
         return in_language(self, "address")
+
+    def zone_name(self) -> str:
+        """The office's time in words people use ("Guatemala time"), not a tz database name."""
+        return gettext("%(country)s time") % {"country": self.country.name}
 
     def directions(self) -> str:
         return in_language(self, "directions")

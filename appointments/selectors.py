@@ -53,13 +53,13 @@ def with_places_left(slots: QuerySet[Slot], now: datetime.datetime) -> QuerySet[
     return slots.annotate(places_left=Greatest(F("capacity") - F("taken") + expired, Value(0)))
 
 
-def offices_for(screening: Screening) -> list[tuple[str, list[Office]]]:
-    """Active offices serving a pathway the screening found eligible, grouped by city."""
-    offices = (
-        Office.objects.filter(active=True, pathways__code__in=screening.eligible_pathways)
-        .distinct()
-        .order_by("city", "name")
-    )
+def offices_for(screening: Screening | Any) -> list[tuple[str, list[Office]]]:
+    """Active offices of the country the person lives in, serving a pathway the screening found
+    eligible, grouped by city."""
+    offices = Office.objects.filter(active=True, pathways__code__in=screening.eligible_pathways)
+    if screening.host_country:
+        offices = offices.filter(country=screening.host_country)
+    offices = offices.distinct().order_by("city", "name")
     return [(city, list(group)) for city, group in groupby(offices, key=lambda office: office.city)]
 
 
@@ -67,6 +67,8 @@ def office_for(screening: Screening | Any, slug: str) -> Office | None:
     """The active office with this slug if it serves a pathway the screening found eligible."""
     found = _cached(f"appointments:office:{slug}", OFFICE_CACHE_SECONDS, lambda: _office_and_pathways(slug))
     if found is None or not set(found[1]) & set(screening.eligible_pathways):
+        return None
+    if screening.host_country and str(found[0].country) != str(screening.host_country):
         return None
     return found[0]
 

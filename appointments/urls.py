@@ -24,6 +24,7 @@ urlpatterns = [
     path("book/office/", booking.choose_office, name="choose-office"),
     path("book/office/<slug:office>/", booking.choose_day, name="choose-day"),
     path("book/office/<slug:office>/<isodate:date>/", booking.choose_slot, name="choose-slot"),
+    path("book/people/", booking.people, name="people"),
     path("book/details/", booking.details, name="details"),
     path("book/check/", booking.check, name="check"),
     path("manage/", manage.manage, name="manage"),

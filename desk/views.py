@@ -332,7 +332,7 @@ def walk_in(request: HttpRequest, office_id: int) -> HttpResponse:
             messages.error(request, exc.message)
             return redirect("admin:desk_walk_in", office.pk)
         save_state(request, BOOKING, slot=hold.slot_id, hold=str(hold.token), walk_in=True)
-        return redirect("appointments:details")
+        return redirect("appointments:people")
     return render(
         request,
         "desk/walk_in.html",

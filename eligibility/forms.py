@@ -160,7 +160,7 @@ class AnswerForm(forms.Form):
         for widget in widgets:
             if ids and not isinstance(field.widget, forms.RadioSelect):
                 widget.attrs["aria-describedby"] = " ".join(ids)
-            if errors:
+            if errors and not isinstance(field.widget, forms.RadioSelect):
                 widget.attrs["class"] = (widget.attrs.get("class", "") + " is-invalid").strip()
 
     def clean_answer(self) -> Any:

@@ -23,6 +23,8 @@ SESSION_KEY = "screener"
 # Kinds answered with several inputs (radios, day/month/year), grouped in a fieldset.
 GROUPED_KINDS = (Question.Kind.YES_NO, Question.Kind.CHOICE, Question.Kind.DATE)
 RESULT_KEY = "screening"
+# What the booking may fill in from the answers (never stored with the anonymous screening).
+KNOWN_KEY = "screened_person"
 
 
 @require_safe
@@ -170,6 +172,11 @@ def _finish(request: HttpRequest, screener: Screener, answers: dict[str, Any], *
     except ScreeningError as exc:
         return _bad_request(request, exc.message)
     request.session[RESULT_KEY] = screening.pk
+    if screening.eligible_pathways:
+        request.session[KNOWN_KEY] = {
+            "screening": screening.pk,
+            **{key: answers.get(key) for key in ("date_of_birth", "nationality")},
+        }
     if not keep_answers:
         del request.session[SESSION_KEY]
     return redirect("eligibility:result")

@@ -4,6 +4,7 @@ The defaults are safe for production (DEBUG off, HTTPS-only cookies, HSTS, stric
 `make run` switches on what a laptop needs (DEBUG=true, embedded broker, mail and SMS to files).
 """
 
+import urllib.parse
 from pathlib import Path
 
 import environ
@@ -287,6 +288,10 @@ NOTIFICATION_SENDING_TIMEOUT = env.int("NOTIFICATION_SENDING_TIMEOUT", default=6
 # Public contact details shown on the contact page.
 CONTACT_EMAIL = env.str("CONTACT_EMAIL", default="ayuda@movilidad.example")
 CONTACT_PHONE = env.str("CONTACT_PHONE", default="")
+# Who runs the service and its one official address, said at the top and bottom of every public
+# page: copies of the site are the scammers' main tool.
+SERVICE_OPERATOR = env.str("SERVICE_OPERATOR", default="")  # empty: "IOM and UNHCR", translated
+OFFICIAL_ADDRESS = env.str("OFFICIAL_ADDRESS", default=urllib.parse.urlsplit(SITE_URL).netloc)
 
 # ---------------------------------------------------------------------------------------------
 # Celery: Redis in production and tests; kombu's filesystem transport for make run.

@@ -25,6 +25,7 @@ from appointments.errors import BookingError, ErrorCode
 from appointments.forms import (
     LANGUAGE_CHOICES,
     DetailsForm,
+    PartySizeForm,
     SlotForm,
     initial_from_session,
 )
@@ -34,6 +35,7 @@ from appointments.views.common import (
     BOOKING,
     DESK_RETURN,
     GET_POST,
+    JUST_BOOKED,
     busy,
     day_or_redirect,
     parse_uuid,
@@ -47,6 +49,7 @@ from appointments.views.common import (
 )
 from eligibility.models import Screening
 from eligibility.services import ScreeningError, screening_from_reference
+from eligibility.views import KNOWN_KEY
 
 
 @require_safe
@@ -64,11 +67,16 @@ def start(request: HttpRequest) -> HttpResponse:
         return problem(request, exc.message, restart=True)
     back_to_desk = request.session.pop(DESK_RETURN, None)
     if session_state(request, BOOKING).get("screening") != screening.pk:
-        # What the pages need of the screening (it never changes) rides in the session.
+        # What the pages need of the screening (it never changes) rides in the session, with the
+        # date of birth and nationality this browser answered, so they are not asked twice.
+        known = request.session.get(KNOWN_KEY)
+        known = known if isinstance(known, dict) and known.get("screening") == screening.pk else {}
         request.session[BOOKING] = {
             "screening": screening.pk,
             "eligible": screening.eligible_pathways,
             "created": screening.created_at.isoformat(),
+            "country": str(screening.host_country),
+            "known": {key: known[key] for key in ("date_of_birth", "nationality") if isinstance(known.get(key), str)},
         }
     # Staff who answered the questions with a person at the desk go back to the desk's walk-in
     # page (it put its own address in the session) to choose one of today's times.
@@ -84,6 +92,7 @@ class ScreeningFacts:
     pk: int
     eligible_pathways: list[str]
     created_at: datetime.datetime
+    host_country: str = ""
 
     def load(self) -> Screening:
         screening = Screening.objects.filter(pk=self.pk).first()
@@ -99,6 +108,7 @@ def _screening_facts(request: HttpRequest) -> ScreeningFacts | None:
             pk=int(booking["screening"]),
             eligible_pathways=list(booking["eligible"]),
             created_at=datetime.datetime.fromisoformat(booking["created"]),
+            host_country=str(booking.get("country") or ""),
         )
     except (KeyError, TypeError, ValueError):
         return None
@@ -130,7 +140,13 @@ def booking_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
 @booking_view
 def choose_office(request: HttpRequest, screening: ScreeningFacts) -> HttpResponse:
     cities = selectors.offices_for(screening)
-    return render(request, "appointments/book/office.html", {"cities": cities})
+    offices = [office for _city, group in cities for office in group]
+    if len(offices) == 1 and not request.GET.get("list"):
+        # The only office where the person lives: nothing to choose (the day page names it, with
+        # a link back here).
+        return redirect("appointments:choose-day", office=offices[0].slug)
+    country = countries.name(screening.host_country) if screening.host_country else ""
+    return render(request, "appointments/book/office.html", {"cities": cities, "country": country})
 
 
 def _office(screening: ScreeningFacts, slug: str) -> Office:
@@ -181,7 +197,7 @@ def choose_slot(request: HttpRequest, screening: ScreeningFacts, office: str, da
             return redirect(request.path)
         # A time chosen here is never the desk's walk-in (that page sets it again if it is).
         save_state(request, BOOKING, slot=hold.slot_id, hold=str(hold.token), walk_in=False)
-        return redirect("appointments:details")
+        return redirect("appointments:people")
     return render(
         request,
         "appointments/book/time.html",
@@ -203,22 +219,21 @@ def _hold_expiry(request: HttpRequest) -> datetime.datetime | None:
 
 @GET_POST
 @booking_view
-def details(request: HttpRequest, screening: ScreeningFacts) -> HttpResponse:
+def people(request: HttpRequest, screening: ScreeningFacts) -> HttpResponse:
+    """How many people come: asked first, so the details page asks only for the companions needed."""
     slot = _held_slot(request)
     if slot is None:
         messages.error(request, _("Please choose a time first."))
         return redirect("appointments:choose-office")
     booking = session_state(request, BOOKING)
-    day = slot.local_start().date()
-    form = DetailsForm(
-        request.POST or None, office=slot.office, day=day, initial=initial_from_session(booking.get("details", {}))
-    )
+    form = PartySizeForm(request.POST or None, office=slot.office, initial={"party_size": booking.get("people", 1)})
     if request.method == "POST" and form.is_valid():
-        save_state(request, BOOKING, details=form.to_session(), key=booking.get("key") or str(uuid.uuid4()))
-        return redirect("appointments:check")
+        save_state(request, BOOKING, people=form.cleaned_data["party_size"])
+        return redirect("appointments:details")
+    day = slot.local_start().date()
     return render(
         request,
-        "appointments/book/details.html",
+        "appointments/book/people.html",
         {
             "form": form,
             "slot": slot,
@@ -230,19 +245,59 @@ def details(request: HttpRequest, screening: ScreeningFacts) -> HttpResponse:
     )
 
 
-def _summary_rows(values: dict[str, Any]) -> list[tuple[str, str]]:
+@GET_POST
+@booking_view
+def details(request: HttpRequest, screening: ScreeningFacts) -> HttpResponse:
+    slot = _held_slot(request)
+    if slot is None:
+        messages.error(request, _("Please choose a time first."))
+        return redirect("appointments:choose-office")
+    booking = session_state(request, BOOKING)
+    day = slot.local_start().date()
+    known = booking.get("known") if isinstance(booking.get("known"), dict) else {}
+    # "Change" next to the date of birth and nationality taken from the answers asks for them.
+    asking = request.GET.get("change") == "identity" or request.POST.get("identity") == "ask"
+    form = DetailsForm(
+        request.POST or None,
+        office=slot.office,
+        day=day,
+        party_size=booking.get("people", 1),
+        known={} if asking else known,
+        initial=initial_from_session(booking.get("details", {})),
+    )
+    if request.method == "POST" and form.is_valid():
+        # A new booking in this browser (another adult of the family) forgets the one before.
+        save_state(request, BOOKING, details=form.to_session(), key=booking.get("key") or str(uuid.uuid4()), done=None)
+        return redirect("appointments:check")
+    return render(
+        request,
+        "appointments/book/details.html",
+        {
+            "form": form,
+            "slot": slot,
+            "office": slot.office,
+            "known": form.known,
+            "hold_expires": _hold_expiry(request),
+            "back_url": reverse("appointments:people"),
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+def _summary_rows(values: dict[str, Any]) -> list[tuple[str, str, str]]:
     born = datetime.date.fromisoformat(values["date_of_birth"])
     people = [str(values["party_size"])] + [f"{c['name']} ({c['age']})" for c in values.get("companions", [])]
+    details, identity = reverse("appointments:details"), reverse("appointments:details") + "?change=identity"
     return [
-        (_("Full name"), values["full_name"]),
-        (_("Date of birth"), date_format(born, "DATE_FORMAT")),
-        (_("Nationality"), str(countries.name(values["nationality"]))),
-        (_("Identity document"), f"{DocumentType(values['document_type']).label} {values['document_number']}"),
-        (_("Country that issued the document"), str(countries.name(values["document_country"]))),
-        (_("Mobile phone"), PhoneNumber.from_string(values["phone"]).as_international),
-        (_("E-mail"), values["email"] or _("None")),
-        (_("Language for messages"), dict(LANGUAGE_CHOICES).get(values["language"], values["language"])),
-        (_("People attending"), ", ".join(people)),
+        (_("Full name"), values["full_name"], details),
+        (_("Date of birth"), date_format(born, "DATE_FORMAT"), identity),
+        (_("Nationality"), str(countries.name(values["nationality"])), identity),
+        (_("Identity document"), f"{DocumentType(values['document_type']).label} {values['document_number']}", details),
+        (_("Country that issued the document"), str(countries.name(values["document_country"])), details),
+        (_("Mobile phone"), PhoneNumber.from_string(values["phone"]).as_international, details),
+        (_("E-mail"), values["email"] or _("None"), details),
+        (_("Language for messages"), dict(LANGUAGE_CHOICES).get(values["language"], values["language"]), details),
+        (_("People attending"), ", ".join(people), reverse("appointments:people")),
     ]
 
 
@@ -255,8 +310,9 @@ def _details(values: dict[str, Any]) -> ApplicantDetails:
 def check(request: HttpRequest, screening: ScreeningFacts) -> HttpResponse:
     booking = session_state(request, BOOKING)
     slot = _held_slot(request)
-    # A second press, a replayed form or the back button: the key finds the appointment made.
-    key = request.POST.get("key") if request.method == "POST" else booking.get("done")
+    # A second press, a replayed form or the back button: the key finds the appointment made. A
+    # booking in progress (another adult of the family) has its own check page.
+    key = request.POST.get("key") if request.method == "POST" else None if booking.get("key") else booking.get("done")
     if key and key in (booking.get("key"), booking.get("done")):
         done = Appointment.objects.filter(booking_key=parse_uuid(key)).first()
         if done is not None:
@@ -284,10 +340,10 @@ def check(request: HttpRequest, screening: ScreeningFacts) -> HttpResponse:
             return _booking_failed(request, exc, slot)
         # Only the screening stays: booking again (another adult of the family) starts afresh.
         request.session[BOOKING] = {
-            **{name: booking[name] for name in ("screening", "eligible", "created")},
+            **{name: booking[name] for name in ("screening", "eligible", "created", "country") if name in booking},
             "done": booking["key"],
         }
-        messages.success(request, _("Your appointment is booked."))
+        request.session[JUST_BOOKED] = appointment.pk
         return show_appointment(request, appointment)
     return render(
         request,

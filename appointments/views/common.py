@@ -56,6 +56,10 @@ def parse_uuid(value: Any) -> uuid.UUID | None:
         return None
 
 
+# Set when this browser has just booked the appointment: its page then opens with the confirmation.
+JUST_BOOKED = "just_booked"
+
+
 def show_appointment(request: HttpRequest, appointment: Appointment) -> HttpResponseRedirect:
     """Let this session see the appointment, and go to its page."""
     request.session[MANAGE] = {"id": appointment.pk}

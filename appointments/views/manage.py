@@ -24,11 +24,12 @@ from appointments.forms import (
     SlotForm,
 )
 from appointments.links import appointment_from_token
-from appointments.models import Appointment, Slot
+from appointments.models import Appointment, Office, OpeningHours, Slot
 from appointments.services.booking import hold_slot
 from appointments.services.changes import cancel_appointment, move_appointment
 from appointments.views.common import (
     GET_POST,
+    JUST_BOOKED,
     MANAGE,
     MOVE,
     busy,
@@ -133,8 +134,29 @@ def appointment(request: HttpRequest, appointment: Appointment) -> HttpResponse:
             "qr": calendar.qr_svg(appointment),
             "bring": appointment.what_to_bring((request.LANGUAGE_CODE or "es")[:2]),
             "changeable": _changeable(appointment),
+            "hours": opening_hours(office),
+            "just_booked": request.session.pop(JUST_BOOKED, None) == appointment.pk,
         },
     )
+
+
+def opening_hours(office: Office) -> list[tuple[str, str]]:
+    """The office's week in words: each weekday with its opening ranges, days with the same
+    ranges run together ("Monday to Friday")."""
+    days: dict[int, list[str]] = {}
+    for hours in office.hours.order_by("weekday", "opens"):
+        days.setdefault(hours.weekday, []).append(f"{hours.opens:%H:%M}–{hours.closes:%H:%M}")
+    rows: list[tuple[str, str]] = []
+    run: list[int] = []
+    for weekday in [*sorted(days), None]:
+        if run and (weekday is None or weekday != run[-1] + 1 or days[weekday] != days[run[0]]):
+            first, last = OpeningHours.Weekday(run[0]).label, OpeningHours.Weekday(run[-1]).label
+            label = str(first) if len(run) == 1 else _("%(first)s to %(last)s") % {"first": first, "last": last}
+            rows.append((label, ", ".join(days[run[0]])))
+            run = []
+        if weekday is not None:
+            run.append(weekday)
+    return rows
 
 
 @require_safe
@@ -169,7 +191,7 @@ def cancel(request: HttpRequest, appointment: Appointment) -> HttpResponse:
             cancel_appointment(appointment_id=appointment.pk, expected_revision=form.cleaned_data["revision"])
         except BookingError as exc:
             return _change_failed(request, exc)
-        messages.success(request, _("Your appointment is cancelled. The place is free for someone else."))
+        # The page itself says it, once: no second message above it.
         return redirect("appointments:appointment")
     return render(
         request,

@@ -5,8 +5,15 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.urls import translate_url
 from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 
 register = template.Library()
+
+
+@register.simple_tag
+def official() -> dict[str, str]:
+    """Who runs the service and its official address (settings SERVICE_OPERATOR, OFFICIAL_ADDRESS)."""
+    return {"operator": settings.SERVICE_OPERATOR or _("IOM and UNHCR"), "address": settings.OFFICIAL_ADDRESS}
 
 
 @register.simple_tag(takes_context=True)

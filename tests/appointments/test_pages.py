@@ -81,7 +81,7 @@ def choose(client, office, slot=None) -> Slot:
     day = slot.local_start().date()
     response = client.post(url("choose-slot", office.slug, day), {"slot": slot.pk})
     assert response.status_code == 302, response.content.decode()[:2000]
-    assert response["Location"] == url("details")
+    assert response["Location"] == url("people")
     return slot
 
 
@@ -99,7 +99,9 @@ def book(client, office, **details: str) -> Appointment:
 
 def test_the_whole_booking_journey(booking_client, live_office):
     client = booking_client
-    offices = client.get(url("choose-office")).content.decode()
+    # The only office in the country where the person lives: no choice to make.
+    assert client.get(url("choose-office"))["Location"] == url("choose-day", live_office.slug)
+    offices = client.get(url("choose-office") + "?list=1").content.decode()
     assert "Oficina Bogotá Centro" in offices
     days = client.get(url("choose-day", live_office.slug)).content.decode()
     assert "plazas disponibles" in days
@@ -118,7 +120,8 @@ def test_the_whole_booking_journey(booking_client, live_office):
     assert appointment.display_reference in page
     assert "<svg" in page
     assert 'role="img"' in page
-    assert "Su cita está reservada." in page
+    assert "Su cita está reservada" in page
+    assert "Enviamos un SMS con esta referencia al +57 300 1234567." in page
     ics = client.get(url("calendar"))
     assert ics["Content-Type"].startswith("text/calendar")
     assert b"BEGIN:VEVENT" in ics.content
@@ -364,9 +367,18 @@ def test_cancel_with_a_confirmation_step(booking_client, live_office):
     appointment = book(booking_client, live_office)
     page = booking_client.get(url("cancel"))
     assert page.status_code == 200
+    html = page.content.decode()
+    # "No" keeps the appointment, as a plain link back to it.
+    assert f'<a class="btn btn-outline-primary btn-lg" href="{url("appointment")}">No, mantener mi cita</a>' in html
     assert Appointment.objects.get().status == "booked"
     response = booking_client.post(url("cancel"), {"revision": appointment.revision}, follow=True)
-    assert "Su cita está cancelada" in response.content.decode()
+    html = response.content.decode()
+    # One neutral message, the ticket visibly void, and the next step.
+    assert html.count("cancelada") == 1, "one message, not a second one above it"
+    assert "Esta cita está cancelada. Su lugar queda libre para otra persona." in html
+    assert '<p class="ticket__void" aria-hidden="true">CANCELADA</p>' in html
+    assert 'class="ticket ticket--void"' in html
+    assert 'href="/es/questions/"' in html  # book again: the questions
     assert Appointment.objects.get().status == "cancelled"
     assert Slot.objects.get(pk=appointment.slot_id).taken == 0
 

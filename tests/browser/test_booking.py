@@ -31,7 +31,12 @@ WORDS = {
         "check": "Revise su reserva",
         "confirm": "Confirmar la cita",
         "appointment": "Su cita",
-        "booked": "Su cita está reservada.",
+        "booked": "Su cita está reservada",
+        "people": "¿Cuántas personas asistirán, incluida usted o usted mismo?",
+        "keep": "No, mantener mi cita",
+        "void": "CANCELADA",
+        "born": "14 de junio de 1986",
+        "change_office": "Cambiar de oficina",
         "manage": "Gestionar una cita",
         "find": "Buscar mi cita",
         "move": "Cambiar a otro horario",
@@ -58,7 +63,12 @@ WORDS = {
         "check": "Check your booking",
         "confirm": "Confirm the appointment",
         "appointment": "Your appointment",
-        "booked": "Your appointment is booked.",
+        "booked": "Your appointment is booked",
+        "people": "How many people will attend, you included?",
+        "keep": "No, keep my appointment",
+        "void": "CANCELLED",
+        "born": "June 14, 1986",
+        "change_office": "Change office",
         "manage": "Manage an appointment",
         "find": "Find my appointment",
         "move": "Move to another time",
@@ -139,15 +149,11 @@ class Booker:
     def fill_details(self, language: str) -> None:
         page = self.page
         page.fill("#id_full_name", "María José Pérez López")
-        for box, value in zip(("0", "1", "2"), ("14", "6", "1986"), strict=True):
-            page.fill(f"#id_date_of_birth_{box}", value)
-        page.select_option("#id_nationality", "GT")
         page.get_by_label(self.words["passport"], exact=True).check()
         page.fill("#id_document_number", "G 1234 5678")
         page.select_option("#id_document_country", "GT")
         page.fill("#id_phone", "5123 4567")
         page.locator(f"input[name=language][value={language}]").check()
-        page.select_option("#id_party_size", "2")
         page.fill("#id_companion_name_1", "José Pérez")
         page.fill("#id_companion_age_1", "7")
         page.locator("#id_consent").check()
@@ -160,11 +166,23 @@ def journey(checked: CheckedPage, language: str, *, new_visitor: Any, javascript
     suffix = "" if javascript else "-nojs"
     answer_screener(checked, language)
     booker.click("link", words["book"])
+    # The only office in Guatemala, where the person lives: named on the day page, with a way back.
+    booker.heading_is("day")
+    expect(page.get_by_text("Oficina de Movilidad Segura Guatemala")).to_be_visible()
+    booker.click("link", re.compile(words["change_office"]))
     booker.heading_is("office")
     booker.click("link", "Oficina de Movilidad Segura Guatemala")
     booker.heading_is("day")
     booker.choose_day_and_time()
+    booker.heading_is("people")
+    page.get_by_label("2", exact=True).check()
+    booker.click("button", words["continue"])
     booker.heading_is("details")
+    # Asked in the questions, not again: shown, with a way to change them.
+    expect(page.get_by_text(words["born"])).to_be_visible()
+    expect(page.locator("#id_date_of_birth_0")).to_have_count(0)
+    expect(page.locator("input[name^=companion_name]")).to_have_count(1)
+    checked.screenshot(f"booking-details-320-{language}{suffix}")
     booker.click("button", words["continue"])  # nothing filled in: the errors, checked by axe
     expect(page.get_by_role("alert")).to_contain_text(words["problem"])
     expect(page.get_by_role("alert")).to_contain_text(words["consent"])  # never ticked for them
@@ -172,8 +190,7 @@ def journey(checked: CheckedPage, language: str, *, new_visitor: Any, javascript
     booker.fill_details(language)
     booker.heading_is("check")
     booker.click("button", words["confirm"])
-    booker.heading_is("appointment")
-    expect(page.get_by_text(words["booked"])).to_be_visible()
+    booker.heading_is("booked")
     appointment = Appointment.objects.get()
     expect(page.locator("#ticket-reference")).to_have_text(appointment.display_reference)
     expect(page.locator(".ticket__qr svg")).to_be_visible()
@@ -199,8 +216,14 @@ def journey(checked: CheckedPage, language: str, *, new_visitor: Any, javascript
     assert moved.slot_id != appointment.slot_id
 
     booker.click("link", words["cancel"])
+    booker.click("link", words["keep"])  # changed their mind: nothing happens
+    booker.heading_is("appointment")
+    assert Appointment.objects.get().status == "booked"
+    booker.click("link", words["cancel"])
     booker.click("button", words["cancel_confirm"])
     expect(page.get_by_text(words["cancelled"])).to_be_visible()
+    expect(page.get_by_text(words["void"], exact=True)).to_be_visible()
+    checked.screenshot(f"booking-cancelled-{language}{suffix}")
     assert Appointment.objects.get().status == "cancelled"
 
 

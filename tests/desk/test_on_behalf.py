@@ -78,7 +78,7 @@ def test_the_desk_books_a_person_who_is_there_into_a_free_place_of_today(desk_of
     assert soon.starts_at < now + datetime.timedelta(hours=desk_office.min_notice_hours)  # inside the notice
     assert soon.local_start().date() == desk_office.local_today(now)
     response = client.post(walk_in_url(desk_office), {"slot": soon.pk})
-    assert response["Location"] == url("details", lang="en")  # in the admin's language
+    assert response["Location"] == url("people", lang="en")  # in the admin's language
     client.post(url("details"), details_data())
     appointment = confirm(client)
     assert appointment.slot_id == soon.pk
