@@ -35,8 +35,13 @@ def ics(appointment: Appointment, *, language: str | None = None) -> bytes:
 
 
 def qr_svg(appointment: Appointment) -> SafeString:
-    """The reference as an inline SVG QR code (the reference is printed beside it for people)."""
-    svg = segno.make(appointment.reference, error="m", micro=False).svg_inline(scale=5, border=2, omitsize=False)
+    """The reference as an inline SVG QR code (the reference is printed beside it for people).
+
+    A viewBox lets the page's CSS size it; the quiet zone is the standard's 4 modules, painted
+    white so it stays quiet on any background."""
+    svg = segno.make(appointment.reference, error="m", micro=False).svg_inline(
+        scale=5, border=4, unit="px", light="#fff"
+    )
     label = format_html(
         ' role="img" aria-label="{}"',
         _("QR code of the reference %(reference)s") % {"reference": appointment.display_reference},
