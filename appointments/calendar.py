@@ -1,6 +1,9 @@
 """Documents made from an appointment: the calendar file and the QR code of its reference."""
 
+from urllib.parse import urlsplit
+
 import segno
+from django.conf import settings
 from django.utils import translation
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
@@ -8,6 +11,12 @@ from django.utils.translation import gettext as _
 from icalendar import Calendar, Event
 
 from appointments.models import Appointment
+
+
+def event_uid(appointment: Appointment) -> str:
+    """The same for every version of the appointment's event, under the site's own domain so it is
+    unique among everything in the applicant's calendar (RFC 5545 3.8.4.7)."""
+    return f"{appointment.reference}@{urlsplit(settings.SITE_URL).hostname or 'localhost'}"
 
 
 def ics(appointment: Appointment, *, language: str | None = None) -> bytes:
@@ -18,7 +27,7 @@ def ics(appointment: Appointment, *, language: str | None = None) -> bytes:
         calendar.add("prodid", "-//Movilidad Segura//Citas//ES")
         calendar.add("version", "2.0")
         event = Event()
-        event.add("uid", f"{appointment.reference}@movilidad")
+        event.add("uid", event_uid(appointment))
         event.add("sequence", appointment.revision)
         event.add("dtstamp", appointment.updated_at)
         event.add("dtstart", appointment.slot.starts_at)

@@ -6,8 +6,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 import segno
+from icalendar import Calendar
 
-from appointments.calendar import qr_svg
+from appointments.calendar import ics, qr_svg
 from appointments.models import Appointment
 from appointments.services.booking import book_appointment
 from tests.appointments.conftest import NOW, details, first_slot, key
@@ -48,3 +49,20 @@ def test_the_qr_code_scales_with_its_box_and_has_a_four_module_quiet_zone(appoin
     assert painted == expected
     assert min(x for x, _ in painted) == min(y for _, y in painted) == 4
     assert max(x for x, _ in painted) == max(y for _, y in painted) == whole - 1 - 4
+
+
+def parse_calendar(data: bytes) -> Calendar:
+    """Parsed as a calendar program does; icalendar refuses what is not iCalendar."""
+    calendar = Calendar.from_ical(data)
+    assert calendar.errors == []
+    return calendar
+
+
+@pytest.mark.parametrize(
+    ("site_url", "domain"),
+    [("https://citas.example.org", "citas.example.org"), ("http://127.0.0.1:8000", "127.0.0.1")],
+)
+def test_the_calendar_uid_carries_the_site_s_own_domain(appointment, settings, site_url, domain):
+    settings.SITE_URL = site_url
+    (event,) = parse_calendar(ics(appointment)).events
+    assert str(event["UID"]) == f"{appointment.reference}@{domain}"
