@@ -10,10 +10,12 @@ import datetime
 import logging
 import smtplib
 from dataclasses import dataclass
+from email.mime.base import MIMEBase
 from email.utils import make_msgid
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.core.mail.message import SafeMIMEText
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.template.loader import render_to_string
@@ -260,6 +262,14 @@ def _sms(context: dict) -> str:
     return text
 
 
+def _calendar_part(appointment: Appointment, language: str) -> MIMEBase:
+    """The .ics as a MIME part built here, so its Content-Type has the one charset parameter
+    (Django's attach() adds its own charset to whatever the given type holds)."""
+    part = SafeMIMEText(ics(appointment, language=language).decode(), "calendar", "utf-8")
+    part.add_header("Content-Disposition", "attachment", filename=f"cita-{appointment.reference}.ics")
+    return part
+
+
 def _deliver_email(notification: Notification, rendered: Rendered) -> str:
     message_id = make_msgid(domain=settings.EMAIL_MESSAGE_ID_DOMAIN)
     message = EmailMultiAlternatives(
@@ -267,12 +277,7 @@ def _deliver_email(notification: Notification, rendered: Rendered) -> str:
     )
     message.attach_alternative(rendered.html, "text/html")
     if notification.kind in WITH_CALENDAR:
-        appointment = notification.appointment
-        message.attach(
-            f"cita-{appointment.reference}.ics",
-            ics(appointment, language=notification.language),
-            "text/calendar; charset=utf-8",
-        )
+        message.attach(_calendar_part(notification.appointment, notification.language))
     try:
         message.send()
     except smtplib.SMTPRecipientsRefused as exc:

@@ -1,0 +1,63 @@
+"""What mail, calendar and SMS programs read in our messages: each message is sent through a real
+SMTP server (aiosmtpd), parsed by Python's e-mail parser and its calendar by icalendar."""
+
+import email
+import email.policy
+import re
+from email.message import EmailMessage
+
+import pytest
+from icalendar import Calendar
+
+from notifications import services
+from notifications.models import Notification
+from tests.appointments.conftest import NOW
+from tests.notifications.conftest import book
+
+pytestmark = pytest.mark.django_db
+
+
+def send_mail(appointment, kind: str, smtp_server) -> bytes:
+    """Send the appointment's e-mail of this kind and return it as the mail server received it."""
+    notification = Notification.objects.get(appointment=appointment, kind=kind, channel="email")
+    assert services.send(notification_id=notification.pk, now=NOW) == "sent"
+    return smtp_server.messages[-1].content
+
+
+def parse(raw: bytes) -> EmailMessage:
+    return email.message_from_bytes(raw, policy=email.policy.default)
+
+
+def calendar_part(message: EmailMessage) -> EmailMessage:
+    (part,) = [part for part in message.walk() if part.get_content_type() == "text/calendar"]
+    return part
+
+
+def parse_calendar(part: EmailMessage) -> Calendar:
+    calendar = Calendar.from_ical(part.get_payload(decode=True))
+    assert calendar.errors == []
+    return calendar
+
+
+def raw_headers(raw: bytes, content_type: str) -> list[str]:
+    """The header lines of the parts of this type, unfolded but otherwise as sent (the parser's
+    default policy would quietly merge a repeated parameter)."""
+    message = email.message_from_bytes(raw, policy=email.policy.compat32)
+    return [
+        " ".join(f"{name}: {value}".split())
+        for part in message.walk()
+        if part.get_content_type() == content_type
+        for name, value in part.items()
+    ]
+
+
+def test_the_calendar_part_names_its_charset_once(office, published, smtp_server):
+    appointment = book(office, published)
+    raw = send_mail(appointment, "confirmation", smtp_server)
+    (content_type,) = [line for line in raw_headers(raw, "text/calendar") if line.startswith("Content-Type:")]
+    assert len(re.findall(r"\bcharset\s*=", content_type, flags=re.IGNORECASE)) == 1, content_type
+    part = calendar_part(parse(raw))
+    assert part.get_content_charset() == "utf-8"
+    assert part.get_filename() == f"cita-{appointment.reference}.ics"
+    (event,) = parse_calendar(part).events
+    assert event["DTSTART"].dt == appointment.slot.starts_at
