@@ -272,9 +272,9 @@ def _calendar_part(appointment: Appointment, language: str) -> MIMEBase:
 
 def _deliver_email(notification: Notification, rendered: Rendered) -> str:
     message_id = make_msgid(domain=settings.EMAIL_MESSAGE_ID_DOMAIN)
-    message = EmailMultiAlternatives(
-        rendered.subject, rendered.text, to=[notification.recipient], headers={"Message-ID": message_id}
-    )
+    # Auto-Submitted (RFC 3834): no out-of-office or other automatic reply comes back to it.
+    headers = {"Message-ID": message_id, "Auto-Submitted": "auto-generated"}
+    message = EmailMultiAlternatives(rendered.subject, rendered.text, to=[notification.recipient], headers=headers)
     message.attach_alternative(rendered.html, "text/html")
     if notification.kind in WITH_CALENDAR:
         message.attach(_calendar_part(notification.appointment, notification.language))

@@ -9,6 +9,7 @@ from email.message import EmailMessage
 import pytest
 from icalendar import Calendar
 
+from appointments.services.changes import cancel_appointment
 from notifications import services
 from notifications.models import Notification
 from tests.appointments.conftest import NOW
@@ -61,3 +62,12 @@ def test_the_calendar_part_names_its_charset_once(office, published, smtp_server
     assert part.get_filename() == f"cita-{appointment.reference}.ics"
     (event,) = parse_calendar(part).events
     assert event["DTSTART"].dt == appointment.slot.starts_at
+
+
+@pytest.mark.parametrize("kind", ["confirmation", "cancelled"])
+def test_every_mail_says_it_was_sent_automatically(office, published, smtp_server, kind):
+    appointment = book(office, published)
+    if kind == "cancelled":
+        cancel_appointment(appointment_id=appointment.pk, now=NOW)
+    message = parse(send_mail(appointment, kind, smtp_server))
+    assert message.get_all("Auto-Submitted") == ["auto-generated"]
