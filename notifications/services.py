@@ -21,7 +21,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from appointments.calendar import ics
+from appointments.calendar import calendar_method, ics
 from appointments.links import manage_token
 from appointments.models import Appointment, Office
 from notifications.models import Notification
@@ -30,7 +30,8 @@ from notifications.sms import GSM7_SINGLE_PART, SmsError, get_backend, gsm7_leng
 logger = logging.getLogger(__name__)
 Kind, Channel, Status = Notification.Kind, Notification.Channel, Notification.Status
 REMINDER_KINDS = (Kind.REMINDER, Kind.LAST_REMINDER)
-WITH_CALENDAR = (Kind.CONFIRMATION, Kind.MOVED)
+# A cancellation carries the cancelling calendar, so the event the applicant added goes away.
+WITH_CALENDAR = (Kind.CONFIRMATION, Kind.MOVED, Kind.CANCELLED)
 SMS_ONLY = (Kind.TURN,)  # at the office: a phone buzzes, an inbox is not read
 SMTP_OUR_FAULT = {530, 534, 535, 538}  # authentication required, too weak, failed, encryption required
 
@@ -266,6 +267,7 @@ def _calendar_part(appointment: Appointment, language: str) -> MIMEBase:
     """The .ics as a MIME part built here, so its Content-Type has the one charset parameter
     (Django's attach() adds its own charset to whatever the given type holds)."""
     part = SafeMIMEText(ics(appointment, language=language).decode(), "calendar", "utf-8")
+    part.set_param("method", calendar_method(appointment), requote=False)  # as the file's METHOD
     part.add_header("Content-Disposition", "attachment", filename=f"cita-{appointment.reference}.ics")
     return part
 

@@ -9,11 +9,11 @@ from email.message import EmailMessage
 import pytest
 from icalendar import Calendar
 
-from appointments.services.changes import cancel_appointment
+from appointments.services.changes import cancel_appointment, move_appointment
 from notifications import services
 from notifications.models import Notification
 from tests.appointments.conftest import NOW
-from tests.notifications.conftest import book
+from tests.notifications.conftest import book, slot_after
 
 pytestmark = pytest.mark.django_db
 
@@ -71,3 +71,33 @@ def test_every_mail_says_it_was_sent_automatically(office, published, smtp_serve
         cancel_appointment(appointment_id=appointment.pk, now=NOW)
     message = parse(send_mail(appointment, kind, smtp_server))
     assert message.get_all("Auto-Submitted") == ["auto-generated"]
+
+
+def test_a_cancellation_cancels_the_event_the_applicant_added(office, published, smtp_server, settings):
+    settings.DEFAULT_FROM_EMAIL = "Citas Movilidad <no-reply@citas.example.org>"
+    appointment = book(office, published, language="en")
+    confirmation = calendar_part(parse(send_mail(appointment, "confirmation", smtp_server)))
+    published_calendar = parse_calendar(confirmation)
+    (added,) = published_calendar.events
+    assert (published_calendar["METHOD"], confirmation.get_param("method"), added["STATUS"]) == (
+        "PUBLISH",
+        "PUBLISH",
+        "CONFIRMED",
+    )
+    move_appointment(appointment_id=appointment.pk, slot_id=slot_after(office, 72).pk, now=NOW)
+    (moved,) = parse_calendar(calendar_part(parse(send_mail(appointment, "moved", smtp_server)))).events
+    cancel_appointment(appointment_id=appointment.pk, now=NOW)
+
+    part = calendar_part(parse(send_mail(appointment, "cancelled", smtp_server)))
+    calendar = parse_calendar(part)
+    (event,) = calendar.events
+    # RFC 5546 3.2.5: METHOD:CANCEL with the event's UID, a higher SEQUENCE, its ORGANIZER and
+    # STATUS:CANCELLED for the whole event; RFC 6047: the part's method says the same.
+    assert (calendar["METHOD"], part.get_param("method"), event["STATUS"]) == ("CANCEL", "CANCEL", "CANCELLED")
+    assert event["UID"] == moved["UID"] == added["UID"]
+    assert event["SEQUENCE"] > moved["SEQUENCE"] > added["SEQUENCE"]
+    assert event["ORGANIZER"] == added["ORGANIZER"] == "mailto:no-reply@citas.example.org"
+    assert event["ORGANIZER"].params["CN"] == "Citas Movilidad"
+    assert event["DTSTAMP"].dt >= moved["DTSTAMP"].dt
+    assert event["DTSTART"].dt == moved["DTSTART"].dt == slot_after(office, 72).starts_at
+    assert str(event["SUMMARY"]).startswith("Cancelled: Appointment at")
