@@ -12,8 +12,9 @@ from icalendar import Calendar
 from appointments.services.changes import cancel_appointment, move_appointment
 from notifications import services
 from notifications.models import Notification
+from notifications.sms import is_gsm7
 from tests.appointments.conftest import NOW
-from tests.notifications.conftest import book, slot_after
+from tests.notifications.conftest import book, slot_after, sms_files
 
 pytestmark = pytest.mark.django_db
 
@@ -101,3 +102,19 @@ def test_a_cancellation_cancels_the_event_the_applicant_added(office, published,
     assert event["DTSTAMP"].dt >= moved["DTSTAMP"].dt
     assert event["DTSTART"].dt == moved["DTSTART"].dt == slot_after(office, 72).starts_at
     assert str(event["SUMMARY"]).startswith("Cancelled: Appointment at")
+
+
+@pytest.mark.parametrize(
+    ("language", "when"),
+    [("en", "Wed 2 Dec 08:00"), ("es", "mié 2 dic 08:00")],
+)
+def test_the_sms_date_names_the_month_in_the_applicant_s_language(office, published, sms_folder, language, when):
+    # Wednesday 2 December, 08:00 in Bogotá: as 2/12 a reader in the United States reads 12 February.
+    appointment = book(office, published, email="", language=language, hours=9 * 24)
+    assert appointment.slot.starts_at.astimezone(office.zone).isoformat() == "2026-12-02T08:00:00-05:00"
+    services.send(notification_id=Notification.objects.get(appointment=appointment).pk, now=NOW)
+    (text,) = sms_files(sms_folder)
+    body = text.split("\n\n", 1)[1].strip()
+    assert f" {when}" in body, body
+    assert "2/12" not in body
+    assert is_gsm7(body)  # é is in the GSM alphabet: "mié" is sent as written
