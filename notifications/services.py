@@ -19,6 +19,7 @@ from django.core.mail.message import SafeMIMEText
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone, translation
 
 from appointments.calendar import calendar_method, ics
@@ -240,7 +241,8 @@ def render(notification: Notification) -> Rendered:
             "office": office,
             "starts_at": appointment.slot.starts_at,
             "manage_url": manage_url(appointment) if appointment.status == Appointment.Status.BOOKED else "",
-            "site_url": settings.SITE_URL,
+            # The questions come first, in the applicant's language (the prefix reverse() adds).
+            "book_again_url": settings.SITE_URL + reverse("eligibility:begin"),
             "bring": appointment.what_to_bring(notification.language),
         }
         return Rendered(

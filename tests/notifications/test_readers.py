@@ -5,6 +5,7 @@ import email
 import email.policy
 import re
 from email.message import EmailMessage
+from urllib.parse import urlsplit
 
 import pytest
 from icalendar import Calendar
@@ -118,3 +119,25 @@ def test_the_sms_date_names_the_month_in_the_applicant_s_language(office, publis
     assert f" {when}" in body, body
     assert "2/12" not in body
     assert is_gsm7(body)  # é is in the GSM alphabet: "mié" is sent as written
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_book_again_leads_to_the_questions_in_the_applicant_s_language(
+    office, published, smtp_server, sms_folder, client, language
+):
+    appointment = book(office, published, language=language)
+    cancel_appointment(appointment_id=appointment.pk, now=NOW)
+    questions = f"https://citas.example.org/{language}/questions/"
+    message = parse(send_mail(appointment, "cancelled", smtp_server))
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert re.findall(r"https?://\S+", text) == [questions]
+    assert re.findall(r'href="([^"]+)"', html) == [questions]
+    services.send(notification_id=Notification.objects.get(kind="cancelled", channel="sms").pk, now=NOW)
+    (sms,) = sms_files(sms_folder)
+    assert sms.rstrip().endswith(f" {questions}")
+    # The link starts the questions (their first page), in that language.
+    response = client.get(urlsplit(questions).path)
+    assert response.status_code == 302
+    assert response["Location"].startswith(f"/{language}/questions/")
+    assert response["Location"] != f"/{language}/questions/"
