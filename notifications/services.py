@@ -10,16 +10,19 @@ import datetime
 import logging
 import smtplib
 from dataclasses import dataclass
+from email.mime.base import MIMEBase
 from email.utils import make_msgid
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.core.mail.message import SafeMIMEText
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone, translation
 
-from appointments.calendar import ics
+from appointments.calendar import calendar_method, ics
 from appointments.links import manage_token
 from appointments.models import Appointment, Office
 from notifications.models import Notification
@@ -28,7 +31,8 @@ from notifications.sms import GSM7_SINGLE_PART, SmsError, get_backend, gsm7_leng
 logger = logging.getLogger(__name__)
 Kind, Channel, Status = Notification.Kind, Notification.Channel, Notification.Status
 REMINDER_KINDS = (Kind.REMINDER, Kind.LAST_REMINDER)
-WITH_CALENDAR = (Kind.CONFIRMATION, Kind.MOVED)
+# A cancellation carries the cancelling calendar, so the event the applicant added goes away.
+WITH_CALENDAR = (Kind.CONFIRMATION, Kind.MOVED, Kind.CANCELLED)
 SMS_ONLY = (Kind.TURN,)  # at the office: a phone buzzes, an inbox is not read
 SMTP_OUR_FAULT = {530, 534, 535, 538}  # authentication required, too weak, failed, encryption required
 
@@ -237,7 +241,8 @@ def render(notification: Notification) -> Rendered:
             "office": office,
             "starts_at": appointment.slot.starts_at,
             "manage_url": manage_url(appointment) if appointment.status == Appointment.Status.BOOKED else "",
-            "site_url": settings.SITE_URL,
+            # The questions come first, in the applicant's language (the prefix reverse() adds).
+            "book_again_url": settings.SITE_URL + reverse("eligibility:begin"),
             "bring": appointment.what_to_bring(notification.language),
         }
         return Rendered(
@@ -260,19 +265,23 @@ def _sms(context: dict) -> str:
     return text
 
 
+def _calendar_part(appointment: Appointment, language: str) -> MIMEBase:
+    """The .ics as a MIME part built here, so its Content-Type has the one charset parameter
+    (Django's attach() adds its own charset to whatever the given type holds)."""
+    part = SafeMIMEText(ics(appointment, language=language).decode(), "calendar", "utf-8")
+    part.set_param("method", calendar_method(appointment), requote=False)  # as the file's METHOD
+    part.add_header("Content-Disposition", "attachment", filename=f"cita-{appointment.reference}.ics")
+    return part
+
+
 def _deliver_email(notification: Notification, rendered: Rendered) -> str:
     message_id = make_msgid(domain=settings.EMAIL_MESSAGE_ID_DOMAIN)
-    message = EmailMultiAlternatives(
-        rendered.subject, rendered.text, to=[notification.recipient], headers={"Message-ID": message_id}
-    )
+    # Auto-Submitted (RFC 3834): no out-of-office or other automatic reply comes back to it.
+    headers = {"Message-ID": message_id, "Auto-Submitted": "auto-generated"}
+    message = EmailMultiAlternatives(rendered.subject, rendered.text, to=[notification.recipient], headers=headers)
     message.attach_alternative(rendered.html, "text/html")
     if notification.kind in WITH_CALENDAR:
-        appointment = notification.appointment
-        message.attach(
-            f"cita-{appointment.reference}.ics",
-            ics(appointment, language=notification.language),
-            "text/calendar; charset=utf-8",
-        )
+        message.attach(_calendar_part(notification.appointment, notification.language))
     try:
         message.send()
     except smtplib.SMTPRecipientsRefused as exc:

@@ -162,10 +162,11 @@ def opening_hours(office: Office) -> list[tuple[str, str]]:
 @require_safe
 @manage_view
 def calendar_file(request: HttpRequest, appointment: Appointment) -> HttpResponse:
-    if appointment.status != Appointment.Status.BOOKED:
+    """The event to add; once the appointment is cancelled, the file that cancels it."""
+    if appointment.status not in (Appointment.Status.BOOKED, Appointment.Status.CANCELLED):
         raise Http404
     response = HttpResponse(
-        calendar.ics(appointment, language=request.LANGUAGE_CODE), content_type="text/calendar; charset=utf-8"
+        calendar.ics(appointment, language=request.LANGUAGE_CODE), content_type=calendar.content_type(appointment)
     )
     response["Content-Disposition"] = f'attachment; filename="cita-{appointment.reference}.ics"'
     return response

@@ -12,6 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
+from icalendar import Calendar
 
 from appointments.links import manage_token
 from appointments.models import Appointment, Closure, Hold, Slot
@@ -381,6 +382,26 @@ def test_cancel_with_a_confirmation_step(booking_client, live_office):
     assert 'href="/es/questions/"' in html  # book again: the questions
     assert Appointment.objects.get().status == "cancelled"
     assert Slot.objects.get(pk=appointment.slot_id).taken == 0
+
+
+def test_after_cancelling_the_calendar_file_cancels_the_event(booking_client, live_office):
+    appointment = book(booking_client, live_office)
+    added = booking_client.get(url("calendar"))
+    assert added["Content-Type"] == "text/calendar; charset=utf-8; method=PUBLISH"
+    booking_client.post(url("cancel"), {"revision": appointment.revision})
+    page = booking_client.get(url("appointment")).content.decode()
+    assert f'href="{url("calendar")}"' in page  # offered where the cancellation is shown
+    response = booking_client.get(url("calendar"))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/calendar; charset=utf-8; method=CANCEL"
+    assert response["Content-Disposition"] == f'attachment; filename="cita-{appointment.reference}.ics"'
+    (before,) = Calendar.from_ical(added.content).events
+    calendar = Calendar.from_ical(response.content)
+    (event,) = calendar.events
+    assert (calendar["METHOD"], event["STATUS"]) == ("CANCEL", "CANCELLED")
+    assert event["UID"] == before["UID"]
+    assert event["SEQUENCE"] > before["SEQUENCE"]
+    assert event["DTSTART"].dt == before["DTSTART"].dt
 
 
 def test_move_and_the_old_link_stops_working(booking_client, live_office, client):
