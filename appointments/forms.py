@@ -22,13 +22,14 @@ from appointments.services.booking import (
     check_party_size,
     normalise_document_number,
 )
+from core.languages import LANGUAGE_NAMES
 from core.text import normalise_code
 from eligibility import rules
 from eligibility.forms import DateField, country_choices
 
 MAX_NAME = Appointment._meta.get_field("full_name").max_length  # noqa: SLF001
 MAX_DOCUMENT = Appointment._meta.get_field("document_number").max_length  # noqa: SLF001
-LANGUAGE_CHOICES = [("es", "Español"), ("en", "English")]
+LANGUAGE_CHOICES = LANGUAGE_NAMES
 
 
 def describe(form: forms.Form) -> None:

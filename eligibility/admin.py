@@ -24,8 +24,8 @@ from eligibility.services import ScreeningError, create_draft, evaluate_pathways
 
 @admin.register(Pathway)
 class PathwayAdmin(admin.ModelAdmin):
-    list_display = ["code", "name_en", "name_es", "order"]
-    search_fields = ["code", "name_en", "name_es"]
+    list_display = ["code", "name_en", "name_es", "name_ht", "order"]
+    search_fields = ["code", "name_en", "name_es", "name_ht"]
 
 
 class ConditionField(forms.JSONField):

@@ -90,6 +90,10 @@ class Pathway(models.Model):
     description_es = models.TextField(_("description (Spanish)"))
     bring_en = models.TextField(_("what to bring (English)"), blank=True)
     bring_es = models.TextField(_("what to bring (Spanish)"), blank=True)
+    # Haitian Creole is optional: where it is empty, Creole readers get the English.
+    name_ht = models.CharField(_("name (Haitian Creole)"), max_length=120, blank=True)
+    description_ht = models.TextField(_("description (Haitian Creole)"), blank=True)
+    bring_ht = models.TextField(_("what to bring (Haitian Creole)"), blank=True)
     order = models.PositiveSmallIntegerField(_("display order"), default=0)
 
     class Meta:
@@ -172,11 +176,13 @@ class Question(VersionedContent):
     label_es = models.CharField(_("question (Spanish)"), max_length=300)
     hint_en = models.TextField(_("hint (English)"), blank=True)
     hint_es = models.TextField(_("hint (Spanish)"), blank=True)
+    label_ht = models.CharField(_("question (Haitian Creole)"), max_length=300, blank=True)
+    hint_ht = models.TextField(_("hint (Haitian Creole)"), blank=True)
     choices = models.JSONField(
         _("choices"),
         default=list,
         blank=True,
-        help_text=_('For "one choice": a list of {"value": ..., "en": ..., "es": ...}.'),
+        help_text=_('For "one choice": a list of {"value": ..., "en": ..., "es": ..., "ht": ...} ("ht" optional).'),
     )
     condition = models.JSONField(
         _("asked when"),
@@ -251,10 +257,13 @@ def choices_problem(choices: Any) -> str | None:
     for index, choice in enumerate(choices):
         if (
             not isinstance(choice, dict)
-            or set(choice) != {"value", "en", "es"}
+            or not {"value", "en", "es"} <= set(choice) <= {"value", "en", "es", "ht"}
             or not all(isinstance(v, str) and v.strip() for v in choice.values())
         ):
-            return str(_('Choice %(index)s: expected {"value": ..., "en": ..., "es": ...}.') % {"index": index + 1})
+            return str(
+                _('Choice %(index)s: expected {"value": ..., "en": ..., "es": ...} and optionally "ht".')
+                % {"index": index + 1}
+            )
         values.append(choice["value"])
     if len(set(values)) != len(values):
         return str(_("Each choice needs its own value."))

@@ -428,3 +428,46 @@ def _create(apps: Any, *, number: int, based_on: Any = None) -> None:
         )
         rule_model.objects.create(version=version, pathway=created, active=pathway["active"], condition=pathway["rule"])
     version_model.objects.filter(pk=version.pk).update(status="published", published_at=version.created_at)
+
+
+def add_creole(apps: Any) -> None:
+    """Give the seeded texts their Haitian Creole (eligibility/seed_creole.py), in every version
+    and pathway, where an administrator has not written one: this adds a language, it changes no
+    rule, so published versions get it too (a migration's models skip the frozen-version guard)."""
+    from eligibility.seed_creole import CREOLE
+
+    for pathway in apps.get_model("eligibility", "Pathway").objects.all():
+        changed = {
+            f"{field}_ht": CREOLE[getattr(pathway, f"{field}_en")]
+            for field in ("name", "description", "bring")
+            if not getattr(pathway, f"{field}_ht") and getattr(pathway, f"{field}_en") in CREOLE
+        }
+        if changed:
+            type(pathway).objects.filter(pk=pathway.pk).update(**changed)
+    for question in apps.get_model("eligibility", "Question").objects.all():
+        changed = {
+            f"{field}_ht": CREOLE[getattr(question, f"{field}_en")]
+            for field in ("label", "hint")
+            if not getattr(question, f"{field}_ht") and getattr(question, f"{field}_en") in CREOLE
+        }
+        choices = _with_creole(question.choices, CREOLE)
+        if choices != question.choices:
+            changed["choices"] = choices
+        if changed:
+            type(question).objects.filter(pk=question.pk).update(**changed)
+    for rule in apps.get_model("eligibility", "PathwayRule").objects.all():
+        condition = _with_creole(rule.condition, CREOLE)
+        if condition != rule.condition:
+            type(rule).objects.filter(pk=rule.pk).update(condition=condition)
+
+
+def _with_creole(node: Any, creole: dict[str, str]) -> Any:
+    """A copy of a JSON value where every {"en": ..., "es": ...} text known to `creole` has "ht"."""
+    if isinstance(node, list):
+        return [_with_creole(item, creole) for item in node]
+    if not isinstance(node, dict):
+        return node
+    copy = {key: _with_creole(value, creole) for key, value in node.items()}
+    if "en" in copy and "es" in copy and "ht" not in copy and copy["en"] in creole:
+        copy["ht"] = creole[copy["en"]]
+    return copy

@@ -128,4 +128,5 @@ def published(db: None) -> Any:
     from eligibility.models import ScreenerVersion
 
     seed.load(apps)
+    seed.add_creole(apps)
     return ScreenerVersion.objects.get(status=ScreenerVersion.Status.PUBLISHED)

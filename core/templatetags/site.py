@@ -7,7 +7,15 @@ from django.urls import translate_url
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from core.languages import LANGUAGE_NAMES
+
 register = template.Library()
+
+
+@register.simple_tag
+def language_names() -> list[tuple[str, str]]:
+    """Each language of the site in its own name, for the language switch."""
+    return LANGUAGE_NAMES
 
 
 @register.simple_tag

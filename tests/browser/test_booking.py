@@ -11,6 +11,7 @@ from django.db import connections
 from django.template.loader import render_to_string
 from django.test import RequestFactory
 from django.utils import translation
+from django.utils.translation import gettext
 from playwright.sync_api import Browser, expect
 
 from appointments.models import Appointment
@@ -18,7 +19,7 @@ from appointments.services.slots import generate_slots
 from eligibility import seed
 from tests.appointments.conftest import OfficeFactory
 from tests.browser.conftest import CheckedPage
-from tests.browser.test_screener import Screener
+from tests.browser.test_screener import Screener, in_creole
 
 WORDS = {
     "es": {
@@ -227,7 +228,16 @@ def journey(checked: CheckedPage, language: str, *, new_visitor: Any, javascript
     assert Appointment.objects.get().status == "cancelled"
 
 
-@pytest.mark.parametrize("language", ["es", "en"])
+with translation.override("ht"):
+    WORDS["ht"] = in_creole(
+        WORDS["en"],
+        moved=gettext("Your appointment was moved. Your previous time is free for someone else."),
+        cancelled=gettext("This appointment is cancelled. Its place is free for someone else."),
+        born="14 jen 1986",
+    )
+
+
+@pytest.mark.parametrize("language", ["es", "en", "ht"])
 def test_book_manage_move_and_cancel(checked_page: CheckedPage, language: str) -> None:
     checked_page.page.set_viewport_size({"width": 360, "height": 740})
     journey(checked_page, language, new_visitor=checked_page.page.context.clear_cookies)

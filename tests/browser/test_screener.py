@@ -1,14 +1,18 @@
-"""The whole screener in a real browser: Spanish and English, to an eligible and to a not-eligible
+"""The whole screener in a real browser: Spanish, English and Haitian Creole, to an eligible and to a not-eligible
 result, with a validation error, the back link and a change link on the way; and without JavaScript."""
 
 import re
+from typing import Any
 
 import pytest
 from django.apps import apps
 from django.db import connections
+from django.utils import translation
+from django.utils.translation import gettext
 from playwright.sync_api import Browser, Page, expect
 
 from eligibility import seed
+from eligibility.seed_creole import CREOLE
 from tests.browser.conftest import CheckedPage
 
 LABELS = {
@@ -58,17 +62,46 @@ LABELS = {
 QUESTIONS = {question["key"]: question for question in seed.QUESTIONS}
 
 
+def in_creole(english: dict[str, Any], **special: Any) -> dict[str, Any]:
+    """The English words as the Creole catalogue says them (a word it lacks fails the test)."""
+    words: dict[str, Any] = {}
+    with translation.override("ht"):
+        for key, value in english.items():
+            parts = value if isinstance(value, tuple) else (value,)
+            said = tuple(gettext(part) for part in parts)
+            assert key in special or all(s != p for s, p in zip(said, parts, strict=True)), f"no Creole for {value}"
+            words[key] = special.get(key, said if isinstance(value, tuple) else said[0])
+    return words
+
+
+LABELS["ht"] = in_creole(
+    LABELS["en"],
+    not_served="Nan Kolonbi, biwo a sèvi sèlman moun ki soti Ayiti, Kiba oswa Venezwela.",
+)
+
+
+def text_in(text: dict[str, str], language: str) -> str:
+    return text.get(language) or CREOLE[text["en"]]
+
+
 def label(key: str, language: str) -> str:
-    return QUESTIONS[key]["label"][language]
+    return text_in(QUESTIONS[key]["label"], language)
 
 
 def choice(key: str, value: str, language: str) -> str:
-    return next(c[language] for c in QUESTIONS[key]["choices"] if c["value"] == value)
+    return next(text_in(c, language) for c in QUESTIONS[key]["choices"] if c["value"] == value)
+
+
+def progress(language: str) -> re.Pattern:
+    with translation.override(language):
+        said = gettext("Question %(number)s of up to %(total)s")
+    return re.compile(re.escape(said).replace(re.escape("%(number)s"), "1").replace(re.escape("%(total)s"), r"\d+"))
 
 
 @pytest.fixture(autouse=True)
 def _seeded(transactional_db: None) -> None:
     seed.load(apps)
+    seed.add_creole(apps)
     # Seeding here was seen (in pg_stat_activity) to use a connection other than the test's main
     # one, left open after the test: close it, or it outlives the test database.
     connections.close_all()
@@ -108,7 +141,7 @@ class Screener:
         self.checked.check_accessibility()
 
 
-@pytest.mark.parametrize("language", ["es", "en"])
+@pytest.mark.parametrize("language", ["es", "en", "ht"])
 @pytest.mark.parametrize("eligible", [True, False], ids=["eligible", "not-eligible"])
 def test_whole_screener(checked_page: CheckedPage, language: str, eligible: bool) -> None:
     page, words = checked_page.page, LABELS[language]
@@ -116,11 +149,12 @@ def test_whole_screener(checked_page: CheckedPage, language: str, eligible: bool
     screener = Screener(checked_page, language)
     checked_page.goto(f"/{language}/")
     screener.follow(words["start"])
-    expect(page.get_by_text(re.compile(r"(Question|Pregunta) 1 (of up to|de) \d"))).to_be_visible()
+    expect(page.get_by_text(progress(language))).to_be_visible()
 
     screener.submit()  # nothing chosen: the error summary, on a page axe has checked
     expect(page.get_by_role("alert")).to_contain_text(words["problem"])
-    expect(page).to_have_title(re.compile(r"^Error: "))
+    with translation.override(language):
+        expect(page).to_have_title(re.compile("^" + re.escape(gettext("Error:")) + " "))
     if not eligible:
         # A Colombian in Colombia: the office there does not serve Colombians. The questions stop
         # at once, with the reason, said once.

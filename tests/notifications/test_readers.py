@@ -107,7 +107,7 @@ def test_a_cancellation_cancels_the_event_the_applicant_added(office, published,
 
 @pytest.mark.parametrize(
     ("language", "when"),
-    [("en", "Wed 2 Dec 08:00"), ("es", "mié 2 dic 08:00")],
+    [("en", "Wed 2 Dec 08:00"), ("es", "mié 2 dic 08:00"), ("ht", "mèk 2 des 08:00")],
 )
 def test_the_sms_date_names_the_month_in_the_applicant_s_language(office, published, sms_folder, language, when):
     # Wednesday 2 December, 08:00 in Bogotá: as 2/12 a reader in the United States reads 12 February.
@@ -121,7 +121,7 @@ def test_the_sms_date_names_the_month_in_the_applicant_s_language(office, publis
     assert is_gsm7(body)  # é is in the GSM alphabet: "mié" is sent as written
 
 
-@pytest.mark.parametrize("language", ["en", "es"])
+@pytest.mark.parametrize("language", ["en", "es", "ht"])
 def test_book_again_leads_to_the_questions_in_the_applicant_s_language(
     office, published, smtp_server, sms_folder, client, language
 ):

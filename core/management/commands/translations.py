@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.test.utils import override_settings
 
-LOCALES = ["es"]
+LOCALES = ["es", "ht"]
 MAKEMESSAGES_OPTIONS = {
     "locale": LOCALES,
     "domain": "django",
