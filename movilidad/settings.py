@@ -202,14 +202,12 @@ TIME_ZONE = "UTC"
 USE_TZ = True
 
 # ---------------------------------------------------------------------------------------------
-# Static files: Bootstrap comes from npm (node_modules), served by Django/whitenoise; no CDN.
+# Static files: our CSS, and Bootstrap built down to the rules the templates use (npm run build
+# writes build/static/, see scripts/build-css.mjs); served by whitenoise, no CDN.
 # ---------------------------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=VAR_DIR / "static")
-STATICFILES_DIRS = [
-    BASE_DIR / "static",
-    ("vendor/bootstrap", BASE_DIR / "node_modules" / "bootstrap" / "dist" / "css"),
-]
+STATICFILES_DIRS = [BASE_DIR / "static", BASE_DIR / "build" / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
