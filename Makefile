@@ -7,7 +7,7 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test lint fmt messages bench test-steps system-deps
+.PHONY: run test lint fmt messages bench test-steps system-deps static
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,8 +33,18 @@ CSS_SOURCES := $(shell find templates core eligibility appointments notification
 $(CSS): $(CSS_SOURCES) scripts/build-css.mjs node_modules/.installed $(VENV)/.runtime-installed
 	PYTHON=$(PY) npm run --silent build
 
+# What `make run` serves: collected into var/static, hashed and gzipped, as in production.
+STATIC_SOURCES := $(shell find static -type f)
+
+var/static/staticfiles.json: $(STATIC_SOURCES) $(CSS) $(VENV)/.runtime-installed
+	DEBUG=true $(PY) manage.py collectstatic --noinput --verbosity 0
+	touch $@
+
+## static: build the CSS and collect the static files `make run` serves (again after editing static/)
+static: var/static/staticfiles.json
+
 ## run: install what is missing, migrate, load demo data, serve on 127.0.0.1:$(PORT) with a worker and beat
-run: $(VENV)/.runtime-installed node_modules/.installed $(CSS)
+run: $(VENV)/.runtime-installed node_modules/.installed var/static/staticfiles.json
 	mkdir -p var/mail var/sms
 	DEBUG=true $(PY) manage.py migrate --noinput
 	DEBUG=true $(PY) manage.py load_demo_data

@@ -218,6 +218,9 @@ STORAGES = {
         ),
     },
 }
+# whitenoise serves what collectstatic wrote to STATIC_ROOT, gzipped, with DEBUG too (`make run`
+# collects first), never the source folders: those would go out uncompressed.
+WHITENOISE_USE_FINDERS = False
 
 # Country selects list the host countries and the nationalities they serve first.
 COUNTRIES_FIRST = ["GT", "CO", "CR", "EC", "VE", "NI", "HT", "CU", "HN", "SV"]
