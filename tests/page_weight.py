@@ -138,6 +138,7 @@ ANSWERS = {
     "date_of_birth": {"answer_0": "14", "answer_1": "6", "answer_2": "1986"},
     "fear_of_persecution": {"answer": "no"},
     "us_relative": {"answer": "citizen"},
+    "i130_filed": {"answer": "yes"},
     "i130_approved": {"answer": "yes"},
     "job_offer": {"answer": "no"},
 }
@@ -173,6 +174,7 @@ def journey(http: Http, language: str = "es") -> Iterator[tuple[str, Fetched]]:
             yield "A screener question", page
         asked += 1
         key = location.rstrip("/").rsplit("/", 1)[-1]
+        assert key in ANSWERS, f"tests/page_weight.py has no answer to the question {key!r}"
         location = submit(page, ANSWERS[key]).location
     page = ok(http.get(location))
     yield "Check your answers", page
@@ -236,11 +238,9 @@ class ClientHttp:
         self.client.cookies.clear()
 
     def _fetched(self, path: str, response: Any) -> Fetched:
-        if response.streaming:
-            wire = b"".join(response.streaming_content)
-            response.close()
-        else:
-            wire = response.content
+        # A streamed file read to its end is closed by the test client itself (closing it again
+        # would close the test's database connection).
+        wire = b"".join(response.streaming_content) if response.streaming else response.content
         headers = [*response.headers.items(), *(("Set-Cookie", m.OutputString()) for m in response.cookies.values())]
         return Fetched(f"http://testserver{path}", response.status_code, headers, wire)
 
