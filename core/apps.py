@@ -20,3 +20,4 @@ class CoreConfig(AppConfig):
         # post_migrate handler of their own, so this one runs last (core is not the last app,
         # hence dispatch on any sender and idempotent work).
         post_migrate.connect(_ensure_roles, dispatch_uid="core.ensure_roles")
+        from core import checks  # noqa: F401 - registers the system checks

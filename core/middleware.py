@@ -2,8 +2,10 @@
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse
+from django.middleware.gzip import GZipMiddleware
 
 # The two inline style values the jQuery that Django's admin ships applies while it starts (its
 # feature tests); hashed, so the admin's pages need no 'unsafe-inline'. Found with chromium's CSP
@@ -45,3 +47,29 @@ class RefuseNulMiddleware:
                 if "\x00" in key or any("\x00" in value for value in values if isinstance(value, str)):
                     raise SuspiciousOperation("NUL character in the request")
         return self.get_response(request)
+
+
+class PublicGZipMiddleware(GZipMiddleware):
+    """Gzip the public site's pages (under /es/ and /en/), where compression cannot leak a secret.
+
+    BREACH: when a compressed page holds a secret beside text another site can choose, the size of
+    the response tells that site, one guess at a time, whether its text matches the secret. Public
+    pages hold secrets (the applicant's answers and details, the signed booking link, the manage
+    pages), and the only text another site can put in them is the query string, which the
+    language link repeats: a request with a query string is sent uncompressed. Paths choose
+    nothing but which page (an unknown one is a 404 page without secrets); forms from another site
+    fail the CSRF check; CSRF tokens are masked anew in every response. The admin (applicants'
+    data beside the search box's reflected text), the calling screen and the short links stay
+    uncompressed. Django (since 4.2) also pads each gzipped response with 0 to 99 random bytes,
+    which makes such guessing slower but not impossible: it is a second line, not the defence.
+    See docs/architecture.md, "Page weight".
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        super().__init__(get_response)
+        self.prefixes = tuple(f"/{code}/" for code, _name in settings.LANGUAGES)
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        if not request.path_info.startswith(self.prefixes) or request.META.get("QUERY_STRING"):
+            return response
+        return super().process_response(request, response)

@@ -74,6 +74,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Outside every middleware that writes the page; after whitenoise, whose files are gzipped
+    # already. Public pages only (BREACH): see core/middleware.py.
+    "core.middleware.PublicGZipMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -208,14 +211,12 @@ TIME_ZONE = "UTC"
 USE_TZ = True
 
 # ---------------------------------------------------------------------------------------------
-# Static files: Bootstrap comes from npm (node_modules), served by Django/whitenoise; no CDN.
+# Static files: our CSS, and Bootstrap built down to the rules the templates use (npm run build
+# writes build/static/, see scripts/build-css.mjs); served by whitenoise, no CDN.
 # ---------------------------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=VAR_DIR / "static")
-STATICFILES_DIRS = [
-    BASE_DIR / "static",
-    ("vendor/bootstrap", BASE_DIR / "node_modules" / "bootstrap" / "dist" / "css"),
-]
+STATICFILES_DIRS = [BASE_DIR / "static", BASE_DIR / "build" / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -226,6 +227,9 @@ STORAGES = {
         ),
     },
 }
+# whitenoise serves what collectstatic wrote to STATIC_ROOT, gzipped, with DEBUG too (`make run`
+# collects first), never the source folders: those would go out uncompressed.
+WHITENOISE_USE_FINDERS = False
 
 # Country selects list the host countries and the nationalities they serve first.
 COUNTRIES_FIRST = ["GT", "CO", "CR", "EC", "VE", "NI", "HT", "CU", "HN", "SV"]
