@@ -139,7 +139,6 @@ def question(request: HttpRequest, key: str) -> HttpResponse:
             "total": max(len(screener.still_possible(kept, today)), position + 1),
             "changing": changing,
             "grouped": current.kind in GROUPED_KINDS,
-            "anchor": "id_answer_0" if current.kind in GROUPED_KINDS else "id_answer",
         },
     )
 

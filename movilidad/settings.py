@@ -59,7 +59,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.forms",
     "crispy_forms",
-    "crispy_bootstrap5",
     "csp",
     "django_countries",
     "phonenumber_field",
@@ -236,8 +235,10 @@ COUNTRIES_FIRST = ["GT", "CO", "CR", "EC", "VE", "NI", "HT", "CU", "HN", "SV"]
 COUNTRIES_FIRST_REPEAT = False
 COUNTRIES_FIRST_BREAK = "──────────"
 
-CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
-CRISPY_TEMPLATE_PACK = "bootstrap5"
+# Every form renders through crispy with the project's own template pack (templates/movilidad/:
+# one accessible field template, one error message, one error summary); see docs/architecture.md.
+CRISPY_ALLOWED_TEMPLATE_PACKS = ("movilidad",)
+CRISPY_TEMPLATE_PACK = "movilidad"
 
 # ---------------------------------------------------------------------------------------------
 # Mail: SMTP in production (EMAIL_URL=smtp+tls://user:password@host:587), files for make run.
