@@ -2,6 +2,9 @@
 
 import re
 
+import pytest
+from django.utils import translation
+from django.utils.translation import gettext
 from playwright.sync_api import expect
 
 from tests.browser.conftest import CheckedPage
@@ -56,3 +59,24 @@ def test_pages_fit_a_small_screen(checked_page: CheckedPage) -> None:
     checked_page.page.set_viewport_size({"width": 320, "height": 640})
     for path in ("/es/", "/es/privacy/", "/es/contact/", "/es/no-such-page/"):
         checked_page.goto(path)
+
+
+@pytest.mark.parametrize("language", ["es", "en", "ht"])
+def test_the_start_button_and_the_way_to_an_appointment_are_on_the_first_screen(
+    checked_page: CheckedPage, language: str
+) -> None:
+    page = checked_page.page
+    page.set_viewport_size({"width": 320, "height": 640})
+    checked_page.goto(f"/{language}/")
+    with translation.override(language):
+        start, manage = gettext("Start now"), gettext("Find, move or cancel your appointment")
+        official = gettext(
+            "Official service run by %(operator)s. The only official address is <strong>%(address)s</strong>."
+        ) % {"operator": gettext("IOM and UNHCR"), "address": ""}
+    expect(page.get_by_role("link", name=start)).to_be_in_viewport()
+    expect(page.get_by_role("link", name=manage)).to_be_visible()
+    expect(page.get_by_text(official.split("<strong>")[0].strip())).to_be_in_viewport()
+    checked_page.screenshot(f"start-page-320-{language}")
+    page.get_by_role("link", name=manage).click()
+    checked_page.check_accessibility()
+    expect(page).to_have_url(re.compile(rf"/{language}/manage/$"))
