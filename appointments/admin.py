@@ -44,7 +44,7 @@ def local_time(slot: Slot) -> str:
 
 def office_time(office: Office, value: datetime.datetime | None) -> str:
     """A moment in the office's time zone, as staff there read a clock."""
-    return f"{value.astimezone(office.zone):%Y-%m-%d %H:%M} ({office.time_zone})" if value else "-"
+    return f"{value.astimezone(office.zone):%Y-%m-%d %H:%M} ({office.zone_name()})" if value else "-"
 
 
 class OfficeFilter(admin.SimpleListFilter):

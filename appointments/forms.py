@@ -249,9 +249,9 @@ class DetailsForm(DescribedForm):
         self.fields["party_size"].widget = forms.HiddenInput()
         posted = self.data.get("party_size") if self.is_bound else None
         self.fields["party_size"].initial = party_size
-        self.party_size = (
-            int(posted) if isinstance(posted, str) and posted.isascii() and posted.isdigit() else party_size
-        )
+        # A short run of ASCII digits only: int() of thousands of digits raises.
+        digits = isinstance(posted, str) and len(posted) <= 3 and posted.isascii() and posted.isdigit()
+        self.party_size = int(posted) if digits else party_size
         self.party_size = max(1, min(self.party_size, office.max_party_size))
         for n in range(1, self.party_size):
             self.fields[f"companion_name_{n}"] = forms.CharField(

@@ -324,7 +324,7 @@ class Appointment(models.Model):
         served = set(self.office.pathways.values_list("code", flat=True))
         outcomes = sorted(self.screening.outcomes.items(), key=lambda item: item[1].get("order", 0))
         texts = [
-            outcome.get("bring", {}).get(language, "")
+            outcome.get("bring", {}).get(language) or outcome.get("bring", {}).get("en", "")
             for code, outcome in outcomes
             if outcome.get("eligible") and code in served
         ]

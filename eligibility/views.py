@@ -189,7 +189,8 @@ def result(request: HttpRequest) -> HttpResponse:
     language = (get_language() or "es")[:2]
 
     def text(value: dict[str, str]) -> str:
-        return value.get(language) or value["en"]
+        # A text left empty (what to bring is optional) is stored without its languages.
+        return value.get(language) or value.get("en", "")
 
     outcomes = [
         {

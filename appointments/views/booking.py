@@ -69,7 +69,8 @@ def start(request: HttpRequest) -> HttpResponse:
     if session_state(request, BOOKING).get("screening") != screening.pk:
         # What the pages need of the screening (it never changes) rides in the session, with the
         # date of birth and nationality this browser answered, so they are not asked twice.
-        known = request.session.get(KNOWN_KEY)
+        # Taken once: they leave the session with this booking (a shared phone, a desk computer).
+        known = request.session.pop(KNOWN_KEY, None)
         known = known if isinstance(known, dict) and known.get("screening") == screening.pk else {}
         request.session[BOOKING] = {
             "screening": screening.pk,
@@ -263,7 +264,8 @@ def details(request: HttpRequest, screening: ScreeningFacts) -> HttpResponse:
         day=day,
         party_size=booking.get("people", 1),
         known={} if asking else known,
-        initial=initial_from_session(booking.get("details", {})),
+        # The number chosen on the page before wins over the one typed with earlier details.
+        initial={**initial_from_session(booking.get("details", {})), "party_size": booking.get("people", 1)},
     )
     if request.method == "POST" and form.is_valid():
         # A new booking in this browser (another adult of the family) forgets the one before.

@@ -156,3 +156,30 @@ def test_a_second_booking_in_the_same_browser_reaches_its_own_check_page(booking
     second = Appointment.objects.exclude(pk=first.pk).get()
     assert (second.full_name, second.slot_id) == ("Ana Segunda", slot.pk)
     assert "Ana Segunda" in booking_client.get(url("appointment")).content.decode()
+
+
+def test_changing_the_number_of_people_from_the_check_page_is_kept(booking_client, live_office):
+    choose(booking_client, live_office)
+    booking_client.post(url("people"), {"party_size": "1"})
+    booking_client.post(url("details"), details_data())
+    booking_client.post(url("people"), {"party_size": "3"})
+    html = booking_client.get(url("details")).content.decode()
+    assert '<input type="hidden" name="party_size" value="3"' in html
+    data = details_data(party_size="3", companion_name_1="Ana", companion_age_1="9")
+    data.update(companion_name_2="Luis", companion_age_2="7")
+    assert booking_client.post(url("details"), data).status_code == 302
+    check = booking_client.get(url("check")).content.decode()
+    assert "3, Ana (9), Luis (7)" in check
+
+
+def test_a_hostile_party_size_on_the_details_page_is_a_clear_refusal(booking_client, live_office):
+    choose(booking_client, live_office)
+    for bad in ("9" * 5000, "٣", "-1", "3.0"):
+        response = booking_client.post(url("details"), details_data(party_size=bad))
+        assert response.status_code == 400, bad
+        assert "Hay un problema" in response.content.decode()
+
+
+def test_the_answers_carried_to_the_booking_leave_the_session(screened_client, live_office):
+    assert "screened_person" not in screened_client.session
+    assert screened_client.session["booking"]["known"] == {"date_of_birth": "1986-06-14", "nationality": "VE"}

@@ -365,3 +365,13 @@ def test_answers_need_the_csrf_token(published: ScreenerVersion) -> None:
     response = strict.post(f"{Q}current_country/", {"answer": "GT"})
     assert response.status_code == 403
     assert session_answers(strict) == {}
+
+
+def test_a_pathway_with_nothing_to_bring_still_shows_its_result(started: Client) -> None:
+    Pathway.objects.update(bring_en="", bring_es="", bring_ht="")
+    answer_all(started, GUATEMALAN_WITH_PETITION)
+    started.post(f"{Q}check/")
+    for language in ("en", "es", "ht"):
+        response = started.get(f"/{language}/questions/result/")
+        assert response.status_code == 200
+        assert "What to bring" not in response.content.decode()
