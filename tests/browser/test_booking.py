@@ -239,7 +239,7 @@ with translation.override("ht"):
 
 @pytest.mark.parametrize("language", ["es", "en", "ht"])
 def test_book_manage_move_and_cancel(checked_page: CheckedPage, language: str) -> None:
-    checked_page.page.set_viewport_size({"width": 360, "height": 740})
+    checked_page.page.set_viewport_size({"width": 320, "height": 640})
     journey(checked_page, language, new_visitor=checked_page.page.context.clear_cookies)
 
 
@@ -262,7 +262,7 @@ def serve(html: str) -> Any:
     return fulfill
 
 
-@pytest.mark.parametrize("language", ["es", "en"])
+@pytest.mark.parametrize("language", ["es", "en", "ht"])
 def test_the_pages_that_say_no_are_accessible(checked_page: CheckedPage, language: str) -> None:
     """The refusals a person may meet: no screening, a forged reference, an old link, the manage
     lookup with errors, and (rendered by Django, served at their own address) busy and duplicate."""
