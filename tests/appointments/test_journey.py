@@ -135,6 +135,8 @@ def test_the_confirmation_leads_with_the_reference_and_how_to_reach_the_office(b
     assert "Enviamos un SMS con esta referencia al +57 300 1234567." in html
     assert '<a href="tel:+5716012345">+57 16012345</a>' in html
     assert "Lunes a Domingo: 08:00–12:00" in html
+    # The printed appointment (header and footer are not printed) still names the service.
+    assert '<p class="ticket__service">Oficinas de Movilidad Segura</p>' in html
     # Move and cancel are secondary: links, not buttons.
     assert f'<li><a href="{url("cancel")}">Cancelar la cita</a></li>' in html
     # Seen again later, it is the appointment's page, without "booked" news.

@@ -156,3 +156,17 @@ def test_questions_closed_without_a_published_version(client: Client) -> None:
     response = client.get("/es/questions/")
     assert response.status_code == 503
     assert "<h1>Las preguntas no están disponibles en este momento</h1>" in response.content.decode()
+
+
+def test_every_public_page_says_who_runs_it_and_its_one_official_address(client: Client, settings) -> None:
+    for path in ("/es/", "/en/privacy/", "/ht/contact/"):
+        html = client.get(path).content.decode()
+        assert 'class="official-line"' in html, path
+        assert 'class="site-footer__operator"' in html, path
+    assert "OIM y ACNUR" in client.get("/es/").content.decode()
+    settings.SERVICE_OPERATOR = "Programa Movilidad Segura"
+    settings.OFFICIAL_ADDRESS = "citas.example.org"
+    html = client.get("/es/").content.decode()
+    assert "Servicio oficial a cargo de Programa Movilidad Segura." in html
+    assert "La única dirección oficial es <strong>citas.example.org</strong>." in html
+    assert "Oficinas de Movilidad Segura, a cargo de Programa Movilidad Segura." in html
