@@ -41,7 +41,9 @@ ROLE_MODELS = {
     ]
     + [("appointments", model) for model in ("office", "openinghours", "closure", "slot", "hold", "appointment")]
     + [("notifications", "notification")]
-    + [("desk", model) for model in ("desksettings", "counter", "ticket")],
+    + [("desk", model) for model in ("desksettings", "counter", "ticket")]
+    # The export log to read, the reports and exports with personal data.
+    + [("reports", "exportlog")],
 }
 
 # Finer grants, as "app_label.codename".
@@ -86,6 +88,8 @@ ROLE_PERMISSIONS = {
         "desk.change_ticket",
         "desk.view_desksettings",
         "desk.view_counter",
+        # Figures and exports of every office, without personal data.
+        "reports.view_reports",
     ],
 }
 

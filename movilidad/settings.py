@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "appointments",
     "notifications",
     "desk",
+    "reports",
 ]
 
 MIDDLEWARE = [

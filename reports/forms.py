@@ -1,0 +1,95 @@
+"""The report's filters: a period (the last 30 days unless chosen), offices, statuses, and for the
+CSV file its separator. Only offices the user may see are offered."""
+
+import datetime
+from typing import Any
+
+from django import forms
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from appointments.models import Appointment
+from appointments.selectors import offices_of
+
+MAX_DAYS = 400
+DELIMITERS = [(",", _("Comma (,)")), (";", _("Semicolon (;), for spreadsheets set to Spanish"))]
+
+
+class ReportFilterForm(forms.Form):
+    date_from = forms.DateField(
+        label=_("From"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        error_messages={"invalid": _("Enter the first day as a date, for example 2026-11-01.")},
+    )
+    date_to = forms.DateField(
+        label=_("To"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        error_messages={"invalid": _("Enter the last day as a date, for example 2026-11-30.")},
+    )
+    offices = forms.ModelMultipleChoiceField(
+        label=_("Offices"),
+        queryset=None,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("None chosen: every office you may see."),
+        error_messages={
+            "invalid_choice": _("Choose offices from the list."),
+            "invalid_pk_value": _("Choose offices from the list."),
+        },
+    )
+    statuses = forms.MultipleChoiceField(
+        label=_("Statuses"),
+        choices=Appointment.Status.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("None chosen: every status."),
+        error_messages={"invalid_choice": _("Choose statuses from the list.")},
+    )
+    delimiter = forms.ChoiceField(label=_("Separator of the CSV file"), choices=DELIMITERS, initial=",", required=False)
+    personal = forms.BooleanField(label=_("With personal data (names, documents, phones, e-mails)"), required=False)
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.fields["offices"].queryset = offices_of(user).order_by("name")
+        if not user.has_perm("reports.export_personal_data"):
+            del self.fields["personal"]
+        today = timezone.localdate()
+        self.fields["date_from"].initial = today - datetime.timedelta(days=29)
+        self.fields["date_to"].initial = today
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        first, last = data.get("date_from"), data.get("date_to")
+        if first and last and first > last:
+            self.add_error("date_to", _("The last day cannot be before the first day."))
+        elif first and last and (last - first).days > MAX_DAYS:
+            self.add_error("date_to", _("Choose a period of at most %(days)s days.") % {"days": MAX_DAYS})
+        return data
+
+    def appointments(self) -> QuerySet[Appointment]:
+        """The appointments the filters select, among the offices the user may see."""
+        data = self.cleaned_data
+        offices = list(data.get("offices") or self.fields["offices"].queryset)
+        # An appointment's day is its day at its office: each office's period in its own zone.
+        period = Q(pk__in=[])
+        for office in offices:
+            start = datetime.datetime.combine(data["date_from"], datetime.time.min, tzinfo=office.zone)
+            end = datetime.datetime.combine(
+                data["date_to"] + datetime.timedelta(days=1), datetime.time.min, tzinfo=office.zone
+            )
+            period |= Q(office=office, slot__starts_at__gte=start, slot__starts_at__lt=end)
+        found = Appointment.objects.filter(period)
+        if data.get("statuses"):
+            found = found.filter(status__in=data["statuses"])
+        return found
+
+    def as_log(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "date_from": data["date_from"].isoformat(),
+            "date_to": data["date_to"].isoformat(),
+            "offices": sorted(office.pk for office in data.get("offices") or []),
+            "statuses": sorted(data.get("statuses") or []),
+        }
