@@ -5,12 +5,13 @@ import datetime
 from typing import Any
 
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from appointments.models import Appointment
+from appointments.models import Appointment, Office
 from appointments.selectors import offices_of
+from reports.figures import local_days
 
 MAX_DAYS = 400
 DELIMITERS = [(",", _("Comma (,)")), (";", _("Semicolon (;), for spreadsheets set to Spanish"))]
@@ -68,22 +69,18 @@ class ReportFilterForm(forms.Form):
             self.add_error("date_to", _("Choose a period of at most %(days)s days.") % {"days": MAX_DAYS})
         return data
 
-    def appointments(self) -> QuerySet[Appointment]:
+    def appointments(self, *, with_statuses: bool = True) -> QuerySet[Appointment]:
         """The appointments the filters select, among the offices the user may see."""
         data = self.cleaned_data
-        offices = list(data.get("offices") or self.fields["offices"].queryset)
-        # An appointment's day is its day at its office: each office's period in its own zone.
-        period = Q(pk__in=[])
-        for office in offices:
-            start = datetime.datetime.combine(data["date_from"], datetime.time.min, tzinfo=office.zone)
-            end = datetime.datetime.combine(
-                data["date_to"] + datetime.timedelta(days=1), datetime.time.min, tzinfo=office.zone
-            )
-            period |= Q(office=office, slot__starts_at__gte=start, slot__starts_at__lt=end)
-        found = Appointment.objects.filter(period)
-        if data.get("statuses"):
+        found = Appointment.objects.filter(
+            local_days(self.chosen_offices(), data["date_from"], data["date_to"], "slot__starts_at")
+        )
+        if with_statuses and data.get("statuses"):
             found = found.filter(status__in=data["statuses"])
         return found
+
+    def chosen_offices(self) -> list[Office]:
+        return list(self.cleaned_data.get("offices") or self.fields["offices"].queryset)
 
     def as_log(self) -> dict[str, Any]:
         data = self.cleaned_data

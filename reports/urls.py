@@ -5,5 +5,5 @@ from reports import views
 
 app_name = "reports"
 urlpatterns = [
-    path("export/", admin.site.admin_view(views.export), name="export"),
+    path("", admin.site.admin_view(views.export), name="export"),
 ]

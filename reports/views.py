@@ -1,15 +1,18 @@
-"""The export page (admin, permission "view reports"): filters, how many appointments match, and
-the CSV download, streamed row by row and recorded in the export log."""
+"""The report page (admin, permission "view reports"): filters, the figures, a per-day chart and a
+per-office table, and the CSV download, streamed row by row and recorded in the export log."""
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
+from eligibility.models import Pathway
 from reports.exports import csv_lines, rows
+from reports.figures import chart, figures
 from reports.forms import ReportFilterForm
 from reports.models import ExportLog
 
@@ -22,15 +25,32 @@ def export(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied
     bound = "date_from" in request.GET
     form = ReportFilterForm(request.GET if bound else None, user=request.user)
-    if bound and form.is_valid() and request.GET.get("download") == "csv":
+    if not bound:
+        # The default report: the last 30 days, every office the user may see.
+        form = ReportFilterForm(
+            {name: form.fields[name].initial for name in ("date_from", "date_to")}, user=request.user
+        )
+    valid = form.is_valid()
+    if bound and valid and request.GET.get("download") == "csv":
         return _csv(request, form)
-    context = {
-        **admin.site.each_context(request),
-        "title": _("Export appointments"),
-        "form": form,
-        "count": form.appointments().count() if bound and form.is_valid() else None,
-    }
-    return render(request, "reports/export.html", context, status=400 if form.errors else 200)
+    context = {**admin.site.each_context(request), "title": _("Reports"), "form": form}
+    if valid:
+        found = figures(
+            appointments=form.appointments(with_statuses=False),
+            offices=form.chosen_offices(),
+            first=form.cleaned_data["date_from"],
+            last=form.cleaned_data["date_to"],
+        )
+        names = dict(Pathway.objects.values_list("code", "name_" + (get_language() or "es")[:2]))
+        context.update(
+            figures=found,
+            chart=chart(found.days),
+            eligible=[(names.get(code) or code, n) for code, n in found.eligible],
+            count=form.appointments().count(),
+            lead_days=[(v or 0) / 86400 for v in (found.lead.median, found.lead.p90)],
+            wait_minutes=[(v or 0) / 60 for v in (found.wait.median, found.wait.p90)],
+        )
+    return render(request, "reports/report.html", context, status=400 if form.errors else 200)
 
 
 def _csv(request: HttpRequest, form: ReportFilterForm) -> StreamingHttpResponse:

@@ -19,7 +19,7 @@ from tests.appointments.conftest import OfficeFactory, details, make_screening
 from tests.appointments.test_booking import book
 
 pytestmark = pytest.mark.django_db
-URL = "/admin/reports/export/"
+URL = "/admin/report/"
 
 
 @pytest.fixture
@@ -31,8 +31,8 @@ def office(published):
     return office
 
 
-def booked(office, published, **overrides) -> Appointment:
-    slot = office.slots.filter(starts_at__gte=timezone.now() + datetime.timedelta(days=2)).order_by("starts_at").first()
+def booked(office, published, nth: int = 0, **overrides) -> Appointment:
+    slot = office.slots.filter(starts_at__gte=timezone.now() + datetime.timedelta(days=2)).order_by("starts_at")[nth]
     return book(make_screening(published), slot, details=details(**overrides), now=timezone.now())
 
 
