@@ -7,8 +7,9 @@ import datetime
 import zoneinfo
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
+import xlsxwriter
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
@@ -81,14 +82,46 @@ def columns(*, personal: bool) -> list[Column]:
     return [column for column in COLUMNS if personal or not column.personal]
 
 
-def rows(queryset: QuerySet[Appointment], *, personal: bool) -> Iterator[list[Any]]:
-    """The header, then one row per appointment, read in chunks (one query per chunk)."""
+def rows(queryset: QuerySet[Appointment], *, personal: bool, inert: bool = True) -> Iterator[list[Any]]:
+    """The header, then one row per appointment, read in chunks (one query per chunk). `inert`
+    prefixes cells that could run as formulas (CSV); XLSX writes every text as a text cell."""
+    make_safe = safe_cell if inert else _as_is
     chosen = columns(personal=personal)
     fields = list(dict.fromkeys(field for column in chosen for field in column.fields))
     where = [[fields.index(field) for field in column.fields] for column in chosen]
     yield [str(column.header) for column in chosen]
     for values in queryset.order_by("slot__starts_at", "pk").values_list(*fields).iterator(chunk_size=CHUNK):
-        yield [safe_cell(column.value(*(values[i] for i in at))) for column, at in zip(chosen, where, strict=True)]
+        yield [make_safe(column.value(*(values[i] for i in at))) for column, at in zip(chosen, where, strict=True)]
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def write_xlsx(table: Iterable[list[Any]], target: IO[bytes]) -> int:
+    """The table as an XLSX workbook written into `target` in XlsxWriter's constant-memory mode
+    (each row is flushed to disk as it is written); every text is a text cell, never a formula, a
+    link or a number. Returns the number of rows after the header."""
+    workbook = xlsxwriter.Workbook(
+        target,
+        {
+            "constant_memory": True,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+        },
+    )
+    sheet = workbook.add_worksheet(str(_("Appointments"))[:31])
+    bold = workbook.add_format({"bold": True})
+    written = -1
+    for written, row in enumerate(table):
+        for column, value in enumerate(row):
+            if isinstance(value, str):
+                sheet.write_string(written, column, value, bold if written == 0 else None)
+            else:
+                sheet.write_number(written, column, value)
+    workbook.close()
+    return max(written, 0)
 
 
 class _Line:

@@ -4,6 +4,8 @@ that cannot run as formulas, and the export log."""
 import csv
 import datetime
 import io
+import zipfile
+from xml.etree import ElementTree
 
 import pytest
 from django.contrib.auth.models import Group, Permission, User
@@ -148,3 +150,40 @@ def test_csv_lines_stream_one_line_at_a_time() -> None:
     assert next(lines) == "\ufeff"
     assert next(lines) == "a;b\r\n"
     assert next(lines) == '"c;d";e\r\n'
+
+
+def xlsx_cells(response) -> list[list[tuple[str, str]]]:
+    """The first sheet's rows as (cell type, text) pairs, read straight from the file's XML."""
+    body = b"".join(response.streaming_content)
+    with zipfile.ZipFile(io.BytesIO(body)) as workbook:
+        sheet = ElementTree.fromstring(workbook.read("xl/worksheets/sheet1.xml"))  # noqa: S314 - made by this test
+    ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
+    table = []
+    for row in sheet.iterfind(".//m:sheetData/m:row", ns):
+        cells = []
+        for cell in row.iterfind("m:c", ns):
+            assert cell.find("m:f", ns) is None, "no formula anywhere"
+            text = "".join(cell.itertext())
+            cells.append((cell.get("t") or "n", text))
+        table.append(cells)
+    return table
+
+
+@pytest.mark.parametrize("start", FORMULA_STARTS)
+def test_an_xlsx_export_is_a_real_workbook_whose_texts_never_run(office, published, start) -> None:
+    appointment = booked(office, published, full_name=f"{start}1+1 María")
+    supervisor = user_in(ROLE_SUPERVISOR, "supervisor")
+    supervisor.user_permissions.add(Permission.objects.get(codename="export_personal_data"))
+    response = signed_in(supervisor).get(URL, period(download="xlsx", personal="on"))
+    assert response["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert response["Content-Disposition"].startswith('attachment; filename="citas-')
+    header, row = xlsx_cells(response)
+    names = [text for _kind, text in header]
+    # The booking keeps a name as typed, its spaces tidied; what counts is that it stays text.
+    assert appointment.full_name.endswith("1+1 María")
+    assert names[:3] == ["reference", "office", "day"]
+    kind, text = row[names.index("full name")]
+    assert (kind, text) == ("inlineStr", appointment.full_name), "a text cell, not a formula"
+    assert row[names.index("people attending")] == ("n", "1")
+    log = ExportLog.objects.get()
+    assert (log.format, log.rows, log.personal_data) == ("xlsx", 1, True)
