@@ -364,6 +364,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "desk.tasks.close_finished_days",
         "schedule": 5 * 60,
     },
+    # Anonymous daily counts that outlive personal data (reports over old periods read them).
+    "refresh-daily-stats": {
+        "task": "reports.tasks.refresh_daily_stats",
+        "schedule": 60 * 60,
+    },
 }
 
 # ---------------------------------------------------------------------------------------------
