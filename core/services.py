@@ -9,6 +9,7 @@ from django.db.models import Q
 
 from appointments.demo import load_demo_offices
 from desk.demo import load_demo_queues
+from reports.demo import load_demo_history
 
 # Role names are stable identifiers used in code (and shown as they are in the admin).
 ROLE_OFFICE_STAFF = "Office staff"
@@ -121,11 +122,12 @@ def ensure_roles() -> dict[str, Group]:
 
 
 def load_demo_data() -> None:
-    """Create or reset the demo accounts and offices, and book today's queue at the demo offices
-    (once a day); running it again changes nothing else."""
+    """Create or reset the demo accounts and offices, book today's queue at the demo offices (once
+    a day) and four weeks of history for the reports (once); running it again changes nothing else."""
     _load_accounts_and_offices()
     # Bookings and desk actions are durable transactions of their own.
     load_demo_queues()
+    load_demo_history()
 
 
 @transaction.atomic

@@ -83,3 +83,34 @@ def test_the_demo_queue_is_live_at_once_and_loaded_once(published) -> None:
     assert len(tickets) >= 5
     assert load_demo_queues(now=midday) == 0  # once a day
     assert Appointment.objects.count() == 4 * 12
+
+
+def test_the_demo_has_four_weeks_of_history_for_the_reports(published) -> None:
+    """`make run` adds past appointments so the report shows real-looking figures, once."""
+    import datetime
+
+    from appointments.demo import load_demo_offices
+    from appointments.models import Appointment
+    from reports.demo import PER_DAY, WEEKS, load_demo_history
+    from reports.figures import figures
+    from reports.models import DailyStat
+
+    now = datetime.datetime(2026, 11, 23, 19, tzinfo=datetime.UTC)
+    load_demo_offices(now=now - datetime.timedelta(days=3))
+    made = load_demo_history(now=now)
+    assert WEEKS * 7 * PER_DAY < made <= 4 * WEEKS * 7 * PER_DAY
+    assert Appointment.objects.filter(document_number__startswith="HIST").count() == made
+    assert load_demo_history(now=now) == 0  # once
+    past = Appointment.objects.filter(slot__starts_at__lt=now - datetime.timedelta(days=1))
+    assert set(past.values_list("status", flat=True)) == {"served", "no_show", "cancelled"}
+    guatemala = Office.objects.get(slug="guatemala")
+    found = figures(
+        appointments=Appointment.objects.filter(office=guatemala),
+        offices=[guatemala],
+        first=datetime.date(2026, 10, 26),
+        last=datetime.date(2026, 11, 22),
+    )
+    assert found.booked > WEEKS * 5 * PER_DAY / 2
+    assert 0 < found.no_show_rate < 0.3
+    assert found.wait.median is not None
+    assert DailyStat.objects.filter(office=guatemala).count() >= WEEKS * 7

@@ -17,6 +17,7 @@ DECLARED_EXCEPTIONS = {
     # The demo data (make run only) seeds every layer.
     ("core.services", "appointments.demo"),
     ("core.services", "desk.demo"),
+    ("core.services", "reports.demo"),
 }
 BASE = Path(settings.BASE_DIR)
 
