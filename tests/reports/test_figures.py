@@ -10,6 +10,7 @@ from django.utils import timezone
 from appointments.models import Appointment, AppointmentEvent
 from core.services import ROLE_SUPERVISOR
 from desk.models import Ticket
+from reports.exports import rows
 from reports.figures import chart, figures
 from tests.appointments.conftest import make_screening
 from tests.reports.test_exports import booked, office, signed_in, user_in
@@ -109,3 +110,15 @@ def test_the_report_page_in_a_bounded_number_of_queries(data, published) -> None
         booked(office, published, 2 + n, document_number=f"Y{n}00000")
     assert queries() == before, "more appointments, the same number of queries"
     assert before <= 25
+
+
+def test_local_times_written_by_the_database_match_python_s(data) -> None:
+    _office, people = data
+    Appointment.objects.filter(status="cancelled").update(cancelled_at=timezone.now())
+    by_sql = list(rows(Appointment.objects.all(), personal=True, in_sql=True))
+    by_python = list(rows(Appointment.objects.all(), personal=True, in_sql=False))
+    assert by_sql == by_python
+    header = by_sql[0]
+    served = next(row for row in by_sql[1:] if row[header.index("checked in")])  # the one ticket
+    assert served[header.index("checked in")] == people[0].slot.local_start().strftime("%H:%M")
+    assert served[header.index("day")] == people[0].slot.local_start().strftime("%Y-%m-%d")
