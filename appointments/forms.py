@@ -251,9 +251,8 @@ class DetailsForm(DescribedForm):
         self.fields["party_size"].initial = party_size
         # A short run of ASCII digits only: int() of thousands of digits raises.
         digits = isinstance(posted, str) and len(posted) <= 3 and posted.isascii() and posted.isdigit()
-        self.party_size = int(posted) if digits else party_size
-        self.party_size = max(1, min(self.party_size, office.max_party_size))
-        for n in range(1, self.party_size):
+        self.people = max(1, min(int(posted) if digits else party_size, office.max_party_size))
+        for n in range(1, self.people):
             self.fields[f"companion_name_{n}"] = forms.CharField(
                 label=_("Name"),
                 required=False,
@@ -299,12 +298,8 @@ class DetailsForm(DescribedForm):
             rows.append((_("Nationality"), str(countries.name(self.known["nationality"]))))
         return rows
 
-    @property
-    def party_size_value(self) -> int:
-        return self.party_size
-
     def companion_rows(self) -> list[tuple[int, Any, Any]]:
-        return [(n, self[f"companion_name_{n}"], self[f"companion_age_{n}"]) for n in range(1, self.party_size)]
+        return [(n, self[f"companion_name_{n}"], self[f"companion_age_{n}"]) for n in range(1, self.people)]
 
     def clean_phone(self) -> Any:
         phone = self.cleaned_data["phone"]

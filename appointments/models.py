@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 from phonenumber_field.modelfields import PhoneNumberField
 
-from eligibility.models import Pathway, Screening, in_language
+from eligibility.models import Pathway, Screening, eligible_codes, in_language
 
 
 def validate_time_zone(value: str) -> None:
@@ -322,13 +322,9 @@ class Appointment(models.Model):
         """The "what to bring" texts of the pathways the screening fits and the office serves, in
         the pathways' order (the texts the screening was shown, so later edits never change them)."""
         served = set(self.office.pathways.values_list("code", flat=True))
-        outcomes = sorted(self.screening.outcomes.items(), key=lambda item: item[1].get("order", 0))
-        texts = [
-            outcome.get("bring", {}).get(language) or outcome.get("bring", {}).get("en", "")
-            for code, outcome in outcomes
-            if outcome.get("eligible") and code in served
-        ]
-        return [text for text in texts if text]
+        outcomes = self.screening.outcomes
+        brings = [outcomes[code].get("bring", {}) for code in eligible_codes(outcomes) if code in served]
+        return [text for bring in brings if (text := bring.get(language) or bring.get("en", ""))]
 
     def clean(self) -> None:
         if self.companions and len(self.companions) != self.party_size - 1:

@@ -327,4 +327,17 @@ class Screening(models.Model):
 
     @property
     def eligible_pathways(self) -> list[str]:
-        return [code for code, outcome in self.outcomes.items() if outcome["eligible"]]
+        return eligible_codes(self.outcomes)
+
+
+def eligible_codes(outcomes: Any) -> list[str]:
+    """The pathway codes a screening's outcomes found eligible, in the pathways' display order
+    (a stable sort: outcomes are stored in that order already)."""
+    if not isinstance(outcomes, dict):
+        return []
+    found = [
+        (outcome.get("order", 0), code)
+        for code, outcome in outcomes.items()
+        if isinstance(outcome, dict) and outcome.get("eligible")
+    ]
+    return [code for _order, code in sorted(found, key=lambda item: item[0])]

@@ -18,6 +18,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from appointments.models import Appointment
+from eligibility.models import eligible_codes
 
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP: CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -50,9 +51,7 @@ def _status(value: str) -> str:
 
 
 def _eligible(outcomes: Any) -> str:
-    if not isinstance(outcomes, dict):
-        return ""
-    return " ".join(code for code, outcome in outcomes.items() if isinstance(outcome, dict) and outcome.get("eligible"))
+    return " ".join(eligible_codes(outcomes))
 
 
 @dataclass(frozen=True)
@@ -61,9 +60,9 @@ class Column:
     fields: tuple[str, ...]
     value: Callable[..., Any]
     personal: bool = False
-    # A moment shown in the office's time: its field and PostgreSQL's to_char format, so the
-    # database writes it (a million rows spend much of their time in Python's strftime).
-    local: tuple[str, str] | None = None
+    # For a moment shown in the office's time (its first field), PostgreSQL's to_char format, so
+    # the database writes it (a million rows spend much of their time in Python's strftime).
+    local: str | None = None
 
 
 class LocalText(Func):
@@ -79,7 +78,7 @@ def local_column(header: Any, field: str, python: str, sql: str) -> Column:
         header,
         (field, "office__time_zone"),
         lambda at, zone: _local(at, zone, python),
-        local=(field, sql),
+        local=sql,
     )
 
 
@@ -134,8 +133,7 @@ def rows(
     for index, column in enumerate(chosen):
         if in_sql and column.local:
             name = f"local_{index}"
-            field, pattern = column.local
-            annotations[name] = LocalText(F(field), F("office__time_zone"), format=pattern)
+            annotations[name] = LocalText(F(column.fields[0]), F("office__time_zone"), format=column.local)
             readers.append((_text, (name,)))
         else:
             readers.append((column.value, column.fields))

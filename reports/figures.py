@@ -18,8 +18,9 @@ from desk.models import Ticket
 from eligibility.models import Pathway, Screening
 
 Status = Appointment.Status
-# Appointments whose time has come: they were attended or not.
-PAST = (Status.CHECKED_IN, Status.CALLED, Status.SERVED, Status.NO_SHOW)
+# The person came; and appointments whose time has come, attended or not.
+ATTENDED = (Status.CHECKED_IN, Status.CALLED, Status.SERVED)
+PAST = (*ATTENDED, Status.NO_SHOW)
 
 
 class PercentileCont(Aggregate):
@@ -71,11 +72,16 @@ class OfficeRow:
 
     @property
     def no_show_rate(self) -> float | None:
-        return rate(self.counts.get(Status.NO_SHOW, 0), sum(self.counts.get(s, 0) for s in PAST))
+        return no_show_rate(self.counts)
 
 
 def rate(part: int, whole: int) -> float | None:
     return part / whole if whole else None
+
+
+def no_show_rate(counts: dict[str, int]) -> float | None:
+    """No-shows among the appointments whose time has come."""
+    return rate(counts.get(Status.NO_SHOW, 0), sum(counts.get(s, 0) for s in PAST))
 
 
 @dataclass
@@ -97,11 +103,11 @@ class Figures:
 
     @property
     def attended(self) -> int:
-        return sum(self.counts.get(s, 0) for s in (Status.CHECKED_IN, Status.CALLED, Status.SERVED))
+        return sum(self.counts.get(s, 0) for s in ATTENDED)
 
     @property
     def no_show_rate(self) -> float | None:
-        return rate(self.counts.get(Status.NO_SHOW, 0), sum(self.counts.get(s, 0) for s in PAST))
+        return no_show_rate(self.counts)
 
     @property
     def cancellation_rate(self) -> float | None:
@@ -135,9 +141,7 @@ def figures(
             .order_by()
             .annotate(day=TruncDate("slot__starts_at", tzinfo=zoneinfo.ZoneInfo(zone)))
             .values_list("day")
-            .annotate(
-                n=Count("pk"), came=Count("pk", filter=Q(status__in=(Status.CHECKED_IN, Status.CALLED, Status.SERVED)))
-            )
+            .annotate(n=Count("pk"), came=Count("pk", filter=Q(status__in=ATTENDED)))
         )
         for day, n, came in rows:
             days[day][0] += n

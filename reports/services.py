@@ -8,24 +8,19 @@ from django.utils import timezone
 
 from appointments.models import Appointment, Office
 from desk.models import Ticket
-from reports.figures import local_days
+from eligibility.models import eligible_codes
+from reports.figures import ATTENDED, local_days
 from reports.models import DailyStat
 
 Status = Appointment.Status
-ATTENDED = (Status.CHECKED_IN, Status.CALLED, Status.SERVED)
 # Days before yesterday are refreshed too: a no-show is marked, a call finished, after the day.
 REFRESH_DAYS = 7
 
 
-def _first_eligible(outcomes: object) -> str:
-    if not isinstance(outcomes, dict):
-        return ""
-    eligible = [
-        (outcome.get("order", 0), code)
-        for code, outcome in outcomes.items()
-        if isinstance(outcome, dict) and outcome.get("eligible")
-    ]
-    return min(eligible)[1] if eligible else ""
+def _kind(outcomes: object, nationality: object, host: object) -> tuple[str, str, str]:
+    """A row's key: the first pathway the screening found eligible, nationality, host country."""
+    eligible = eligible_codes(outcomes)
+    return (eligible[0] if eligible else "", str(nationality or ""), str(host or ""))
 
 
 def refresh_daily_stats(*, office: Office, day: datetime.date) -> int:
@@ -38,7 +33,7 @@ def refresh_daily_stats(*, office: Office, day: datetime.date) -> int:
         lead=Sum(ExpressionWrapper(F("slot__starts_at") - F("created_at"), output_field=DurationField())),
     )
     for outcomes, nationality, host, status, n, lead in rows:
-        key = (_first_eligible(outcomes), str(nationality or ""), str(host or ""))
+        key = _kind(outcomes, nationality, host)
         counts = groups.setdefault(
             key, dict.fromkeys(("booked", "cancelled", "attended", "served", "no_show", "lead"), 0)
         )
@@ -60,7 +55,7 @@ def refresh_daily_stats(*, office: Office, day: datetime.date) -> int:
     )
     timed: dict[tuple[str, str, str], tuple[int, int]] = {}
     for outcomes, nationality, host, n, seconds in waits:
-        key = (_first_eligible(outcomes), str(nationality or ""), str(host or ""))
+        key = _kind(outcomes, nationality, host)
         before = timed.get(key, (0, 0))
         timed[key] = (before[0] + n, before[1] + (int(seconds.total_seconds()) if seconds else 0))
     now = timezone.now()

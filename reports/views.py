@@ -8,7 +8,6 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
-from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
@@ -43,7 +42,7 @@ def export(request: HttpRequest) -> HttpResponse:
             first=form.cleaned_data["date_from"],
             last=form.cleaned_data["date_to"],
         )
-        names = dict(Pathway.objects.values_list("code", "name_" + (get_language() or "es")[:2]))
+        names = {pathway.code: str(pathway) for pathway in Pathway.objects.all()}
         context.update(
             figures=found,
             chart=chart(found.days),

@@ -289,7 +289,8 @@ def details(request: HttpRequest, screening: ScreeningFacts) -> HttpResponse:
 def _summary_rows(values: dict[str, Any]) -> list[tuple[str, str, str]]:
     born = datetime.date.fromisoformat(values["date_of_birth"])
     people = [str(values["party_size"])] + [f"{c['name']} ({c['age']})" for c in values.get("companions", [])]
-    details, identity = reverse("appointments:details"), reverse("appointments:details") + "?change=identity"
+    details = reverse("appointments:details")
+    identity = f"{details}?change=identity"
     return [
         (_("Full name"), values["full_name"], details),
         (_("Date of birth"), date_format(born, "DATE_FORMAT"), identity),
