@@ -330,6 +330,24 @@ class Screening(models.Model):
         return eligible_codes(self.outcomes)
 
 
+class ScreenerStart(models.Model):
+    """How many screeners were started (a first answer given) on a day, per host country: an
+    anonymous count for the reports' funnel, one row per day and country whatever the number."""
+
+    day = models.DateField(_("day"))
+    host_country = CountryField(_("host country"), blank=True)
+    started = models.PositiveIntegerField(_("started"), default=0)
+
+    class Meta:
+        verbose_name = _("screeners started")
+        verbose_name_plural = _("screeners started")
+        default_permissions = ("view",)
+        constraints = [models.UniqueConstraint(fields=["day", "host_country"], name="eligibility_start_once")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.host_country}: {self.started}"
+
+
 def eligible_codes(outcomes: Any) -> list[str]:
     """The pathway codes a screening's outcomes found eligible, in the pathways' display order
     (a stable sort: outcomes are stored in that order already)."""

@@ -6,15 +6,15 @@ from typing import Any
 
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Max
+from django.db import IntegrityError, transaction
+from django.db.models import F, Max
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_countries import countries
 
 from eligibility import rules
-from eligibility.models import HostCountry, PathwayRule, Question, ScreenerVersion, Screening
+from eligibility.models import HostCountry, PathwayRule, Question, ScreenerStart, ScreenerVersion, Screening
 from eligibility.selectors import Screener, first_unanswered
 
 REFERENCE_SALT = "eligibility.screening-reference"
@@ -85,6 +85,19 @@ def is_finished(screener: Screener, answers: dict[str, Any], today: datetime.dat
     """Every question that applies is answered, or no pathway can fit whatever comes next."""
     applicable, kept = screener.walk(answers, today)
     return first_unanswered(applicable, kept) is None or screener.ruled_out(kept, today)
+
+
+def count_start(*, host_country: str) -> None:
+    """One more screener started today in this host country (one row per day and country)."""
+    day = timezone.localdate()
+    if ScreenerStart.objects.filter(day=day, host_country=host_country).update(started=F("started") + 1):
+        return
+    try:
+        with transaction.atomic():
+            ScreenerStart.objects.create(day=day, host_country=host_country, started=1)
+    except IntegrityError:
+        # Another request made today's row between the two statements.
+        ScreenerStart.objects.filter(day=day, host_country=host_country).update(started=F("started") + 1)
 
 
 def record_screening(*, screener: Screener, answers: dict[str, Any], language: str) -> Screening:

@@ -16,8 +16,9 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from eligibility.forms import AnswerForm
 from eligibility.models import Question, ScreenerVersion, Screening
+from eligibility.rules import CURRENT_COUNTRY
 from eligibility.selectors import Screener, first_unanswered, load_screener, published_version
-from eligibility.services import ScreeningError, is_finished, record_screening, screening_reference
+from eligibility.services import ScreeningError, count_start, is_finished, record_screening, screening_reference
 
 SESSION_KEY = "screener"
 # Kinds answered with several inputs (radios, day/month/year), grouped in a fieldset.
@@ -104,6 +105,11 @@ def question(request: HttpRequest, key: str) -> HttpResponse:
     data = request.POST if request.method == "POST" else None
     form = AnswerForm(data, question=current, answers=kept, initial={"answer": kept.get(current.key)})
     if request.method == "POST" and form.is_valid():
+        if not kept:
+            # The first answer given: a screener started (counted for the reports, anonymously).
+            answer = form.cleaned_data["answer"]
+            country = answer if current.key == CURRENT_COUNTRY and isinstance(answer, str) and len(answer) == 2 else ""
+            count_start(host_country=country)
         kept[current.key] = form.cleaned_data["answer"]
         applicable, kept = screener.walk(kept, today)
         _save_answers(request, kept)

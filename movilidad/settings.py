@@ -285,6 +285,11 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000" if DEBUG else "")
 EMAIL_MESSAGE_ID_DOMAIN = env.str("EMAIL_MESSAGE_ID_DOMAIN", default="movilidad.example")
 SMS_BACKEND = env.str("SMS_BACKEND", default="notifications.sms.FileBackend")
 SMS_FILE_PATH = env.path("SMS_FILE_PATH", default=VAR_DIR / "sms")
+
+# Exports: up to this many rows stream straight to the browser; more are written by a Celery task
+# into EXPORT_DIR, a private folder no URL serves (never under STATIC_ROOT), deleted after 24 hours.
+EXPORT_STREAM_MAX_ROWS = env.int("EXPORT_STREAM_MAX_ROWS", default=20_000)
+EXPORT_DIR = env.path("EXPORT_DIR", default=VAR_DIR / "exports")
 SMS_HTTP_URL = env.str("SMS_HTTP_URL", default="")
 SMS_HTTP_USER = env.str("SMS_HTTP_USER", default="")
 SMS_HTTP_PASSWORD = env.str("SMS_HTTP_PASSWORD", default="")
@@ -368,6 +373,11 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-daily-stats": {
         "task": "reports.tasks.refresh_daily_stats",
         "schedule": 60 * 60,
+    },
+    # Export files live 24 hours.
+    "delete-expired-exports": {
+        "task": "reports.tasks.delete_expired_exports",
+        "schedule": 15 * 60,
     },
 }
 

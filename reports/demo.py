@@ -3,17 +3,19 @@ figures: past appointments, most served (with tickets and waiting times), some n
 cancellations, then the daily statistics counted. Written straight to the tables, since the
 booking services (rightly) refuse past times. Running it again adds nothing."""
 
+import collections
 import datetime
 import uuid
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from appointments.models import Appointment, Office, Slot
 from appointments.services.booking import new_reference
 from appointments.services.slots import generate_slots
 from desk.models import Counter, Ticket
-from eligibility.models import ScreenerVersion, Screening
+from eligibility.models import ScreenerStart, ScreenerVersion, Screening
 from reports.services import refresh_daily_stats
 
 WEEKS = 4
@@ -51,6 +53,7 @@ def _office_history(office: Office, version: ScreenerVersion, now: datetime.date
     counters = list(Counter.objects.filter(office=office).order_by("number"))
     nationalities = NATIONALITIES.get(office.country.code, [office.country.code])
     made = 0
+    screened: collections.Counter[datetime.date] = collections.Counter()
     with transaction.atomic():
         for day, slots in sorted(days.items()):
             for n, slot in enumerate(slots[:PER_DAY]):
@@ -84,6 +87,8 @@ def _office_history(office: Office, version: ScreenerVersion, now: datetime.date
                     cancelled_at=booked_at + datetime.timedelta(days=1) if status == "cancelled" else None,
                 )
                 Appointment.objects.filter(pk=appointment.pk).update(created_at=booked_at)
+                Screening.objects.filter(pk=screening.pk).update(created_at=booked_at)
+                screened[timezone.localdate(booked_at)] += 1
                 if status != "cancelled":
                     Slot.objects.filter(pk=slot.pk).update(taken=slot.taken + 1)
                 if status == "served":
@@ -103,6 +108,9 @@ def _office_history(office: Office, version: ScreenerVersion, now: datetime.date
     # Generating as of four weeks ago dropped the empty slots past that horizon: the coming weeks
     # are generated again as of now.
     generate_slots(office=office, now=now)
-    for day in days:
-        refresh_daily_stats(office=office, day=day)
+    refresh_daily_stats(office=office, days=[first + datetime.timedelta(days=n) for n in range((today - first).days)])
+    # Some people start the screener and stop before the end: about one in four.
+    for day, n in screened.items():
+        start, _new = ScreenerStart.objects.get_or_create(day=day, host_country=office.country.code)
+        ScreenerStart.objects.filter(pk=start.pk).update(started=F("started") + n + n // 3)
     return made

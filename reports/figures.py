@@ -1,157 +1,155 @@
-"""The report's figures, from SQL aggregates over indexed columns: a bounded number of queries
-whatever the number of appointments (a test counts them)."""
+"""The report's figures. Days already counted are read from the daily statistics (a few rows per
+office and day, whatever the number of appointments); the other days (today, the days to come, any
+day the hourly count has not reached yet) are counted from the appointments the same way. A bounded
+number of queries either way (a test counts them)."""
 
 import datetime
-import statistics
-import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection
-from django.db.models import Count, DurationField, ExpressionWrapper, F, FloatField, Q, QuerySet, Sum
-from django.db.models.aggregates import Aggregate
-from django.db.models.functions import TruncDate
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
 
-from appointments.models import Appointment, AppointmentEvent, Office, Slot
-from desk.models import Ticket
-from eligibility.models import Pathway, Screening
-
-Status = Appointment.Status
-# The person came; and appointments whose time has come, attended or not.
-ATTENDED = (Status.CHECKED_IN, Status.CALLED, Status.SERVED)
-PAST = (*ATTENDED, Status.NO_SHOW)
-
-
-class PercentileCont(Aggregate):
-    """PostgreSQL's percentile_cont over a duration, in seconds."""
-
-    function = "percentile_cont"
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM %(expressions)s))"
-    output_field = FloatField()
-
-    def __init__(self, expression: Any, fraction: float, **extra: Any) -> None:
-        super().__init__(expression, fraction=fraction, **extra)
+from appointments.models import Office, Slot
+from eligibility.models import ScreenerStart, Screening
+from reports.models import CountedDay, DailyStat
+from reports.services import tally_of
+from reports.stats import Key, Tally, count, first_eligible, local_days, pathway_codes
 
 
 @dataclass
-class Spread:
-    """Median and 90th percentile, in seconds (None without data)."""
+class Choice:
+    """The report's filters on the kind of applicant (empty: any)."""
 
-    median: float | None = None
-    p90: float | None = None
+    pathway: str = ""
+    nationality: str = ""
+    host_country: str = ""
 
-
-def spread(queryset: QuerySet, duration: Any) -> Spread:
-    """The median and 90th percentile of a duration: in the database on PostgreSQL; on the demo's
-    SQLite, in Python over the (small) demo data."""
-    if connection.vendor == "postgresql":
-        found = queryset.aggregate(median=PercentileCont(duration, 0.5), p90=PercentileCont(duration, 0.9))
-        return Spread(found["median"], found["p90"])
-    values = sorted(
-        d.total_seconds()
-        for d in queryset.annotate(d=ExpressionWrapper(duration, output_field=DurationField())).values_list(
-            "d", flat=True
+    def keeps(self, key: Key) -> bool:
+        _office, _day, pathway, nationality, host = key
+        return (
+            (not self.pathway or pathway == self.pathway)
+            and (not self.nationality or nationality == self.nationality)
+            and (not self.host_country or host == self.host_country)
         )
-        if d is not None
-    )
-    if not values:
-        return Spread()
-    quantiles = statistics.quantiles(values, n=10, method="inclusive") if len(values) > 1 else [values[0]] * 9
-    return Spread(statistics.median(values), quantiles[8])
+
+    def stats(self) -> Q:
+        found = Q()
+        for name in ("pathway", "nationality", "host_country"):
+            if getattr(self, name):
+                found &= Q(**{name: getattr(self, name)})
+        return found
 
 
 @dataclass
 class OfficeRow:
     name: str
-    counts: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def booked(self) -> int:
-        return sum(self.counts.values())
-
-    @property
-    def no_show_rate(self) -> float | None:
-        return no_show_rate(self.counts)
-
-
-def rate(part: int, whole: int) -> float | None:
-    return part / whole if whole else None
-
-
-def no_show_rate(counts: dict[str, int]) -> float | None:
-    """No-shows among the appointments whose time has come."""
-    return rate(counts.get(Status.NO_SHOW, 0), sum(counts.get(s, 0) for s in PAST))
+    tally: Tally = field(default_factory=Tally)
 
 
 @dataclass
 class Figures:
+    started: int
     screenings: int
     eligible: list[tuple[str, int]]
-    counts: dict[str, int]
-    moved: int
-    lead: Spread
-    wait: Spread
+    eligible_any: int
+    total: Tally
     places_offered: int
     days: list[tuple[datetime.date, int, int]]
     offices: list[OfficeRow]
-    eligible_any: int = 0
-
-    @property
-    def booked(self) -> int:
-        return sum(self.counts.values())
-
-    @property
-    def attended(self) -> int:
-        return sum(self.counts.get(s, 0) for s in ATTENDED)
-
-    @property
-    def no_show_rate(self) -> float | None:
-        return no_show_rate(self.counts)
-
-    @property
-    def cancellation_rate(self) -> float | None:
-        return rate(self.counts.get(Status.CANCELLED, 0), self.booked)
+    counted_days: int = 0
+    live_days: int = 0
 
     @property
     def capacity_use(self) -> float | None:
-        return rate(self.booked - self.counts.get(Status.CANCELLED, 0), self.places_offered)
+        """Places booked (cancelled ones are free again) among the places offered."""
+        if not self.places_offered:
+            return None
+        return (self.total.booked - self.total.cancelled) / self.places_offered
+
+    @property
+    def funnel(self) -> list[tuple[str, int]]:
+        return [
+            ("started", self.started),
+            ("finished", self.screenings),
+            ("eligible", self.eligible_any),
+            ("booked", self.total.booked),
+            ("attended", self.total.attended),
+        ]
+
+
+def tallies(
+    offices: list[Office], first: datetime.date, last: datetime.date, choice: Choice
+) -> tuple[dict[Key, Tally], int, int]:
+    """Every tally of the period: stored for the counted days, counted now for the others. Returns
+    the tallies and how many office-days came from each source."""
+    span = [first + datetime.timedelta(days=n) for n in range((last - first).days + 1)]
+    ids = [office.pk for office in offices]
+    counted = set(CountedDay.objects.filter(office__in=ids, day__gte=first, day__lte=last).values_list("office", "day"))
+    found: dict[Key, Tally] = {}
+    stored = DailyStat.objects.filter(choice.stats(), office__in=ids, day__gte=first, day__lte=last)
+    for stat in stored:
+        if (stat.office_id, stat.day) in counted:
+            key = (stat.office_id, stat.day, stat.pathway, stat.nationality, stat.host_country)
+            found[key] = tally_of(stat)
+    uncounted = {office.pk: [day for day in span if (office.pk, day) not in counted] for office in offices}
+    if any(uncounted.values()):
+        for key, tally in count(offices, uncounted).items():
+            if choice.keeps(key):
+                found[key] = tally
+    live = sum(len(days) for days in uncounted.values())
+    return found, len(counted), live
 
 
 def figures(
-    *, appointments: QuerySet[Appointment], offices: list[Office], first: datetime.date, last: datetime.date
+    *, offices: list[Office], first: datetime.date, last: datetime.date, choice: Choice | None = None
 ) -> Figures:
-    """Every figure of the report for these appointments (one period, some offices)."""
-    counts = dict(appointments.order_by().values_list("status").annotate(n=Count("pk")))
-    moved = AppointmentEvent.objects.filter(appointment__in=appointments, action=AppointmentEvent.Action.MOVED).count()
-    lead = spread(appointments, F("slot__starts_at") - F("created_at"))
-    wait = spread(
-        Ticket.objects.filter(appointment__in=appointments, called_at__isnull=False),
-        F("called_at") - F("checked_in_at"),
-    )
+    """Every figure of the report for some offices over one period."""
+    choice = choice or Choice()
+    found, counted, live = tallies(offices, first, last, choice)
+    total = Tally()
+    per_day: dict[datetime.date, Tally] = defaultdict(Tally)
+    per_office: dict[int, Tally] = defaultdict(Tally)
+    for (office, day, *_kind), tally in found.items():
+        total.add(tally)
+        per_day[day].add(tally)
+        per_office[office].add(tally)
+    names = {office.pk: office.name for office in offices}
     offered = Slot.objects.filter(local_days(offices, first, last, "starts_at")).aggregate(n=Sum("capacity"))["n"] or 0
-    per_office: dict[str, OfficeRow] = {}
-    for name, status, n in appointments.order_by().values_list("office__name", "status").annotate(n=Count("pk")):
-        per_office.setdefault(name, OfficeRow(name)).counts[status] = n
-    days: dict[datetime.date, list[int]] = defaultdict(lambda: [0, 0])
-    # One query per time zone (a handful): a day is the office's local day.
-    for zone in sorted({office.time_zone for office in offices}):
-        rows = (
-            appointments.filter(office__time_zone=zone)
-            .order_by()
-            .annotate(day=TruncDate("slot__starts_at", tzinfo=zoneinfo.ZoneInfo(zone)))
-            .values_list("day")
-            .annotate(n=Count("pk"), came=Count("pk", filter=Q(status__in=ATTENDED)))
-        )
-        for day, n, came in rows:
-            days[day][0] += n
-            days[day][1] += came
+    started, finished, eligible, eligible_any = screenings(offices, first, last, choice)
+    return Figures(
+        started=started,
+        screenings=finished,
+        eligible=eligible,
+        eligible_any=eligible_any,
+        total=total,
+        places_offered=offered,
+        days=[(day, per_day[day].booked, per_day[day].attended) for day in sorted(per_day)],
+        offices=sorted((OfficeRow(names[pk], tally) for pk, tally in per_office.items()), key=lambda row: row.name),
+        counted_days=counted,
+        live_days=live,
+    )
+
+
+def screenings(
+    offices: list[Office], first: datetime.date, last: datetime.date, choice: Choice
+) -> tuple[int, int, list[tuple[str, int]], int]:
+    """Screenings started and finished on these days (in the program's time zone) in the offices'
+    countries, and how many found each pathway (any pathway) eligible."""
+    zone = timezone.get_default_timezone()
+    start = datetime.datetime.combine(first, datetime.time.min, tzinfo=zone)
+    end = datetime.datetime.combine(last + datetime.timedelta(days=1), datetime.time.min, tzinfo=zone)
     countries = sorted({str(office.country) for office in offices})
-    start = datetime.datetime.combine(first, datetime.time.min, tzinfo=datetime.UTC)
-    end = datetime.datetime.combine(last + datetime.timedelta(days=1), datetime.time.min, tzinfo=datetime.UTC)
-    screenings = Screening.objects.filter(created_at__gte=start, created_at__lt=end, host_country__in=countries)
-    codes = list(Pathway.objects.order_by("order", "code").values_list("code", flat=True))
-    found = screenings.aggregate(
+    if choice.host_country:
+        countries = [country for country in countries if country == choice.host_country]
+    finished = Screening.objects.filter(created_at__gte=start, created_at__lt=end, host_country__in=countries)
+    if choice.nationality:
+        finished = finished.filter(answers__nationality=choice.nationality)
+    codes = pathway_codes()
+    if choice.pathway:
+        finished = finished.filter(first_eligible("", choice.pathway, codes))
+    found = finished.aggregate(
         total=Count("pk"),
         any=Count("pk", filter=Q(*[Q(**{f"outcomes__{code}__eligible": True}) for code in codes], _connector=Q.OR)),
         **{
@@ -159,29 +157,19 @@ def figures(
             for i, code in enumerate(codes)
         },
     )
-    result = Figures(
-        screenings=found["total"],
-        eligible=[(code, found[f"eligible_{i}"]) for i, code in enumerate(codes)],
-        counts=counts,
-        moved=moved,
-        lead=lead,
-        wait=wait,
-        places_offered=offered,
-        days=[(day, *days[day]) for day in sorted(days)],
-        offices=sorted(per_office.values(), key=lambda row: row.name),
-        eligible_any=found["any"],
+    # Starts are counted by host country only: the other answers come later.
+    started = ScreenerStart.objects.filter(day__gte=first, day__lte=last, host_country__in=countries).aggregate(
+        n=Sum("started")
+    )["n"]
+    return (
+        started or 0,
+        found["total"],
+        [(code, found[f"eligible_{i}"]) for i, code in enumerate(codes)],
+        found["any"],
     )
-    return result
 
 
-def local_days(offices: list[Office], first: datetime.date, last: datetime.date, field_name: str) -> Q:
-    """From the first to the last day, each office's days in its own time zone."""
-    period = Q(pk__in=[])
-    for office in offices:
-        start = datetime.datetime.combine(first, datetime.time.min, tzinfo=office.zone)
-        end = datetime.datetime.combine(last + datetime.timedelta(days=1), datetime.time.min, tzinfo=office.zone)
-        period |= Q(office=office, **{f"{field_name}__gte": start, f"{field_name}__lt": end})
-    return period
+CHART_WIDTH, CHART_HEIGHT, CHART_TOP = 600, 200, 10
 
 
 @dataclass(frozen=True)
@@ -194,9 +182,6 @@ class Bar:
     booked_height: float
     attended_y: float
     attended_height: float
-
-
-CHART_WIDTH, CHART_HEIGHT, CHART_TOP = 600, 200, 10
 
 
 def chart(days: list[tuple[datetime.date, int, int]]) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""The report's filters: a period (the last 30 days unless chosen), offices, statuses, and for the
-CSV file its separator. Only offices the user may see are offered."""
+"""The report's filters: a period (the last 30 days unless chosen), offices, the kind of applicant
+(pathway, nationality, host country), statuses, and for the CSV file its separator. Only offices
+the user may see are offered."""
 
 import datetime
 from typing import Any
@@ -8,10 +9,13 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_countries import countries
 
 from appointments.models import Appointment, Office
 from appointments.selectors import offices_of
-from reports.figures import local_days
+from eligibility.models import Pathway
+from reports.figures import Choice
+from reports.stats import first_eligible, local_days, pathway_codes
 
 MAX_DAYS = 400
 DELIMITERS = [(",", _("Comma (,)")), (";", _("Semicolon (;), for spreadsheets set to Spanish"))]
@@ -39,6 +43,22 @@ class ReportFilterForm(forms.Form):
             "invalid_pk_value": _("Choose offices from the list."),
         },
     )
+    pathway = forms.ChoiceField(
+        label=_("Pathway"),
+        required=False,
+        help_text=_("Each applicant counts under the first pathway that may fit them, in the pathways' order."),
+        error_messages={"invalid_choice": _("Choose a pathway from the list.")},
+    )
+    nationality = forms.ChoiceField(
+        label=_("Nationality"),
+        required=False,
+        error_messages={"invalid_choice": _("Choose a nationality from the list.")},
+    )
+    host_country = forms.ChoiceField(
+        label=_("Country where they live"),
+        required=False,
+        error_messages={"invalid_choice": _("Choose a country from the list.")},
+    )
     statuses = forms.MultipleChoiceField(
         label=_("Statuses"),
         choices=Appointment.Status.choices,
@@ -56,6 +76,10 @@ class ReportFilterForm(forms.Form):
         self.fields["offices"].queryset = offices_of(user).order_by("name")
         if not user.has_perm("reports.export_personal_data"):
             del self.fields["personal"]
+        self.fields["pathway"].choices = [("", _("Any")), *((p.code, str(p)) for p in Pathway.objects.all())]
+        self.fields["nationality"].choices = [("", _("Any")), *countries]
+        hosts = sorted({office.country for office in self.fields["offices"].queryset}, key=lambda c: c.name)
+        self.fields["host_country"].choices = [("", _("Any")), *((country.code, country.name) for country in hosts)]
         today = timezone.localdate()
         self.fields["date_from"].initial = today - datetime.timedelta(days=29)
         self.fields["date_to"].initial = today
@@ -75,9 +99,23 @@ class ReportFilterForm(forms.Form):
         found = Appointment.objects.filter(
             local_days(self.chosen_offices(), data["date_from"], data["date_to"], "slot__starts_at")
         )
+        if data.get("pathway"):
+            found = found.filter(first_eligible("screening__", data["pathway"], pathway_codes()))
+        if data.get("nationality"):
+            found = found.filter(nationality=data["nationality"])
+        if data.get("host_country"):
+            found = found.filter(screening__host_country=data["host_country"])
         if with_statuses and data.get("statuses"):
             found = found.filter(status__in=data["statuses"])
         return found
+
+    def choice(self) -> Choice:
+        data = self.cleaned_data
+        return Choice(
+            pathway=data.get("pathway") or "",
+            nationality=data.get("nationality") or "",
+            host_country=data.get("host_country") or "",
+        )
 
     def chosen_offices(self) -> list[Office]:
         return list(self.cleaned_data.get("offices") or self.fields["offices"].queryset)
@@ -89,4 +127,5 @@ class ReportFilterForm(forms.Form):
             "date_to": data["date_to"].isoformat(),
             "offices": sorted(office.pk for office in data.get("offices") or []),
             "statuses": sorted(data.get("statuses") or []),
+            **{name: data[name] for name in ("pathway", "nationality", "host_country") if data.get(name)},
         }

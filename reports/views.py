@@ -1,23 +1,28 @@
 """The report page (admin, permission "view reports"): filters, the figures, a per-day chart and a
-per-office table, and the CSV download, streamed row by row and recorded in the export log."""
+per-office table, and the exports: up to EXPORT_STREAM_MAX_ROWS rows streamed to the browser,
+more written by a Celery task into a private file with a page that shows its progress; every
+export recorded in the export log."""
 
 import tempfile
+import uuid
 
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_safe
 
 from eligibility.models import Pathway
 from reports.exports import csv_lines, rows, write_xlsx
-from reports.figures import chart, figures
+from reports.figures import Figures, chart, figures
 from reports.forms import ReportFilterForm
-from reports.models import ExportLog
-
-VIEW_REPORTS = "reports.view_reports"
+from reports.models import ExportFile, ExportLog
+from reports.services import VIEW_REPORTS, export_file_path, may_export, start_export_file
 
 
 @require_safe
@@ -34,24 +39,53 @@ def export(request: HttpRequest) -> HttpResponse:
     valid = form.is_valid()
     if bound and valid and request.GET.get("download") in ("csv", "xlsx"):
         return _download(request, form, request.GET["download"])
-    context = {**admin.site.each_context(request), "title": _("Reports"), "form": form}
+    context = {
+        **admin.site.each_context(request),
+        "title": _("Reports"),
+        "form": form,
+        "exports": ExportFile.objects.filter(user=request.user, expires_at__gt=timezone.now())[:10],
+        "stream_max": settings.EXPORT_STREAM_MAX_ROWS,
+    }
     if valid:
         found = figures(
-            appointments=form.appointments(with_statuses=False),
             offices=form.chosen_offices(),
             first=form.cleaned_data["date_from"],
             last=form.cleaned_data["date_to"],
+            choice=form.choice(),
         )
         names = {pathway.code: str(pathway) for pathway in Pathway.objects.all()}
+        total = found.total
         context.update(
             figures=found,
+            total=total,
             chart=chart(found.days),
             eligible=[(names.get(code) or code, n) for code, n in found.eligible],
             count=form.appointments().count(),
-            lead_days=[(v or 0) / 86400 for v in (found.lead.median, found.lead.p90)],
-            wait_minutes=[(v or 0) / 60 for v in (found.wait.median, found.wait.p90)],
+            lead_days=[(v or 0) / 86400 for v in (total.lead.median, total.lead.p90)],
+            wait_minutes=[(v or 0) / 60 for v in (total.wait.median, total.wait.p90)],
+            funnel=funnel(found),
         )
     return render(request, "reports/report.html", context, status=400 if form.errors else 200)
+
+
+FUNNEL_NAMES = {
+    "started": _lazy("Screeners started"),
+    "finished": _lazy("Screenings finished"),
+    "eligible": _lazy("A pathway may fit"),
+    "booked": _lazy("Appointments booked"),
+    "attended": _lazy("Came to the appointment"),
+}
+
+
+def funnel(found: Figures) -> list[dict[str, object]]:
+    """Each step of the funnel with its share of the first step (none when nobody started), for a
+    bar drawn as SVG."""
+    steps = found.funnel
+    first = steps[0][1]
+    return [
+        {"name": FUNNEL_NAMES[name], "n": n, "percent": min(100, round(100 * n / first)) if first else None}
+        for name, n in steps
+    ]
 
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -59,20 +93,32 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def _download(request: HttpRequest, form: ReportFilterForm, kind: str) -> HttpResponse:
     """The list as CSV, streamed, or XLSX, written to a temporary file first (an XLSX file is a
-    zip that cannot be streamed as it is made); both recorded in the export log."""
+    zip that cannot be streamed as it is made); past EXPORT_STREAM_MAX_ROWS rows, a file made by
+    the worker instead. Every export is recorded in the export log."""
     personal = bool(form.cleaned_data.get("personal"))
     appointments = form.appointments()
+    data = form.cleaned_data
+    name = f"citas-{data['date_from']}-{data['date_to']}.{kind}"
+    total = appointments.count()
     with transaction.atomic():
         log = ExportLog.objects.create(
             user=request.user,
             username=request.user.get_username(),
             format=kind,
             filters=form.as_log(),
-            rows=appointments.count(),
+            rows=total,
             personal_data=personal,
         )
-    data = form.cleaned_data
-    name = f"citas-{data['date_from']}-{data['date_to']}.{kind}"
+        if total > settings.EXPORT_STREAM_MAX_ROWS:
+            made = start_export_file(
+                log=log,
+                user=request.user,
+                form_data={**form.as_log(), "delimiter": data.get("delimiter") or ",", "personal": personal},
+                language=translation.get_language(),
+                download_name=name,
+            )
+    if total > settings.EXPORT_STREAM_MAX_ROWS:
+        return redirect("reports:export-file", pk=made.pk)
     if kind == "csv":
         delimiter = data.get("delimiter") or ","
         lines = csv_lines(rows(appointments, personal=personal), delimiter=delimiter)
@@ -85,4 +131,53 @@ def _download(request: HttpRequest, form: ReportFilterForm, kind: str) -> HttpRe
         target.seek(0)
         response = FileResponse(target, as_attachment=True, filename=name, content_type=XLSX_TYPE)
     response["X-Export-Log"] = str(log.pk)
+    return response
+
+
+# While the file is being written its page asks to be loaded again this often (an HTTP Refresh
+# header: no script, and the person can stop it).
+REFRESH_SECONDS = 3
+
+
+def _own_export(request: HttpRequest, pk: uuid.UUID) -> ExportFile:
+    """The export file, if it is this user's and they may still see reports: someone else's is
+    not found."""
+    if not request.user.has_perm(VIEW_REPORTS):
+        raise PermissionDenied
+    return get_object_or_404(ExportFile, pk=pk, user=request.user)
+
+
+@require_safe
+def export_file(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """The progress of an export file, then its download link."""
+    made = _own_export(request, pk)
+    still = request.GET.get("still") == "1"
+    context = {
+        **admin.site.each_context(request),
+        "title": _("Your export"),
+        "export": made,
+        "allowed": may_export(request.user, personal=made.personal_data),
+        "refreshing": made.in_progress and not still,
+        "refresh_seconds": REFRESH_SECONDS,
+    }
+    response = render(request, "reports/export_file.html", context, status=410 if made.status == "expired" else 200)
+    if context["refreshing"]:
+        response["Refresh"] = str(REFRESH_SECONDS)
+    return response
+
+
+@require_safe
+def download_export_file(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """The file, to the user who asked for it, while they still have the permission (checked again
+    now, personal data included) and for 24 hours."""
+    made = _own_export(request, pk)
+    if not may_export(request.user, personal=made.personal_data):
+        raise PermissionDenied
+    path = export_file_path(made)
+    if path is None:
+        return redirect("reports:export-file", pk=made.pk)
+    content_type = XLSX_TYPE if made.format == "xlsx" else "text/csv; charset=utf-8"
+    # Opened here, closed by the response once sent.
+    response = FileResponse(path.open("rb"), as_attachment=True, filename=made.download_name, content_type=content_type)
+    response["X-Export-Log"] = str(made.log_id)
     return response

@@ -1,5 +1,6 @@
 """A supervisor's report in chromium at 1280 px, axe-core on every page: sign in, open the report,
-filter, read the chart and its table, download the CSV and the XLSX and open them."""
+filter, read the chart, its table and the funnel, download the CSV and the XLSX and open them; then
+an export too long to stream, followed on its progress page and downloaded when ready."""
 
 import csv
 import datetime
@@ -13,6 +14,8 @@ from django.utils import timezone
 from playwright.sync_api import Browser, expect
 
 from core.services import ROLE_SUPERVISOR, ensure_roles
+from reports.models import ExportFile
+from reports.services import make_export_file
 from tests.browser.conftest import CheckedPage
 from tests.desk.conftest import book_today, make_office
 
@@ -29,7 +32,7 @@ def history(transactional_db, published):
     return office, people
 
 
-def test_a_supervisor_reads_the_report_and_exports(browser: Browser, live_server, history):
+def test_a_supervisor_reads_the_report_and_exports(browser: Browser, live_server, history, settings, tmp_path):
     office, people = history
     context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900}, accept_downloads=True)
     report = CheckedPage(context.new_page(), live_server.url)
@@ -46,6 +49,7 @@ def test_a_supervisor_reads_the_report_and_exports(browser: Browser, live_server
     report.page.get_by_label("From", exact=True).fill(str(today - datetime.timedelta(days=1)))
     report.page.get_by_label("To", exact=True).fill(str(today))
     report.page.get_by_label(office.name).check()
+    report.page.get_by_label("Nationality").select_option("VE")
     report.page.get_by_role("button", name="Show the figures").click()
     report.check_accessibility()
     expect(report.page.get_by_role("status")).to_have_text("2 appointments match.")
@@ -54,6 +58,9 @@ def test_a_supervisor_reads_the_report_and_exports(browser: Browser, live_server
     expect(report.page.locator(".report-chart rect")).to_have_count(2)  # one day: booked and attended
     day_table = report.page.get_by_role("table", name="Appointments per day")
     expect(day_table.get_by_role("row", name=str(today))).to_contain_text("2")
+    funnel = report.page.locator(".report-funnel")
+    expect(funnel.get_by_role("row", name="Appointments booked")).to_contain_text("2")
+    expect(funnel.get_by_role("row", name="Screeners started")).to_contain_text("–")  # nobody started here
     report.screenshot("report-1280-en")
 
     with report.page.expect_download() as download:
@@ -71,4 +78,26 @@ def test_a_supervisor_reads_the_report_and_exports(browser: Browser, live_server
         sheet = workbook.read("xl/worksheets/sheet1.xml").decode("utf-8")
     for person in people:
         assert person.display_reference in sheet
+
+    # Past the threshold, the list is written in the background: its page shows the progress.
+    settings.EXPORT_STREAM_MAX_ROWS = 1
+    settings.EXPORT_DIR = tmp_path / "exports"
+    report.page.get_by_role("button", name="Download CSV").click()
+    expect(report.page.get_by_role("status")).to_have_text(
+        "Waiting for its turn: the file will be written in the background."
+    )
+    report.page.get_by_role("link", name="Stop loading it again").click()
+    report.check_accessibility()
+    made = ExportFile.objects.get()
+    make_export_file(export_id=made.pk)  # what the worker does
+    report.page.get_by_role("link", name="Show the progress now").click()
+    expect(report.page.get_by_role("status")).to_have_text("Ready: 2 rows.")
+    report.check_accessibility()
+    report.screenshot("report-export-file-1280-en")
+    with report.page.expect_download() as download:
+        report.page.get_by_role("link", name=f"Download {made.download_name}").click()
+    text = download.value.path().read_bytes().decode("utf-8")
+    assert sorted(row[0] for row in list(csv.reader(io.StringIO(text[1:])))[1:]) == sorted(
+        person.display_reference for person in people
+    )
     context.close()

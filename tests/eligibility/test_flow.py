@@ -375,3 +375,19 @@ def test_a_pathway_with_nothing_to_bring_still_shows_its_result(started: Client)
         response = started.get(f"/{language}/questions/result/")
         assert response.status_code == 200
         assert "What to bring" not in response.content.decode()
+
+
+def test_a_started_screener_is_counted_once_by_host_country(started: Client, published: ScreenerVersion) -> None:
+    """The reports' funnel begins with the screeners started: a first answer given, counted
+    anonymously per day and host country; going back and answering again is not a new start."""
+    from eligibility.models import ScreenerStart
+
+    for key, data in GUATEMALAN_WITH_PETITION[:3]:
+        assert started.post(f"{Q}{key}/", data).status_code == 302
+    started.post(f"{Q}current_country/", {"answer": "GT"})  # the first question answered again
+    other = Client()
+    other.get(Q)
+    other.post(f"{Q}current_country/", {"answer": "CO"})
+    other.post(f"{Q}current_country/", {"answer": ""})  # a refused answer in a third session starts nothing
+    Client().post(f"{Q}current_country/", {"answer": "not a country"})
+    assert dict(ScreenerStart.objects.values_list("host_country", "started")) == {"GT": 1, "CO": 1}

@@ -124,6 +124,10 @@ def test_personal_data_needs_its_own_permission(office, published) -> None:
         ({**period(), "offices": "999999"}, "Choose offices from the list."),
         ({**period(), "offices": "²"}, "Choose offices from the list."),
         ({**period(), "statuses": "lost"}, "Choose statuses from the list."),
+        ({**period(), "pathway": "guaranteed-visa"}, "Choose a pathway from the list."),
+        ({**period(), "nationality": "ZZ"}, "Choose a nationality from the list."),
+        ({**period(), "nationality": "ｖｅ"}, "Choose a nationality from the list."),
+        ({**period(), "host_country": "MX"}, "Choose a country from the list."),  # no office there
     ],
 )
 def test_bad_filters_are_a_clear_400(office, given, message) -> None:
