@@ -95,6 +95,8 @@ EXPORT_PERSONAL_DATA = "reports.export_personal_data"
 EXPIRES_AFTER = datetime.timedelta(hours=24)
 # The progress is written every this many rows (one UPDATE each).
 PROGRESS_EVERY = 5000
+# Export files one user may have waiting or being written at once: a worker is not a toy.
+MAX_EXPORTS_IN_PROGRESS = 3
 
 
 class Failure:
@@ -162,14 +164,22 @@ def _fail(export: ExportFile, failure: str) -> ExportFile:
     return export
 
 
-def make_export_file(*, export_id: uuid.UUID | str) -> ExportFile:
+def exports_in_progress(user: Any) -> int:
+    return ExportFile.objects.filter(
+        user=user, status__in=[ExportFile.Status.QUEUED, ExportFile.Status.RUNNING], expires_at__gt=timezone.now()
+    ).count()
+
+
+def make_export_file(*, export_id: uuid.UUID | str) -> ExportFile | None:
     """Write one export file: the permission and the filters are checked again as the user has
     them now; the rows are written to a private file with the progress saved as it goes. Running it
     again for a file already made does nothing."""
     from reports.exports import csv_lines, rows, write_xlsx
     from reports.forms import ReportFilterForm
 
-    export = ExportFile.objects.select_related("user").get(pk=export_id)
+    export = ExportFile.objects.select_related("user").filter(pk=export_id).first()
+    if export is None:
+        return None  # its user was deleted meanwhile, and the export with them
     if export.status not in (ExportFile.Status.QUEUED, ExportFile.Status.RUNNING):
         return export
     user = export.user
@@ -238,7 +248,9 @@ def export_file_path(export: ExportFile) -> Path | None:
 
 def delete_expired_exports(*, now: datetime.datetime | None = None) -> int:
     """The beat task: delete the files of exports asked more than 24 hours ago (and what a
-    stopped worker left half written); their rows stay, marked deleted. Returns how many."""
+    stopped worker left half written); their rows stay, marked deleted. Any other file in the
+    folder older than that goes too (its export was deleted with its user). Returns how many
+    exports expired."""
     now = now or timezone.now()
     expired = list(ExportFile.objects.filter(expires_at__lte=now).exclude(status=ExportFile.Status.EXPIRED))
     for export in expired:
@@ -247,4 +259,8 @@ def delete_expired_exports(*, now: datetime.datetime | None = None) -> int:
     ExportFile.objects.filter(pk__in=[export.pk for export in expired]).update(
         status=ExportFile.Status.EXPIRED, file_name=""
     )
+    oldest = (now - EXPIRES_AFTER).timestamp()
+    for path in export_dir().iterdir():
+        if path.is_file() and path.stat().st_mtime < oldest:
+            path.unlink(missing_ok=True)
     return len(expired)

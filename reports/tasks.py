@@ -15,7 +15,8 @@ def refresh_daily_stats() -> int:
 @shared_task
 def make_export_file(export_id: str) -> str:
     """Write one export file (the permission checked again here); returns its status."""
-    return services.make_export_file(export_id=export_id).status
+    made = services.make_export_file(export_id=export_id)
+    return made.status if made else "missing"
 
 
 @shared_task

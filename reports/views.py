@@ -22,7 +22,24 @@ from reports.exports import csv_lines, rows, write_xlsx
 from reports.figures import Figures, chart, figures
 from reports.forms import ReportFilterForm
 from reports.models import ExportFile, ExportLog
-from reports.services import VIEW_REPORTS, export_file_path, may_export, start_export_file
+from reports.services import (
+    MAX_EXPORTS_IN_PROGRESS,
+    VIEW_REPORTS,
+    export_file_path,
+    exports_in_progress,
+    may_export,
+    start_export_file,
+)
+
+
+def _page(request: HttpRequest, form: ReportFilterForm) -> dict[str, object]:
+    return {
+        **admin.site.each_context(request),
+        "title": _("Reports"),
+        "form": form,
+        "exports": ExportFile.objects.filter(user=request.user, expires_at__gt=timezone.now())[:10],
+        "stream_max": settings.EXPORT_STREAM_MAX_ROWS,
+    }
 
 
 @require_safe
@@ -39,14 +56,8 @@ def export(request: HttpRequest) -> HttpResponse:
     valid = form.is_valid()
     if bound and valid and request.GET.get("download") in ("csv", "xlsx"):
         return _download(request, form, request.GET["download"])
-    context = {
-        **admin.site.each_context(request),
-        "title": _("Reports"),
-        "form": form,
-        "exports": ExportFile.objects.filter(user=request.user, expires_at__gt=timezone.now())[:10],
-        "stream_max": settings.EXPORT_STREAM_MAX_ROWS,
-    }
-    if valid:
+    context = _page(request, form)
+    if valid and not form.errors:
         found = figures(
             offices=form.chosen_offices(),
             first=form.cleaned_data["date_from"],
@@ -60,7 +71,9 @@ def export(request: HttpRequest) -> HttpResponse:
             total=total,
             chart=chart(found.days),
             eligible=[(names.get(code) or code, n) for code, n in found.eligible],
-            count=form.appointments().count(),
+            # Without a status chosen, the appointments that match are the ones the figures counted:
+            # no second pass over the appointments.
+            count=form.appointments().count() if form.cleaned_data.get("statuses") else total.booked,
             lead_days=[(v or 0) / 86400 for v in (total.lead.median, total.lead.p90)],
             wait_minutes=[(v or 0) / 60 for v in (total.wait.median, total.wait.p90)],
             funnel=funnel(found),
@@ -100,6 +113,13 @@ def _download(request: HttpRequest, form: ReportFilterForm, kind: str) -> HttpRe
     data = form.cleaned_data
     name = f"citas-{data['date_from']}-{data['date_to']}.{kind}"
     total = appointments.count()
+    if total > settings.EXPORT_STREAM_MAX_ROWS and exports_in_progress(request.user) >= MAX_EXPORTS_IN_PROGRESS:
+        form.add_error(
+            None,
+            _("You already have %(n)s exports being written. Wait until one is ready, then export again.")
+            % {"n": MAX_EXPORTS_IN_PROGRESS},
+        )
+        return render(request, "reports/report.html", _page(request, form), status=429)
     with transaction.atomic():
         log = ExportLog.objects.create(
             user=request.user,

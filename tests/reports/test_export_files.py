@@ -5,6 +5,7 @@ the permission (checked at the start, in the task and at the download), deleted 
 import csv
 import datetime
 import io
+import os
 import time
 import zipfile
 from pathlib import Path
@@ -208,3 +209,31 @@ def test_an_export_under_the_threshold_still_streams(office, published, export_d
     assert response.streaming
     assert ExportFile.objects.count() == 0
     assert files_in(export_dir) == []
+
+
+@pytest.mark.django_db
+def test_three_exports_in_progress_at_most_per_user(three, export_dir) -> None:
+    client = signed_in(user_in(ROLE_SUPERVISOR, "supervisor"))
+    for _n in range(3):
+        assert client.get(URL, period(download="csv")).status_code == 302
+    response = client.get(URL, period(download="xlsx"))
+    assert response.status_code == 429
+    assert "You already have 3 exports being written." in response.content.decode()
+    assert ExportFile.objects.count() == ExportLog.objects.count() == 3
+    # One is ready: another may be asked for.
+    make_export_file(export_id=ExportFile.objects.first().pk)
+    assert client.get(URL, period(download="xlsx")).status_code == 302
+
+
+@pytest.mark.django_db
+def test_a_file_left_without_its_export_is_deleted_after_24_hours(export_dir) -> None:
+    export_dir.mkdir(parents=True)
+    orphan = export_dir / "0b6c1f9e-0000-4000-8000-000000000000.csv"
+    orphan.write_text("left behind")
+    fresh = export_dir / "0b6c1f9e-0000-4000-8000-000000000001.csv"
+    fresh.write_text("made just now")
+    day_old = time.time() - 24 * 3600 - 60
+    os.utime(orphan, (day_old, day_old))
+    delete_expired_exports()
+    assert files_in(export_dir) == [fresh]
+    assert make_export_file(export_id="0b6c1f9e-0000-4000-8000-000000000002") is None  # no such export

@@ -190,3 +190,12 @@ def test_the_report_reads_in_spanish(data) -> None:
     for text in ("Citas por día", "Del cuestionario a la cita", "Tasa de inasistencia", "Por oficina"):
         assert text in html, text
     assert "Appointments per day" not in html
+
+
+def test_how_many_appointments_match_with_and_without_statuses(data) -> None:
+    _office, people = data
+    client = signed_in(user_in(ROLE_SUPERVISOR, "supervisor"))
+    params = {"date_from": str(timezone.localdate()), "date_to": str(people[0].slot.local_start().date())}
+    assert "4 appointments match." in client.get("/admin/report/", params).content.decode()
+    only = client.get("/admin/report/", {**params, "statuses": ["cancelled", "no_show"]}).content.decode()
+    assert "2 appointments match." in only
