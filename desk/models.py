@@ -114,6 +114,8 @@ class Ticket(models.Model):
         Counter, verbose_name=_("counter"), null=True, blank=True, on_delete=models.PROTECT, related_name="tickets"
     )
     called_at = models.DateTimeField(_("called"), null=True, blank=True, db_index=True)
+    # The first call, kept when the person is called again: waiting time ends here.
+    first_called_at = models.DateTimeField(_("first called"), null=True, blank=True)
     times_called = models.PositiveSmallIntegerField(_("times called"), default=0)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
 

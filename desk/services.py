@@ -134,8 +134,9 @@ def _call(ticket: Ticket, appointment: Appointment, counter: Counter, actor: Abs
     change_status(appointment, transition, actor=actor, now=now, ticket=ticket.code, counter=counter.number)
     ticket.counter = counter
     ticket.called_at = now
+    ticket.first_called_at = ticket.first_called_at or now
     ticket.times_called += 1
-    ticket.save(update_fields=["counter", "called_at", "times_called"])
+    ticket.save(update_fields=["counter", "called_at", "first_called_at", "times_called"])
     if desk_of(appointment.office).call_sms:  # the office came with the appointment's lock
         # Sent after commit, through the outbox, in the person's language; a call again re-sends it.
         notify(

@@ -103,6 +103,7 @@ def _office_history(office: Office, version: ScreenerVersion, now: datetime.date
                         counter=counters[n % len(counters)] if counters else None,
                         times_called=1,
                         called_at=arrived + datetime.timedelta(minutes=8 + (made * 7) % 35),
+                        first_called_at=arrived + datetime.timedelta(minutes=8 + (made * 7) % 35),
                         finished_at=arrived + datetime.timedelta(minutes=30 + (made * 7) % 35),
                     )
     # Generating as of four weeks ago dropped the empty slots past that horizon: the coming weeks

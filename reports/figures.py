@@ -60,11 +60,14 @@ class Figures:
     offices: list[OfficeRow]
     counted_days: int = 0
     live_days: int = 0
+    # A pathway, nationality or host country chosen: places are not offered per kind of applicant.
+    some_applicants: bool = False
 
     @property
     def capacity_use(self) -> float | None:
-        """Places booked (cancelled ones are free again) among the places offered."""
-        if not self.places_offered:
+        """Places booked (cancelled ones are free again) among the places offered; none when only
+        some applicants are counted."""
+        if not self.places_offered or self.some_applicants:
             return None
         return (self.total.booked - self.total.cancelled) / self.places_offered
 
@@ -84,7 +87,7 @@ def tallies(
 ) -> tuple[dict[Key, Tally], int, int]:
     """Every tally of the period: stored for the counted days, counted now for the others. Returns
     the tallies and how many office-days came from each source."""
-    span = [first + datetime.timedelta(days=n) for n in range((last - first).days + 1)]
+    span = _days(first, last)
     ids = [office.pk for office in offices]
     counted = set(CountedDay.objects.filter(office__in=ids, day__gte=first, day__lte=last).values_list("office", "day"))
     found: dict[Key, Tally] = {}
@@ -125,11 +128,17 @@ def figures(
         eligible_any=eligible_any,
         total=total,
         places_offered=offered,
-        days=[(day, per_day[day].booked, per_day[day].attended) for day in sorted(per_day)],
+        # Every day of the period, with or without appointments, so the chart keeps its time scale.
+        days=[(day, per_day[day].booked, per_day[day].attended) for day in _days(first, last)],
         offices=sorted((OfficeRow(names[pk], tally) for pk, tally in per_office.items()), key=lambda row: row.name),
         counted_days=counted,
         live_days=live,
+        some_applicants=bool(choice.pathway or choice.nationality or choice.host_country),
     )
+
+
+def _days(first: datetime.date, last: datetime.date) -> list[datetime.date]:
+    return [first + datetime.timedelta(days=n) for n in range((last - first).days + 1)]
 
 
 def screenings(

@@ -18,6 +18,10 @@ from reports.figures import Choice
 from reports.stats import first_eligible, local_days, pathway_codes
 
 MAX_DAYS = 400
+# Reports cover the program's years: a date far outside them is a typing mistake (and past year
+# 9999 there is no next day to count to).
+FIRST_DAY = datetime.date(2020, 1, 1)
+YEARS_AHEAD = 2
 DELIMITERS = [(",", _("Comma (,)")), (";", _("Semicolon (;), for spreadsheets set to Spanish"))]
 
 
@@ -87,6 +91,14 @@ class ReportFilterForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         first, last = data.get("date_from"), data.get("date_to")
+        latest = timezone.localdate() + datetime.timedelta(days=365 * YEARS_AHEAD)
+        for name, day in (("date_from", first), ("date_to", last)):
+            if day and not FIRST_DAY <= day <= latest:
+                self.add_error(
+                    name,
+                    _("Choose a day between %(first)s and %(last)s.") % {"first": FIRST_DAY, "last": latest},
+                )
+                return data
         if first and last and first > last:
             self.add_error("date_to", _("The last day cannot be before the first day."))
         elif first and last and (last - first).days > MAX_DAYS:

@@ -125,6 +125,8 @@ class ExportFile(models.Model):
     # The report's filters as the form reads them: the task checks them again as the user then.
     form_data = models.JSONField(_("filters"), default=dict)
     personal_data = models.BooleanField(_("with personal data"))
+    # The offices the file covers, written by the task: the download checks the user still sees them.
+    office_ids = models.JSONField(_("offices"), default=list)
     language = models.CharField(_("language"), max_length=8)
     status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.QUEUED)
     failure = models.CharField(_("why not made"), max_length=12, blank=True)

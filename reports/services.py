@@ -4,6 +4,7 @@ statistics, counted by `reports.stats.count` and marked as counted day by day.""
 import datetime
 import logging
 import os
+import re
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -95,6 +96,9 @@ EXPORT_PERSONAL_DATA = "reports.export_personal_data"
 EXPIRES_AFTER = datetime.timedelta(hours=24)
 # The progress is written every this many rows (one UPDATE each).
 PROGRESS_EVERY = 5000
+# The names this service gives its files: nothing else in the folder is ever deleted.
+EXPORT_FILE_NAME = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.(csv|xlsx)(\.part)?")
+STUCK_AFTER = datetime.timedelta(minutes=5)
 # Export files one user may have waiting or being written at once: a worker is not a toy.
 MAX_EXPORTS_IN_PROGRESS = 3
 
@@ -118,6 +122,16 @@ def may_export(user: Any, *, personal: bool) -> bool:
         and user.has_perm(VIEW_REPORTS)
         and (not personal or user.has_perm(EXPORT_PERSONAL_DATA))
     )
+
+
+def may_download(user: Any, export: ExportFile) -> bool:
+    """May this account download this file now: theirs, the permissions still held, and every
+    office it covers still among the offices they may see."""
+    from appointments.selectors import offices_of
+
+    if export.user_id != user.pk or not may_export(user, personal=export.personal_data):
+        return False
+    return set(export.office_ids) <= set(offices_of(user).values_list("pk", flat=True))
 
 
 def export_dir() -> Path:
@@ -190,7 +204,11 @@ def make_export_file(*, export_id: uuid.UUID | str) -> ExportFile | None:
         if not form.is_valid():
             return _fail(export, Failure.FILTERS)
         appointments = form.appointments()
-        ExportFile.objects.filter(pk=export.pk).update(status=ExportFile.Status.RUNNING, rows_done=0)
+        ExportFile.objects.filter(pk=export.pk).update(
+            status=ExportFile.Status.RUNNING,
+            rows_done=0,
+            office_ids=sorted(office.pk for office in form.chosen_offices()),
+        )
         name = f"{export.pk}.{export.format}"
         final = export_dir() / name
         partial_file = export_dir() / f"{name}.part"
@@ -261,6 +279,12 @@ def delete_expired_exports(*, now: datetime.datetime | None = None) -> int:
     )
     oldest = (now - EXPIRES_AFTER).timestamp()
     for path in export_dir().iterdir():
-        if path.is_file() and path.stat().st_mtime < oldest:
+        if EXPORT_FILE_NAME.fullmatch(path.name) and path.is_file() and path.stat().st_mtime < oldest:
             path.unlink(missing_ok=True)
+    # An export still waiting after a few minutes was never handed to the worker (the broker was
+    # down when it was asked): hand it over again; the task does nothing twice.
+    for export_id in ExportFile.objects.filter(
+        status=ExportFile.Status.QUEUED, created_at__lte=now - STUCK_AFTER, expires_at__gt=now
+    ).values_list("pk", flat=True):
+        _enqueue(export_id)
     return len(expired)

@@ -26,7 +26,7 @@ from django.db.models import (
     Q,
     Sum,
 )
-from django.db.models.functions import TruncDate
+from django.db.models.functions import Coalesce, TruncDate
 
 from appointments.models import Appointment, AppointmentEvent, Office
 from desk.models import Ticket
@@ -37,6 +37,10 @@ Status = Appointment.Status
 ATTENDED = (Status.CHECKED_IN, Status.CALLED, Status.SERVED)
 PAST = (*ATTENDED, Status.NO_SHOW)
 HOUR, MINUTE = 3600, 60
+
+# Waiting ends at the first call (a call again, when the person did not come to the counter, does
+# not make the wait longer); a ticket written with only its last call still counts by that.
+FIRST_CALL = Coalesce("first_called_at", "called_at")
 
 # office id, local day, first eligible pathway, nationality, host country
 Key = tuple[int, datetime.date, str, str, str]
@@ -241,7 +245,7 @@ def count(offices: list[Office], days: dict[int, list[datetime.date]]) -> dict[K
             .order_by()
             .annotate(
                 slot_day=TruncDate("appointment__slot__starts_at", tzinfo=tz),
-                wait_minute=WholeUnits(F("called_at"), F("checked_in_at"), MINUTE),
+                wait_minute=WholeUnits(FIRST_CALL, F("checked_in_at"), MINUTE),
                 **ticket_flags,
             )
             .values_list(
@@ -254,7 +258,7 @@ def count(offices: list[Office], days: dict[int, list[datetime.date]]) -> dict[K
             )
             .annotate(
                 n=Count("pk"),
-                seconds=Sum(ExpressionWrapper(F("called_at") - F("checked_in_at"), output_field=DurationField())),
+                seconds=Sum(ExpressionWrapper(FIRST_CALL - F("checked_in_at"), output_field=DurationField())),
             )
         )
         for office, day, nationality, host, wait_minute, *flags_found, n, seconds in waits:

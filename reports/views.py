@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import require_http_methods, require_safe
 
 from eligibility.models import Pathway
 from reports.exports import csv_lines, rows, write_xlsx
@@ -24,10 +24,11 @@ from reports.forms import ReportFilterForm
 from reports.models import ExportFile, ExportLog
 from reports.services import (
     MAX_EXPORTS_IN_PROGRESS,
+    STUCK_AFTER,
     VIEW_REPORTS,
     export_file_path,
     exports_in_progress,
-    may_export,
+    may_download,
     start_export_file,
 )
 
@@ -42,20 +43,32 @@ def _page(request: HttpRequest, form: ReportFilterForm) -> dict[str, object]:
     }
 
 
-@require_safe
+@require_http_methods(["GET", "HEAD", "POST"])
 def export(request: HttpRequest) -> HttpResponse:
+    """GET shows the figures of the filters in the query string (a link to a report can be kept);
+    the form is POSTed, with its CSRF token: "show" comes back here as a GET, a download is made.
+    An export writes to the log and may start a task, so a link elsewhere cannot start one."""
     if not request.user.has_perm(VIEW_REPORTS):
         raise PermissionDenied
-    bound = "date_from" in request.GET
-    form = ReportFilterForm(request.GET if bound else None, user=request.user)
-    if not bound:
-        # The default report: the last 30 days, every office the user may see.
-        form = ReportFilterForm(
-            {name: form.fields[name].initial for name in ("date_from", "date_to")}, user=request.user
-        )
-    valid = form.is_valid()
-    if bound and valid and request.GET.get("download") in ("csv", "xlsx"):
-        return _download(request, form, request.GET["download"])
+    if request.method == "POST":
+        form = ReportFilterForm(request.POST, user=request.user)
+        if form.is_valid():
+            if request.POST.get("download") in ("csv", "xlsx"):
+                return _download(request, form, request.POST["download"])
+            query = request.POST.copy()
+            for name in ("csrfmiddlewaretoken", "download"):
+                query.pop(name, None)
+            return redirect(f"{request.path}?{query.urlencode()}")
+        valid = False
+    else:
+        bound = "date_from" in request.GET
+        form = ReportFilterForm(request.GET if bound else None, user=request.user)
+        if not bound:
+            # The default report: the last 30 days, every office the user may see.
+            form = ReportFilterForm(
+                {name: form.fields[name].initial for name in ("date_from", "date_to")}, user=request.user
+            )
+        valid = form.is_valid()
     context = _page(request, form)
     if valid and not form.errors:
         found = figures(
@@ -96,8 +109,7 @@ def funnel(found: Figures) -> list[dict[str, object]]:
     steps = found.funnel
     first = steps[0][1]
     return [
-        {"name": FUNNEL_NAMES[name], "n": n, "percent": min(100, round(100 * n / first)) if first else None}
-        for name, n in steps
+        {"name": FUNNEL_NAMES[name], "n": n, "percent": round(100 * n / first) if first else None} for name, n in steps
     ]
 
 
@@ -176,7 +188,8 @@ def export_file(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
         **admin.site.each_context(request),
         "title": _("Your export"),
         "export": made,
-        "allowed": may_export(request.user, personal=made.personal_data),
+        "allowed": may_download(request.user, made),
+        "stuck": made.status == ExportFile.Status.QUEUED and made.created_at < timezone.now() - STUCK_AFTER,
         "refreshing": made.in_progress and not still,
         "refresh_seconds": REFRESH_SECONDS,
     }
@@ -191,7 +204,7 @@ def download_export_file(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     """The file, to the user who asked for it, while they still have the permission (checked again
     now, personal data included) and for 24 hours."""
     made = _own_export(request, pk)
-    if not may_export(request.user, personal=made.personal_data):
+    if not may_download(request.user, made):
         raise PermissionDenied
     path = export_file_path(made)
     if path is None:

@@ -52,16 +52,20 @@ def test_a_supervisor_reads_the_report_and_exports(browser: Browser, live_server
     report.page.get_by_label("Nationality").select_option("VE")
     report.page.get_by_role("button", name="Show the figures").click()
     report.check_accessibility()
+    assert "date_from=" in report.page.url  # the figures shown are a link that can be kept
     expect(report.page.get_by_role("status")).to_have_text("2 appointments match.")
     chart = report.page.get_by_role("img", name="Appointments per day")
     expect(chart).to_be_visible()
-    expect(report.page.locator(".report-chart rect")).to_have_count(2)  # one day: booked and attended
+    expect(report.page.locator(".report-chart rect")).to_have_count(4)  # two days: booked and attended
     day_table = report.page.get_by_role("table", name="Appointments per day")
     expect(day_table.get_by_role("row", name=str(today))).to_contain_text("2")
     funnel = report.page.locator(".report-funnel")
     expect(funnel.get_by_role("row", name="Appointments booked")).to_contain_text("2")
     expect(funnel.get_by_role("row", name="Screeners started")).to_contain_text("–")  # nobody started here
     report.screenshot("report-1280-en")
+    report.page.set_viewport_size({"width": 360, "height": 800})
+    report.screenshot("report-360-en")
+    report.page.set_viewport_size({"width": 1280, "height": 900})
 
     with report.page.expect_download() as download:
         report.page.get_by_role("button", name="Download CSV").click()

@@ -117,9 +117,14 @@ def test_call_next_takes_the_longest_waiting_then_serve(desk_office, published, 
     services.check_in(office=desk_office, appointment_id=second.pk, actor=user, now=now + datetime.timedelta(seconds=1))
     called = services.call_next(office=desk_office, counter_id=counter.pk, actor=user)
     assert (called.appointment_id, called.counter, called.times_called) == (first.pk, counter, 1)
-    again = services.call_ticket(office=desk_office, ticket_id=called.pk, counter_id=counter.pk, actor=user)
+    later = now + datetime.timedelta(minutes=5)
+    again = services.call_ticket(office=desk_office, ticket_id=called.pk, counter_id=counter.pk, actor=user, now=later)
     assert again.times_called == 2
-    served = services.finish_ticket(office=desk_office, ticket_id=called.pk, transition=Transition.SERVE, actor=user)
+    # The waiting time ends at the first call: calling again keeps it.
+    assert again.first_called_at == called.called_at < again.called_at
+    served = services.finish_ticket(
+        office=desk_office, ticket_id=called.pk, transition=Transition.SERVE, actor=user, now=later
+    )
     assert served.finished_at is not None
     assert list(Appointment.objects.get(pk=first.pk).events.values_list("action", flat=True)) == [
         "booked",

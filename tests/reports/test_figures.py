@@ -76,7 +76,12 @@ def test_figures_on_a_known_data_set(data) -> None:
     # of 3 (2 days), the 90th percentile the 3rd (4 days).
     assert (total.lead.median, total.lead.p90) == (2 * 86400, 4 * 86400)
     assert (total.wait.median, total.wait.p90) == (20 * 60, 20 * 60)
-    assert found.days == [(day, 4, 1)]
+    # Every day of the period, the empty ones too: the chart keeps its time scale.
+    assert found.days[-1] == (day, 4, 1)
+    assert [row[0] for row in found.days] == [
+        timezone.localdate() + datetime.timedelta(days=n) for n in range(len(found.days))
+    ]
+    assert sum(booked for _day, booked, _came in found.days) == 4
     (row,) = found.offices
     assert (row.name, row.tally.booked, row.tally.no_show_rate) == ("Oficina Bogotá", 4, 0.5)
     # Each of the four booked with its own eligible screening, and the two more: 6, 5 eligible.
@@ -118,6 +123,8 @@ def test_the_filters_on_the_kind_of_applicant(data, published) -> None:
     assert figures(**period, choice=Choice(host_country="CO")).total.booked == 4
     assert figures(**period, choice=Choice(host_country="EC")).screenings == 0
     assert figures(**period, choice=Choice(pathway="refugee")).total.booked == 4
+    assert figures(**period).capacity_use is not None
+    assert figures(**period, choice=Choice(nationality="VE")).capacity_use is None  # places are not per nationality
     only_work = figures(**period, choice=Choice(pathway="temporary-work"))
     assert (only_work.total.booked, only_work.screenings) == (0, 0)
 
