@@ -278,7 +278,10 @@ class Appointment(models.Model):
     revision = models.PositiveIntegerField(_("revision"), default=0, editable=False)
     booking_key = models.UUIDField(_("booking key"), unique=True, editable=False)
     full_name = models.CharField(_("full name"), max_length=150)
-    date_of_birth = models.DateField(_("date of birth"))
+    # Empty once the personal data is erased (RETENTION_DAYS after the appointment): only the age
+    # band at the appointment stays.
+    date_of_birth = models.DateField(_("date of birth"), null=True)
+    age_band = models.CharField(_("age band"), max_length=8, blank=True)
     nationality = CountryField(_("nationality"))
     document_type = models.CharField(_("document type"), max_length=12, choices=DocumentType.choices)
     document_number = models.CharField(_("document number"), max_length=30)
@@ -294,6 +297,7 @@ class Appointment(models.Model):
     created_at = models.DateTimeField(_("booked"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     cancelled_at = models.DateTimeField(_("cancelled"), null=True, blank=True)
+    erased_at = models.DateTimeField(_("personal data erased"), null=True, blank=True, db_index=True)
 
     class Meta:
         verbose_name = _("appointment")

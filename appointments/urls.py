@@ -32,6 +32,7 @@ urlpatterns = [
     path("manage/appointment/", manage.appointment, name="appointment"),
     path("manage/appointment/calendar.ics", manage.calendar_file, name="calendar"),
     path("manage/cancel/", manage.cancel, name="cancel"),
+    path("manage/delete/", manage.delete_data, name="delete-data"),
     path("manage/move/", manage.move_day, name="move-day"),
     path("manage/move/<isodate:date>/", manage.move_slot, name="move-slot"),
     path("manage/move/confirm/", manage.move_confirm, name="move-confirm"),

@@ -1,13 +1,14 @@
 """Site-wide views: health check, privacy notice, contact page and the error pages."""
 
 import logging
+import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from uuid import uuid4
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.response import TemplateResponse
@@ -85,7 +86,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 @require_safe
 def privacy(request: HttpRequest) -> HttpResponse:
-    return render(request, "core/privacy.html")
+    # The notice says the numbers the code uses (a test ties them together).
+    days = {"retention_days": settings.RETENTION_DAYS, "screening_days": settings.SCREENING_RETENTION_DAYS}
+    return render(request, "core/privacy.html", days)
 
 
 @require_safe
@@ -118,7 +121,18 @@ ERROR_PAGES = {
         _("Sorry, something went wrong on our side"),
         _("Please try again in a few minutes. If it keeps happening, contact us."),
     ),
+    # The database could not be reached (a restart, a failover): nothing was half done.
+    503: (
+        _("Please try again in a moment"),
+        _(
+            "The service is busy for a moment. Nothing was changed: go back and send the page again. "
+            "If you were booking, your booking is made only once, however many times you try."
+        ),
+    ),
 }
+# Errors that mean the database could not be reached, not that the code is wrong.
+UNREACHABLE = (OperationalError, InterfaceError)
+RETRY_AFTER_SECONDS = 5
 CSRF_FAILURE_PAGE = (
     _("This page has expired"),
     _(
@@ -151,12 +165,22 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    """Django calls this while handling the exception: a database that cannot be reached is a
+    "try again" page (503), anything else the 500 page."""
+    status = 503 if isinstance(sys.exc_info()[1], UNREACHABLE) else 500
     try:
-        return _error_page(request, 500, ERROR_PAGES[500])
+        response = _error_page(request, status, ERROR_PAGES[status])
     except Exception:
-        # The failure may be in the template machinery itself: answer with bare HTML.
+        # The failure may be in the template machinery itself (or the page needed the database):
+        # answer with bare HTML.
         logger.exception("error page failed to render")
-        return HttpResponse(
-            '<!doctype html><html lang="es"><title>Error</title><h1>Error del servidor / Server error</h1></html>',
-            status=500,
+        response = HttpResponse(
+            '<!doctype html><html lang="es"><title>Error</title><h1>Error del servidor / Server error</h1>'
+            if status == 500
+            else '<!doctype html><html lang="es"><title>Intente de nuevo</title>'
+            "<h1>Intente de nuevo en un momento / Please try again in a moment</h1></html>",
+            status=status,
         )
+    if status == 503:
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response

@@ -316,6 +316,9 @@ class Screening(models.Model):
     )
     language = models.CharField(_("language"), max_length=8)
     created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+    # When the answers were reduced to what booking and statistics need (at booking, or unused
+    # after SCREENING_RETENTION_DAYS).
+    minimised_at = models.DateTimeField(_("answers reduced"), null=True, blank=True, db_index=True)
 
     class Meta:
         verbose_name = _("screening")

@@ -141,6 +141,31 @@ def record_screening(*, screener: Screener, answers: dict[str, Any], language: s
     return screening
 
 
+# What a screening keeps once it is used for a booking, or once it can no longer be: what booking
+# and the statistics need. Arrival dates, legal status, the fear-of-persecution answer, relatives,
+# job offers and the reasons written with them are dropped.
+KEPT_ANSWERS = (rules.CURRENT_COUNTRY, rules.NATIONALITY)
+KEPT_OUTCOME = ("eligible", "order", "name", "description", "bring")
+
+
+def minimise_screenings(*, ids: list[int], now: datetime.datetime) -> int:
+    """Reduce these screenings' answers and outcomes to what booking and the statistics need;
+    running it again changes nothing. Returns how many were reduced."""
+    screenings = list(Screening.objects.filter(pk__in=ids, minimised_at__isnull=True))
+    for screening in screenings:
+        answers = screening.answers if isinstance(screening.answers, dict) else {}
+        screening.answers = {key: answers[key] for key in KEPT_ANSWERS if key in answers}
+        outcomes = screening.outcomes if isinstance(screening.outcomes, dict) else {}
+        screening.outcomes = {
+            code: {key: value for key, value in outcome.items() if key in KEPT_OUTCOME}
+            for code, outcome in outcomes.items()
+            if isinstance(outcome, dict)
+        }
+        screening.minimised_at = now
+    Screening.objects.bulk_update(screenings, ["answers", "outcomes", "minimised_at"])
+    return len(screenings)
+
+
 def screening_reference(screening: Screening) -> str:
     """A signed, URL-safe reference to a screening, for the booking."""
     return signing.dumps({"screening": screening.pk}, salt=REFERENCE_SALT, compress=True)

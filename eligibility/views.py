@@ -204,7 +204,8 @@ def result(request: HttpRequest) -> HttpResponse:
             "description": text(outcome["description"]),
             "bring": text(outcome["bring"]),
             "eligible": outcome["eligible"],
-            "reasons": [text(reason) for reason in outcome["reasons"]],
+            # A screening used for a booking keeps no reasons (they may quote the answers).
+            "reasons": [text(reason) for reason in outcome.get("reasons", [])],
             "order": (not outcome["eligible"], outcome["order"], code),
         }
         for code, outcome in screening.outcomes.items()

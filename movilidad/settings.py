@@ -8,6 +8,7 @@ import urllib.parse
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from csp.constants import NONCE, NONE, SELF
 from django.conf.locale import LANG_INFO
 from django.core.exceptions import ImproperlyConfigured
@@ -69,6 +70,7 @@ INSTALLED_APPS = [
     "notifications",
     "desk",
     "reports",
+    "retention",
 ]
 
 MIDDLEWARE = [
@@ -134,7 +136,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
-    # A dead cache must fail fast, not hang the request.
+    # A dead cache must fail fast, not hang the request; reads and writes then fail open (the
+    # database answers), counts are left to each rate limit (core.limits).
+    CACHES["default"]["BACKEND"] = "core.cache.ResilientRedisCache"
     CACHES["default"].setdefault("OPTIONS", {})
     CACHES["default"]["OPTIONS"].update({"socket_connect_timeout": 2, "socket_timeout": 2})
 
@@ -270,8 +274,9 @@ RATELIMIT_USE_CACHE = "default"
 # Behind a load balancer, the header it sets with the client's address (e.g. HTTP_X_REAL_IP).
 RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="") or None
 SILENCED_SYSTEM_CHECKS = []
-if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
-    # django-ratelimit lists only django-redis; Django's Redis cache has the atomic add/incr it needs.
+if CACHES["default"]["BACKEND"] == "core.cache.ResilientRedisCache":
+    # django-ratelimit lists only django-redis; Django's Redis cache (ours is a subclass) has the atomic
+    # add/incr it needs.
     SILENCED_SYSTEM_CHECKS.append("django_ratelimit.W001")
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache":
     # The local demo serves from one process, where a per-process cache is the shared cache.
@@ -285,6 +290,12 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000" if DEBUG else "")
 EMAIL_MESSAGE_ID_DOMAIN = env.str("EMAIL_MESSAGE_ID_DOMAIN", default="movilidad.example")
 SMS_BACKEND = env.str("SMS_BACKEND", default="notifications.sms.FileBackend")
 SMS_FILE_PATH = env.path("SMS_FILE_PATH", default=VAR_DIR / "sms")
+
+# Retention (said in the privacy notice, which reads these): an appointment's personal data is
+# erased this many days after its time; a screening never used for a booking is reduced to anonymous
+# counts after SCREENING_RETENTION_DAYS (one used for a booking is reduced at once).
+RETENTION_DAYS = env.int("RETENTION_DAYS", default=90)
+SCREENING_RETENTION_DAYS = env.int("SCREENING_RETENTION_DAYS", default=30)
 
 # Exports: up to this many rows stream straight to the browser; more are written by a Celery task
 # into EXPORT_DIR, a private folder no URL serves (never under STATIC_ROOT), deleted after 24 hours.
@@ -373,6 +384,11 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-daily-stats": {
         "task": "reports.tasks.refresh_daily_stats",
         "schedule": 60 * 60,
+    },
+    # Personal data erased when due (see the privacy notice), once a night.
+    "run-retention": {
+        "task": "retention.tasks.run_retention",
+        "schedule": crontab(hour=3, minute=30),
     },
     # Export files live 24 hours.
     "delete-expired-exports": {

@@ -225,6 +225,15 @@ class Rendered:
     sms: str
 
 
+def erase_recipients(*, appointment_ids: list[int]) -> int:
+    """The notifications app's anonymiser (run by `retention`): the messages of these appointments
+    keep their kind, channel, times and status, not who they went to or what an error said about
+    it. One never sent by then is not sent any more."""
+    messages = Notification.objects.filter(appointment_id__in=appointment_ids)
+    messages.filter(status=Notification.Status.PENDING).update(status=Notification.Status.CANCELLED)
+    return messages.update(recipient="", last_error="", details={})
+
+
 def manage_url(appointment: Appointment) -> str:
     return f"{settings.SITE_URL}/m/{manage_token(appointment)}/"
 

@@ -98,7 +98,7 @@ COLUMNS = [
     local_column(_("checked in"), "ticket__checked_in_at", "%H:%M", "HH24:MI"),
     # Personal data, only with the "export personal data" permission.
     Column(_("full name"), ("full_name",), str, personal=True),
-    Column(_("date of birth"), ("date_of_birth",), lambda born: born.isoformat(), personal=True),
+    Column(_("date of birth"), ("date_of_birth",), lambda born: born.isoformat() if born else "", personal=True),
     Column(_("document type"), ("document_type",), str, personal=True),
     Column(_("document number"), ("document_number",), str, personal=True),
     Column(_("mobile phone"), ("phone_text",), str, personal=True),

@@ -167,8 +167,11 @@ def pathway_codes() -> list[str]:
     return list(Pathway.objects.order_by("order", "code").values_list("code", flat=True))
 
 
-def period(offices: list[Office], days: dict[int, list[datetime.date]], field_name: str) -> Q:
-    """The given local days of each office (each run of consecutive days one range)."""
+def period(offices: list[Office], days: dict[int, list[datetime.date]], to_appointment: str = "") -> Q:
+    """The appointments of the given local days of each office (each run of consecutive days one
+    range), seen from the appointment or through `to_appointment` (e.g. "appointment__" from a
+    ticket): a filter on the row itself, never an `IN (subquery)`, whose plan PostgreSQL can get
+    badly wrong on tables it has no statistics for yet."""
     found = Q(pk__in=[])
     for office in offices:
         wanted = sorted(days.get(office.pk, []))
@@ -181,7 +184,13 @@ def period(offices: list[Office], days: dict[int, list[datetime.date]], field_na
         for first, last in runs:
             start = datetime.datetime.combine(first, datetime.time.min, tzinfo=office.zone)
             end = datetime.datetime.combine(last + datetime.timedelta(days=1), datetime.time.min, tzinfo=office.zone)
-            found |= Q(office=office, **{f"{field_name}__gte": start, f"{field_name}__lt": end})
+            found |= Q(
+                **{
+                    f"{to_appointment}office": office,
+                    f"{to_appointment}slot__starts_at__gte": start,
+                    f"{to_appointment}slot__starts_at__lt": end,
+                }
+            )
     return found
 
 
@@ -211,7 +220,7 @@ def count(offices: list[Office], days: dict[int, list[datetime.date]]) -> dict[K
     for zone in sorted({office.time_zone for office in offices}):
         zoned = [office for office in offices if office.time_zone == zone]
         tz = zoneinfo.ZoneInfo(zone)
-        appointments = Appointment.objects.filter(period(zoned, days, "slot__starts_at"))
+        appointments = Appointment.objects.filter(period(zoned, days))
         grouped = (
             appointments.order_by()
             .annotate(
@@ -241,7 +250,7 @@ def count(offices: list[Office], days: dict[int, list[datetime.date]]) -> dict[K
                 tally.lead_seconds += int(lead.total_seconds()) if lead else 0
                 tally.lead_hours[max(0, lead_hour)] += n
         waits = (
-            Ticket.objects.filter(appointment__in=appointments, called_at__isnull=False)
+            Ticket.objects.filter(period(zoned, days, "appointment__"), called_at__isnull=False)
             .order_by()
             .annotate(
                 slot_day=TruncDate("appointment__slot__starts_at", tzinfo=tz),

@@ -20,9 +20,11 @@ from appointments import schedule
 from appointments.errors import BookingError, ErrorCode, duplicate_error
 from appointments.models import Appointment, AppointmentEvent, Closure, Hold, Office, Slot
 from appointments.services import lifecycle, places
+from appointments.services.erasure import age_band
 from appointments.services.places import bounded_lock_waits, places_changed
 from core.text import normalise_code
 from eligibility.models import Screening
+from eligibility.services import minimise_screenings
 from notifications.models import Notification
 from notifications.services import notify
 
@@ -276,6 +278,7 @@ def book_appointment(
                 consent_at=now,
                 full_name=details.full_name.strip(),
                 date_of_birth=details.date_of_birth,
+                age_band=age_band(details.date_of_birth, slot.local_start().date()),
                 nationality=details.nationality,
                 document_type=details.document_type,
                 document_number=normalise_document_number(details.document_number),
@@ -303,6 +306,9 @@ def book_appointment(
                 **({"walk_in": True} if walk_in else {}),
             )
             notify(appointment=appointment, kind=Notification.Kind.CONFIRMATION, now=now)
+            # The screening now belongs to a named person: it keeps only what booking and the
+            # statistics need.
+            minimise_screenings(ids=[screening.pk], now=now)
             return appointment
     except IntegrityError as exc:
         # Two requests for the same document, or the same key, raced past the checks above.

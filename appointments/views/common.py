@@ -16,11 +16,11 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
-from django_ratelimit.core import is_ratelimited
 
 from appointments import selectors
 from appointments.errors import BookingError
 from appointments.models import Appointment, Office
+from core.limits import limited
 
 BOOKING = "booking"
 # Where the booking start sends staff back to (set by the desk's walk-in page; a local path).
@@ -68,9 +68,8 @@ def show_appointment(request: HttpRequest, appointment: Appointment) -> HttpResp
 
 
 def too_many_holds(request: HttpRequest) -> bool:
-    return is_ratelimited(
-        request, group="appointments.hold", key="ip", rate=settings.HOLD_RATE, method="POST", increment=True
-    )
+    # Places are scarce: without Redis to count, no hold (fails closed).
+    return limited(request, group="appointments.hold", rate=settings.HOLD_RATE, fail_closed=True)
 
 
 def too_many(request: HttpRequest) -> HttpResponse:

@@ -14,7 +14,6 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
-from django_ratelimit.core import is_ratelimited
 
 from appointments import calendar, selectors
 from appointments.errors import BookingError, ErrorCode
@@ -27,6 +26,7 @@ from appointments.links import appointment_from_token
 from appointments.models import Appointment, Office, OpeningHours, Slot
 from appointments.services.booking import hold_slot
 from appointments.services.changes import cancel_appointment, move_appointment
+from appointments.services.erasure import erase_own_data
 from appointments.views.common import (
     GET_POST,
     JUST_BOOKED,
@@ -42,6 +42,7 @@ from appointments.views.common import (
     too_many_holds,
     with_urls,
 )
+from core.limits import limited
 from core.text import is_ascii_digits
 
 
@@ -51,14 +52,8 @@ def manage(request: HttpRequest) -> HttpResponse:
     birth get the same answer after the same work (one query, one constant-time comparison)."""
     form = ManageForm(request.POST or None)
     if request.method == "POST":
-        if is_ratelimited(
-            request,
-            group="appointments.manage",
-            key="ip",
-            rate=settings.MANAGE_LOOKUP_RATE,
-            method="POST",
-            increment=True,
-        ):
+        # Dates of birth must not be tried at will: without Redis to count, no lookup (fails closed).
+        if limited(request, group="appointments.manage", rate=settings.MANAGE_LOOKUP_RATE, fail_closed=True):
             return problem(
                 request,
                 _("Too many attempts from this connection. Please wait a few minutes and try again."),
@@ -66,7 +61,8 @@ def manage(request: HttpRequest) -> HttpResponse:
             )
         if form.is_valid():
             appointment = Appointment.objects.filter(reference=form.cleaned_data["reference"]).first()
-            born = appointment.date_of_birth.isoformat() if appointment else "0000-00-00"
+            # An appointment whose personal data is erased has no date of birth: never found.
+            born = appointment.date_of_birth.isoformat() if appointment and appointment.date_of_birth else "0000-00-00"
             if hmac.compare_digest(born, form.cleaned_data["date_of_birth"].isoformat()) and appointment:
                 return show_appointment(request, appointment)
             form.add_error(None, _("We could not find an appointment with this reference and date of birth."))
@@ -99,7 +95,9 @@ def _managed(request: HttpRequest) -> Appointment | None:
     appointment_id = session_state(request, MANAGE).get("id")
     if not appointment_id:
         return None
-    return Appointment.objects.select_related("slot__office", "screening").filter(pk=appointment_id).first()
+    # An appointment whose personal data is erased cannot be opened again.
+    found = Appointment.objects.select_related("slot__office", "screening").filter(erased_at__isnull=True)
+    return found.filter(pk=appointment_id).first()
 
 
 def manage_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -292,3 +290,22 @@ def move_confirm(request: HttpRequest, appointment: Appointment) -> HttpResponse
         "appointments/manage/move_confirm.html",
         {"appointment": appointment, "office": new_slot.office, "new_slot": new_slot, "form": form},
     )
+
+
+@GET_POST
+@manage_view
+def delete_data(request: HttpRequest, appointment: Appointment) -> HttpResponse:
+    """After cancelling, the person deletes their own data at once (the nightly run would do it
+    RETENTION_DAYS after the appointment's time)."""
+    if appointment.status != Appointment.Status.CANCELLED:
+        return redirect("appointments:appointment")
+    form = ConfirmForm(request.POST or None, initial={"revision": appointment.revision})
+    if request.method == "POST":
+        if not form.is_valid() or form.cleaned_data["revision"] != appointment.revision:
+            return _change_failed(request, BookingError(_("Please try again."), code=ErrorCode.STALE))
+        erase_own_data(appointment=appointment)
+        # Nothing left to show: this browser no longer has an appointment open.
+        request.session.pop(MANAGE, None)
+        return render(request, "appointments/manage/delete_data.html", {"deleted": True})
+    context = {"form": form, "retention_days": settings.RETENTION_DAYS}
+    return render(request, "appointments/manage/delete_data.html", context)

@@ -1,0 +1,73 @@
+"""Personal data kept only as long as the privacy notice says: each app's own anonymiser, run in
+batches by a nightly task (like pretix's data shredders, one per kind of data).
+
+- Appointments RETENTION_DAYS after their time: name, date of birth (the age band at the
+  appointment stays), document number, phone, e-mail and companions (`appointments.services.
+  erasure`), the audit trail's details and the admin's change messages about them, and in the same
+  transaction their messages' recipients, errors and details.
+- Screenings: reduced to what booking and the statistics need once they are used for a booking,
+  and after SCREENING_RETENTION_DAYS when never used (`eligibility.services.minimise_screenings`).
+
+The daily statistics are counted first and stay. Every step is idempotent and skips rows another
+request holds, so the run is safe while the site is in use."""
+
+import datetime
+from collections import Counter, defaultdict
+
+from django.conf import settings
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from appointments.models import Appointment
+from appointments.services.erasure import erase
+from eligibility.models import Screening
+from eligibility.services import minimise_screenings
+from reports.models import CountedDay
+from reports.services import refresh_daily_stats
+
+BATCH = 500
+
+
+def ended_before(now: datetime.datetime) -> Q:
+    """Appointments whose time was more than RETENTION_DAYS ago."""
+    return Q(slot__starts_at__lt=now - datetime.timedelta(days=settings.RETENTION_DAYS))
+
+
+def run_retention(*, now: datetime.datetime | None = None, batch: int = BATCH) -> dict[str, int]:
+    """The nightly run: every batch due, until none is left. Returns what it did."""
+    now = now or timezone.now()
+    done: Counter[str] = Counter()
+    condition = ended_before(now)
+    after = 0
+    while ids := list(
+        Appointment.objects.filter(condition, erased_at__isnull=True, pk__gt=after)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:batch]
+    ):
+        after = ids[-1]
+        _count_days_first(ids)
+        erased = erase(ids=ids, now=now, condition=condition)
+        done["appointments"] += len(erased)
+        done["skipped"] += len(ids) - len(erased)
+        done["batches"] += 1
+    used = Exists(Appointment.objects.filter(screening=OuterRef("pk")))
+    unused_before = now - datetime.timedelta(days=settings.SCREENING_RETENTION_DAYS)
+    due = Screening.objects.filter(Q(used) | Q(created_at__lt=unused_before), minimised_at__isnull=True)
+    while ids := list(due.order_by("pk").values_list("pk", flat=True)[:batch]):
+        done["screenings"] += minimise_screenings(ids=ids, now=now)
+        done["batches"] += 1
+    return dict(done)
+
+
+def _count_days_first(ids: list[int]) -> None:
+    """The statistics of these appointments' days are counted before anything is erased (they
+    would count the same after, but a day never counted is counted now)."""
+    days: dict[int, set[datetime.date]] = defaultdict(set)
+    for appointment in Appointment.objects.filter(pk__in=ids).select_related("slot", "office"):
+        days[appointment.office_id].add(appointment.slot.starts_at.astimezone(appointment.office.zone).date())
+    for office_id, wanted in days.items():
+        counted = set(CountedDay.objects.filter(office_id=office_id, day__in=wanted).values_list("day", flat=True))
+        missing = sorted(wanted - counted)
+        if missing:
+            office = Appointment.objects.filter(office_id=office_id).first().office
+            refresh_daily_stats(office=office, days=missing)
