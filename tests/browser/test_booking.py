@@ -47,6 +47,9 @@ WORDS = {
         "cancel": "Cancelar la cita",
         "cancel_confirm": "Sí, cancelar la cita",
         "cancelled": "Esta cita está cancelada.",
+        "delete": "Borrar mi información ahora",
+        "delete_confirm": "Sí, borrar mi información",
+        "deleted": "Su información está borrada",
         "continue": "Continuar",
         "passport": "Pasaporte",
         "yes": "Sí",
@@ -79,6 +82,9 @@ WORDS = {
         "cancel": "Cancel the appointment",
         "cancel_confirm": "Yes, cancel the appointment",
         "cancelled": "This appointment is cancelled.",
+        "delete": "Delete my information now",
+        "delete_confirm": "Yes, delete my information",
+        "deleted": "Your information is deleted",
         "continue": "Continue",
         "passport": "Passport",
         "yes": "Yes",
@@ -226,6 +232,14 @@ def journey(checked: CheckedPage, language: str, *, new_visitor: Any, javascript
     expect(page.get_by_text(words["void"], exact=True)).to_be_visible()
     checked.screenshot(f"booking-cancelled-{language}{suffix}")
     assert Appointment.objects.get().status == "cancelled"
+
+    # Cancelled: the person deletes their information at once.
+    booker.click("link", words["delete"])
+    booker.click("button", words["delete_confirm"])
+    expect(page.get_by_role("heading", name=words["deleted"])).to_be_visible()
+    checked.screenshot(f"booking-data-deleted-{language}{suffix}")
+    erased = Appointment.objects.get()
+    assert (erased.erased_at is not None, erased.full_name, erased.document_number) == (True, "", "")
 
 
 with translation.override("ht"):
