@@ -130,3 +130,9 @@ def published(db: None) -> Any:
     seed.load(apps)
     seed.add_creole(apps)
     return ScreenerVersion.objects.get(status=ScreenerVersion.Status.PUBLISHED)
+
+
+def sign_in(client: Any, user: Any) -> Any:
+    """Sign a test client in as `user` for the admin, as a person who gave their password."""
+    client.force_login(user)
+    return client

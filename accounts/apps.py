@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class AccountsConfig(AppConfig):
+    """Staff accounts: the sign-in lockout, the second factor, idle admin sessions and the rules on
+    who may change whose access."""
+
+    name = "accounts"
+    verbose_name = _("Staff accounts")
