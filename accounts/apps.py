@@ -8,3 +8,6 @@ class AccountsConfig(AppConfig):
 
     name = "accounts"
     verbose_name = _("Staff accounts")
+
+    def ready(self) -> None:
+        from accounts import checks  # noqa: F401 - registers the system checks

@@ -1,6 +1,6 @@
-"""The sign-in lockout's records, shown in the admin under a name of our own (django-axes keeps
-them in `axes.AccessAttempt`; a proxy gives them a translated name and permissions that the
-program administrators' role can hold)."""
+"""Other packages' records shown in the admin under names of our own: the sign-in lockout's counts
+(django-axes' `AccessAttempt`) and the authenticator apps (django-otp's `TOTPDevice`). A proxy gives
+each a translated name and permissions that the program administrators' role can hold."""
 
 import datetime
 
@@ -8,6 +8,7 @@ from axes.models import AccessAttempt
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 
 class SignInFailures(AccessAttempt):
@@ -27,3 +28,13 @@ class SignInFailures(AccessAttempt):
         return self.failures_since_start >= settings.AXES_FAILURE_LIMIT and self.counts_until() > (
             now or timezone.now()
         )
+
+
+class Authenticator(TOTPDevice):
+    """A staff member's authenticator app (django-otp's TOTP device), as program administrators
+    see it: who, since when, last used; never its key."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("authenticator app")
+        verbose_name_plural = _("authenticator apps")

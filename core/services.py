@@ -56,6 +56,9 @@ ROLE_PERMISSIONS = {
         # The sign-in lockout's counts, and unlocking (accounts/admin.py).
         "accounts.view_signinfailures",
         "accounts.delete_signinfailures",
+        # Who has an authenticator app, and removing a lost one (accounts/admin.py).
+        "accounts.view_authenticator",
+        "accounts.delete_authenticator",
     ],
     # Their own offices' appointments (Office.staff), to find, look at and cancel, and the queue.
     ROLE_OFFICE_STAFF: [

@@ -65,6 +65,9 @@ INSTALLED_APPS = [
     "phonenumber_field",
     "django_ratelimit",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "core",
     "accounts",
     "eligibility",
@@ -87,6 +90,10 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # request.user.is_verified(): whether this session gave a second factor.
+    "django_otp.middleware.OTPMiddleware",
+    # Staff sessions: the second factor before any admin page (accounts/middleware.py).
+    "accounts.middleware.StaffSessionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "core.middleware.AdminStyleHashesMiddleware",
@@ -220,6 +227,12 @@ AXES_CLIENT_IP_CALLABLE = "core.addresses.client_ip"
 AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
 # accounts/admin.py shows the counts (translated, with an unlock action) instead of axes' admin.
 AXES_ENABLE_ADMIN = False
+# A second factor (django-otp: an authenticator app, TOTP, and recovery codes) for every staff
+# account (is_staff: office staff, supervisors, program administrators) before any admin page. On
+# by default; off by default only with DEBUG, for the demo accounts of `make run`.
+STAFF_OTP_REQUIRED = env.bool("STAFF_OTP_REQUIRED", default=not DEBUG)
+# The name authenticator apps show beside the username.
+OTP_TOTP_ISSUER = "Movilidad"
 # Successful sign-ins are not logged by axes (no table of staff addresses growing forever).
 AXES_DISABLE_ACCESS_LOG = True
 # No start-up banner; failures and lockouts are still logged, usernames and addresses masked.
