@@ -231,6 +231,9 @@ AXES_ENABLE_ADMIN = False
 # account (is_staff: office staff, supervisors, program administrators) before any admin page. On
 # by default; off by default only with DEBUG, for the demo accounts of `make run`.
 STAFF_OTP_REQUIRED = env.bool("STAFF_OTP_REQUIRED", default=not DEBUG)
+# A staff session (admin) with no request for this long is signed out; public sessions have
+# their own rules.
+STAFF_SESSION_IDLE_MINUTES = env.int("STAFF_SESSION_IDLE_MINUTES", default=30)
 # The name authenticator apps show beside the username.
 OTP_TOTP_ISSUER = "Movilidad"
 # Successful sign-ins are not logged by axes (no table of staff addresses growing forever).
