@@ -19,6 +19,7 @@ from appointments.models import Appointment, DocumentType, Office, Slot
 from appointments.services.booking import (
     REFERENCE_LENGTH,
     check_date_of_birth,
+    check_name,
     check_party_size,
     normalise_document_number,
 )
@@ -309,10 +310,10 @@ class DetailsForm(DescribedForm):
         return phone
 
     def clean_full_name(self) -> str:
-        name = " ".join(self.cleaned_data["full_name"].split())
-        if not any(ch.isalpha() for ch in name):
-            raise forms.ValidationError(_("Enter your name in letters."))
-        return name
+        try:
+            return check_name(self.cleaned_data["full_name"])
+        except BookingError as exc:
+            raise forms.ValidationError(exc.message) from exc
 
     def clean_date_of_birth(self) -> datetime.date:
         born = datetime.date.fromisoformat(self.cleaned_data["date_of_birth"])
@@ -335,7 +336,10 @@ class DetailsForm(DescribedForm):
         return self._country("document_country")
 
     def clean_document_number(self) -> str:
-        number = normalise_document_number(self.cleaned_data["document_number"])
+        try:
+            number = normalise_document_number(self.cleaned_data["document_number"])
+        except BookingError as exc:
+            raise forms.ValidationError(exc.message) from exc
         if len(number) < 3:
             raise forms.ValidationError(_("Enter the document number with its letters and numbers."))
         if len(number) > MAX_DOCUMENT:
@@ -356,11 +360,17 @@ class DetailsForm(DescribedForm):
         size = data.get("party_size")
         companions = []
         for n in range(1, self.office.max_party_size):
-            name = " ".join((data.get(f"companion_name_{n}") or "").split())
+            name = (data.get(f"companion_name_{n}") or "").strip()
             age = data.get(f"companion_age_{n}")
             if size is not None and n < size:
                 if not name:
                     self.add_error(f"companion_name_{n}", _("Enter the name of family member %(n)s.") % {"n": n + 1})
+                elif f"companion_name_{n}" not in self.errors:
+                    try:
+                        name = check_name(name, companion=n + 1)
+                    except BookingError as exc:
+                        self.add_error(f"companion_name_{n}", exc.message)
+                        name = ""
                 if age is None and f"companion_age_{n}" not in self.errors:
                     self.add_error(f"companion_age_{n}", _("Enter the age of family member %(n)s.") % {"n": n + 1})
                 if name and age is not None:

@@ -50,7 +50,16 @@ ROLE_MODELS = {
 # Finer grants, as "app_label.codename".
 ROLE_PERMISSIONS = {
     # The audit trails can be read, never written or deleted, by anyone (the code writes them).
-    ROLE_PROGRAM_ADMIN: ["appointments.view_appointmentevent", "appointments.view_officeevent"],
+    ROLE_PROGRAM_ADMIN: [
+        "appointments.view_appointmentevent",
+        "appointments.view_officeevent",
+        # The sign-in lockout's counts, and unlocking (accounts/admin.py).
+        "accounts.view_signinfailures",
+        "accounts.delete_signinfailures",
+        # Who has an authenticator app, and removing a lost one (accounts/admin.py).
+        "accounts.view_authenticator",
+        "accounts.delete_authenticator",
+    ],
     # Their own offices' appointments (Office.staff), to find, look at and cancel, and the queue.
     ROLE_OFFICE_STAFF: [
         "appointments.view_office",

@@ -4,6 +4,7 @@ The defaults are safe for production (DEBUG off, HTTPS-only cookies, HSTS, stric
 `make run` switches on what a laptop needs (DEBUG=true, embedded broker, mail and SMS to files).
 """
 
+import datetime
 import urllib.parse
 from pathlib import Path
 
@@ -64,7 +65,12 @@ INSTALLED_APPS = [
     "django_countries",
     "phonenumber_field",
     "django_ratelimit",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "core",
+    "accounts",
     "eligibility",
     "appointments",
     "notifications",
@@ -86,9 +92,15 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # request.user.is_verified(): whether this session gave a second factor.
+    "django_otp.middleware.OTPMiddleware",
+    # Staff sessions: the second factor before any admin page (accounts/middleware.py).
+    "accounts.middleware.StaffSessionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "core.middleware.AdminStyleHashesMiddleware",
+    # Last: turns a sign-in refused by the lockout into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "movilidad.urls"
@@ -199,6 +211,39 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
+# django-axes' backend first: it refuses a locked-out sign-in before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+
+# Sign-in lockout (django-axes, accounts/lockout.py). Failures are counted per username and per
+# client address, each on its own: SIGNIN_FAILURE_LIMIT failures for a username (from anywhere),
+# or from an address (whatever the usernames), within SIGNIN_LOCKOUT_MINUTES of the last one
+# pause signing in for it until that many minutes have passed since that last failure. Attempts
+# during the pause do not lengthen it. A successful sign-in forgets that username's failures.
+AXES_FAILURE_LIMIT = env.int("SIGNIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("SIGNIN_LOCKOUT_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# In the database (PostgreSQL), where the admin can unlock; the handler narrows the reset.
+AXES_HANDLER = "accounts.lockout.SignInHandler"
+# The address the rate limits use too (RATELIMIT_IP_META_KEY behind a load balancer).
+AXES_CLIENT_IP_CALLABLE = "core.addresses.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+# accounts/admin.py shows the counts (translated, with an unlock action) instead of axes' admin.
+AXES_ENABLE_ADMIN = False
+# A second factor (django-otp: an authenticator app, TOTP, and recovery codes) for every staff
+# account (is_staff: office staff, supervisors, program administrators) before any admin page. On
+# by default; off by default only with DEBUG, for the demo accounts of `make run`.
+STAFF_OTP_REQUIRED = env.bool("STAFF_OTP_REQUIRED", default=not DEBUG)
+# A staff session (admin) with no request for this long is signed out; public sessions have
+# their own rules.
+STAFF_SESSION_IDLE_MINUTES = env.int("STAFF_SESSION_IDLE_MINUTES", default=30)
+# The name authenticator apps show beside the username.
+OTP_TOTP_ISSUER = "Movilidad"
+# Successful sign-ins are not logged by axes (no table of staff addresses growing forever).
+AXES_DISABLE_ACCESS_LOG = True
+# No start-up banner; failures and lockouts are still logged, usernames and addresses masked.
+AXES_VERBOSE = False
 
 # ---------------------------------------------------------------------------------------------
 # Languages and time

@@ -10,6 +10,7 @@ from core import views as core_views
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("admin/report/", include("reports.urls")),
+    path("admin/account/", include("accounts.urls")),
     path("admin/", admin.site.urls),
     # The short manage link sent by SMS; it continues in the applicant's language.
     path("m/<str:token>/", short_link, name="short-manage-link"),

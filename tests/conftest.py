@@ -130,3 +130,39 @@ def published(db: None) -> Any:
     seed.load(apps)
     seed.add_creole(apps)
     return ScreenerVersion.objects.get(status=ScreenerVersion.Status.PUBLISHED)
+
+
+def totp_code(device: Any, steps_ahead: int = 0) -> str:
+    """The code an authenticator app with `device`'s key shows now (or that many 30-second steps
+    later: a code is good once, so a second sign-in in the same step takes the next one)."""
+    from django_otp.oath import TOTP
+
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time() + steps_ahead * device.step
+    return f"{totp.token():0{device.digits}d}"
+
+
+def authenticator_of(user: Any) -> Any:
+    """The user's confirmed authenticator (TOTP device), made if they have none."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    return device or TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
+
+
+def sign_in(client: Any, user: Any) -> Any:
+    """Sign a test client in as `user` for the admin, as a person who gave their password and the
+    code of their authenticator (STAFF_OTP_REQUIRED is on in the suite, as in production)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = authenticator_of(user).persistent_id
+    session.save()
+    return client
+
+
+@pytest.fixture
+def admin_client(client: Any, admin_user: Any) -> Any:
+    """pytest-django's superuser client, signed in with the second factor too."""
+    return sign_in(client, admin_user)

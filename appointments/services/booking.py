@@ -1,6 +1,7 @@
 """Holds and booking: the rules a new appointment must meet, a place kept while the applicant
 types, and the booking itself (idempotent by its booking key)."""
 
+import dataclasses
 import datetime
 import logging
 import secrets
@@ -22,7 +23,7 @@ from appointments.models import Appointment, AppointmentEvent, Closure, Hold, Of
 from appointments.services import lifecycle, places
 from appointments.services.erasure import age_band
 from appointments.services.places import bounded_lock_waits, places_changed
-from core.text import normalise_code
+from core.text import foreign_alphanumerics, has_letter, hidden_characters, normalise_code, normalise_name
 from eligibility.models import Screening
 from eligibility.services import minimise_screenings
 from notifications.models import Notification
@@ -122,8 +123,50 @@ def check_party_size(size: int, *, office: Office) -> None:
 
 def normalise_document_number(number: str) -> str:
     """Compare document numbers the way people mean them: no spaces, dashes or dots, any case,
-    full-width or not."""
+    full-width or not (core.text.normalise_code). Letters and digits with no ASCII spelling are
+    refused, not dropped: "AÉ123" or a Cyrillic A (U+0410, which looks like a Latin A) would make
+    a second "different" document, and the one-appointment-per-document rule would not see it."""
+    foreign = foreign_alphanumerics(number)
+    if foreign:
+        raise BookingError(
+            _(
+                "Enter the document number with the letters A to Z and the numbers 0 to 9 only, as printed "
+                "on the document. Retype: %(characters)s"
+            )
+            % {"characters": " ".join(foreign)},
+            code=ErrorCode.INVALID,
+        )
     return normalise_code(number)
+
+
+def check_name(name: str, *, companion: int | None = None) -> str:
+    """A name as it is stored (`core.text.normalise_name`), refused when it hides characters that
+    change how it is shown (a right-to-left override shows it reversed in the admin and the
+    e-mail; a zero-width space makes one name look like another) or has no letter.
+    `companion` is the number of the family member (2, 3, ...); None for the applicant."""
+    name = normalise_name(name)
+    if hidden_characters(name):
+        message = (
+            _(
+                "Your full name contains a hidden character that changes how text is shown. Type your name "
+                "again instead of copying and pasting it."
+            )
+            if companion is None
+            else _(
+                "The name of family member %(n)s contains a hidden character that changes how text is shown. "
+                "Type the name again instead of copying and pasting it."
+            )
+            % {"n": companion}
+        )
+        raise BookingError(message, code=ErrorCode.INVALID)
+    if not has_letter(name):
+        message = (
+            _("Enter your name in letters.")
+            if companion is None
+            else _("Enter the name of family member %(n)s in letters.") % {"n": companion}
+        )
+        raise BookingError(message, code=ErrorCode.INVALID)
+    return name
 
 
 # ---------------------------------------------------------------------------------------------
@@ -206,6 +249,21 @@ class ApplicantDetails:
     companions: list[dict[str, Any]] = field(default_factory=list)
 
 
+def _as_stored(details: ApplicantDetails) -> ApplicantDetails:
+    """The details in the one spelling they are stored and compared in; refused (BookingError)
+    when a name or the document number cannot be (see `check_name`, `normalise_document_number`)."""
+    companions = [
+        {**person, "name": check_name(str(person.get("name", "")), companion=n)}
+        for n, person in enumerate(details.companions, start=2)
+    ]
+    return dataclasses.replace(
+        details,
+        full_name=check_name(details.full_name),
+        document_number=normalise_document_number(details.document_number),
+        companions=companions,
+    )
+
+
 def new_reference() -> str:
     while True:
         reference = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH))
@@ -215,12 +273,12 @@ def new_reference() -> str:
 
 def _end_missed_appointments(details: ApplicantDetails, now: datetime.datetime) -> None:
     """The end-of-day run, early for this person: a booked appointment whose day is over at its
-    office is a no-show, and no longer the person's active one."""
+    office is a no-show, and no longer the person's active one. `details` are as stored."""
     missed = Appointment.objects.select_for_update(of=("self",)).select_related("slot", "office")
     missed = missed.filter(
         status=Appointment.Status.BOOKED,
         document_type=details.document_type,
-        document_number=normalise_document_number(details.document_number),
+        document_number=details.document_number,
         document_country=details.document_country,
         slot__ends_at__lte=now,
     )
@@ -254,6 +312,7 @@ def book_appointment(
     if existing is not None:
         return existing
     check_screening(screening, now=now)
+    details = _as_stored(details)
     try:
         with transaction.atomic(durable=True), bounded_lock_waits():
             slot = places.lock_slots(slot_id)[slot_id]
@@ -276,12 +335,12 @@ def book_appointment(
                 screening=screening,
                 booking_key=booking_key,
                 consent_at=now,
-                full_name=details.full_name.strip(),
+                full_name=details.full_name,
                 date_of_birth=details.date_of_birth,
                 age_band=age_band(details.date_of_birth, slot.local_start().date()),
                 nationality=details.nationality,
                 document_type=details.document_type,
-                document_number=normalise_document_number(details.document_number),
+                document_number=details.document_number,
                 document_country=details.document_country,
                 phone=details.phone,
                 email=details.email,

@@ -14,6 +14,7 @@ from appointments.services.booking import book_appointment
 from appointments.services.slots import generate_slots
 from core.services import ROLE_OFFICE_STAFF, ROLE_PROGRAM_ADMIN, ROLE_SUPERVISOR, ensure_roles
 from tests.appointments.conftest import OfficeFactory, details, key, make_screening
+from tests.conftest import sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +24,7 @@ def user_in(role: str, name: str) -> tuple[Client, object]:
     user = get_user_model().objects.create_user(username=name, password="x" * 16, is_staff=True)
     user.groups.add(Group.objects.get(name=role))
     client = Client(headers={"accept-language": "en"})
-    client.force_login(user)
+    sign_in(client, user)
     return client, user
 
 

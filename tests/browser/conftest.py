@@ -127,3 +127,17 @@ def checked_page(page: Page, live_server: Any, transactional_db: None) -> Iterat
     checked = CheckedPage(page, live_server.url)
     yield checked
     checked.verify()
+
+
+def give_second_factor(checked: CheckedPage, username: str) -> None:
+    """On the page that asks for the second factor after the password: check it, type the code the
+    person's authenticator app shows and continue."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from tests.conftest import totp_code
+
+    checked.check_accessibility()
+    assert "/admin/account/two-factor/" in checked.page.url
+    device = TOTPDevice.objects.get(user__username=username, confirmed=True)
+    checked.page.locator("input[name=code]").fill(totp_code(device))
+    checked.page.locator("#content-main form:not([action]) button[type=submit]").click()

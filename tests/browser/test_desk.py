@@ -13,7 +13,8 @@ from playwright.sync_api import Browser, expect
 from appointments.models import Appointment
 from core.services import ROLE_OFFICE_STAFF, ensure_roles
 from desk.models import DeskSettings
-from tests.browser.conftest import CheckedPage
+from tests.browser.conftest import CheckedPage, give_second_factor
+from tests.conftest import authenticator_of
 from tests.desk.conftest import book_today, make_office
 
 PASSWORD = "desk-morning-2026"
@@ -25,6 +26,7 @@ def morning(transactional_db, published):
     people = [book_today(office, published, n, full_name=name) for n, name in enumerate(("Ana Uno", "Beto Dos"))]
     ensure_roles()
     user = get_user_model().objects.create_user(username="mostrador", password=PASSWORD, is_staff=True)
+    authenticator_of(user)
     user.groups.add(Group.objects.get(name=ROLE_OFFICE_STAFF))
     office.staff.add(user)
     return office, people
@@ -38,6 +40,7 @@ def test_a_staff_morning(browser: Browser, live_server, morning):
     desk.page.get_by_label("Nombre de usuario").fill("mostrador")
     desk.page.get_by_label("Contraseña").fill(PASSWORD)
     desk.page.get_by_role("button", name="Iniciar sesión").click()
+    give_second_factor(desk, "mostrador")
     desk.check_accessibility()
 
     desk.page.get_by_role("link", name="Turnos").click()

@@ -16,7 +16,8 @@ from playwright.sync_api import Browser, expect
 from core.services import ROLE_SUPERVISOR, ensure_roles
 from reports.models import ExportFile
 from reports.services import make_export_file
-from tests.browser.conftest import CheckedPage
+from tests.browser.conftest import CheckedPage, give_second_factor
+from tests.conftest import authenticator_of
 from tests.desk.conftest import book_today, make_office
 
 PASSWORD = "report-morning-2026"
@@ -28,6 +29,7 @@ def history(transactional_db, published):
     people = [book_today(office, published, n, full_name=name) for n, name in enumerate(("Ana Uno", "Beto Dos"))]
     ensure_roles()
     user = get_user_model().objects.create_user(username="supervisora", password=PASSWORD, is_staff=True)
+    authenticator_of(user)
     user.groups.add(Group.objects.get(name=ROLE_SUPERVISOR))
     return office, people
 
@@ -40,6 +42,7 @@ def test_a_supervisor_reads_the_report_and_exports(browser: Browser, live_server
     report.page.get_by_label("Username").fill("supervisora")
     report.page.get_by_label("Password").fill(PASSWORD)
     report.page.get_by_role("button", name="Log in").click()
+    give_second_factor(report, "supervisora")
     report.check_accessibility()
 
     report.page.get_by_role("link", name="Reports").click()

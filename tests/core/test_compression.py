@@ -8,6 +8,8 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
 
+from tests.conftest import sign_in
+
 pytestmark = pytest.mark.django_db
 
 GZIP = {"accept-encoding": "gzip, deflate, br"}
@@ -48,7 +50,7 @@ def test_a_page_asked_for_with_a_query_string_is_not_gzipped(client: Client) -> 
 def test_the_admin_is_not_gzipped(client: Client) -> None:
     """Applicants' data beside the changelist's search text: never compressed."""
     admin = User.objects.create_superuser("root", "root@example.org", "a long test password 1")
-    client.force_login(admin)
+    sign_in(client, admin)
     for path in ("/admin/login/", "/admin/", "/admin/appointments/appointment/?q=Mar%C3%ADa"):
         response = client.get(path, headers=GZIP, follow=True)
         assert response.status_code == 200

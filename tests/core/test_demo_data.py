@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
+from django.test import RequestFactory
 from django.utils import timezone
 
 from appointments.models import Closure, Office, Slot
@@ -21,7 +22,10 @@ def test_loading_twice_creates_each_account_and_role_once(settings) -> None:
     assert user_model.objects.count() == len(DEMO_ACCOUNTS)
     assert Group.objects.count() == len(ROLES)
     for account in DEMO_ACCOUNTS:
-        user = authenticate(username=account.username, password=account.password)
+        # With a request, as a sign-in page calls it (the sign-in lockout needs the address).
+        user = authenticate(
+            RequestFactory().post("/admin/login/"), username=account.username, password=account.password
+        )
         assert user is not None, account.username
         assert user.is_staff
         assert list(user.groups.values_list("name", flat=True)) == [account.role]

@@ -109,3 +109,17 @@ def test_production_static_build(tmp_path) -> None:
     paths = json.loads(manifest)["paths"]
     for name in ("vendor/bootstrap/bootstrap.css", "css/site.css"):
         assert (tmp_path / f"{paths[name]}.gz").exists(), f"{name} has no gzipped copy"
+
+
+def test_staff_need_a_second_factor_in_production_and_not_in_the_demo() -> None:
+    code = "import django; django.setup(); from django.conf import settings as s; print(s.STAFF_OTP_REQUIRED)"
+    production = run_python("-c", code, env={**PRODUCTION, "DATABASE_URL": database_url()})
+    assert production.stdout.split() == ["True"], production.stderr
+    demo = run_python("-c", code, env={"DEBUG": "true"})
+    assert demo.stdout.split() == ["False"], demo.stderr
+
+
+def test_check_deploy_warns_when_production_turns_the_second_factor_off(db: None) -> None:
+    env = {**PRODUCTION, "DATABASE_URL": database_url(), "STAFF_OTP_REQUIRED": "false"}
+    result = run_python("manage.py", "check", "--deploy", env=env)
+    assert "accounts.W001" in result.stdout + result.stderr

@@ -19,6 +19,7 @@ from core.services import ROLE_OFFICE_STAFF, ensure_roles
 from desk.models import Counter, DeskSettings
 from desk.services import day_bounds
 from tests.appointments.conftest import OfficeFactory, _english, details, make_screening  # noqa: F401 - a fixture
+from tests.conftest import sign_in
 
 # Zones a few hours apart: one of them is near midday whenever the suite runs.
 ZONES = [
@@ -86,5 +87,5 @@ def staff_of(*offices: Office, name: str = "desk", role: str = ROLE_OFFICE_STAFF
     for office in offices:
         office.staff.add(user)
     client = Client(headers={"accept-language": "en"})
-    client.force_login(user)
+    sign_in(client, user)
     return client, user

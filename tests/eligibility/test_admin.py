@@ -12,14 +12,14 @@ from core.services import ROLE_OFFICE_STAFF, ROLE_PROGRAM_ADMIN
 from eligibility.models import PathwayRule, Question, ScreenerVersion, Screening
 from eligibility.selectors import load_screener
 from eligibility.services import ScreeningError, create_draft, publish_version, record_screening
+from tests.conftest import sign_in
 
 
 def user_in(role: str) -> Client:
     user = get_user_model().objects.create_user(username=role.replace(" ", "-"), password="x" * 16, is_staff=True)
     user.groups.add(Group.objects.get(name=role))
     client = Client(headers={"accept-language": "en"})
-    client.force_login(user)
-    return client
+    return sign_in(client, user)
 
 
 @pytest.fixture

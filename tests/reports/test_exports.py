@@ -19,6 +19,7 @@ from reports.exports import FORMULA_STARTS, csv_lines, rows, safe_cell
 from reports.models import ExportLog
 from tests.appointments.conftest import OfficeFactory, details, make_screening
 from tests.appointments.test_booking import book
+from tests.conftest import sign_in
 
 pytestmark = pytest.mark.django_db
 URL = "/admin/report/"
@@ -47,7 +48,7 @@ def user_in(role: str, username: str) -> User:
 
 def signed_in(user: User) -> Client:
     client = Client(headers={"accept-language": "en"})  # the tests read the English headers
-    client.force_login(user)
+    sign_in(client, user)
     return client
 
 
@@ -101,7 +102,7 @@ def test_an_export_needs_a_post_with_the_csrf_token(office, published) -> None:
     assert page.status_code == 200
     assert page["Content-Type"].startswith("text/html")
     guarded = Client(enforce_csrf_checks=True, headers={"accept-language": "en"})
-    guarded.force_login(supervisor)
+    sign_in(guarded, supervisor)
     assert guarded.post(URL, period(download="csv")).status_code == 403
     assert guarded.head(URL, period(download="csv")).status_code == 200
     assert ExportLog.objects.count() == 0

@@ -1,0 +1,29 @@
+"""The client's network address, taken one way for every limit: django-ratelimit's rate limits
+and django-axes' sign-in lockout."""
+
+import ipaddress
+
+from django.conf import settings
+from django.http import HttpRequest
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The address django-ratelimit counts: the header named by RATELIMIT_IP_META_KEY (set by the
+    load balancer) or else REMOTE_ADDR, reduced to its network as django-ratelimit does
+    (RATELIMIT_IPV6_MASK, /64 by default: one client holds a whole IPv6 /64).
+
+    Unlike django-ratelimit, a request without the header (one that did not come through the load
+    balancer) or with a value that is no address falls back to REMOTE_ADDR instead of failing."""
+    meta_key = getattr(settings, "RATELIMIT_IP_META_KEY", None) or "REMOTE_ADDR"
+    for value in (request.META.get(meta_key, ""), request.META.get("REMOTE_ADDR", "")):
+        try:
+            address = ipaddress.ip_address(value.strip())
+        except ValueError:
+            continue
+        mask = (
+            getattr(settings, "RATELIMIT_IPV6_MASK", 64)
+            if address.version == 6
+            else getattr(settings, "RATELIMIT_IPV4_MASK", 32)
+        )
+        return str(ipaddress.ip_network(f"{address}/{mask}", strict=False).network_address)
+    return None
