@@ -378,7 +378,8 @@ class DetailsForm(DescribedForm):
         data["companions"] = companions
         return data
 
-    def to_session(self) -> dict[str, Any]:
+    def as_typed(self) -> dict[str, Any]:
+        """What was typed, as JSON, to keep with the hold until the booking is made."""
         data = self.cleaned_data
         values = {name: data[name] for name in ("full_name", "nationality", "document_type", "document_number")}
         values.update(
@@ -393,8 +394,8 @@ class DetailsForm(DescribedForm):
         return values
 
 
-def initial_from_session(values: dict[str, Any]) -> dict[str, Any]:
-    """The form's initial data from what `to_session` kept (everything the applicant typed)."""
+def initial_from_typed(values: dict[str, Any]) -> dict[str, Any]:
+    """The form's initial data from what `as_typed` gave (everything the applicant typed)."""
     if not values:
         return {}
     initial = {key: value for key, value in values.items() if key != "companions"}

@@ -237,6 +237,10 @@ class Hold(models.Model):
     token = models.UUIDField(_("token"), unique=True)
     expires_at = models.DateTimeField(_("expires"), db_index=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    # What the applicant typed on the details page (document number included), kept here and not
+    # in the session: it goes when the hold goes (booked, given back, or purged once expired),
+    # while a session lives for days.
+    details = models.JSONField(_("details"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("hold")

@@ -183,13 +183,16 @@ def hold_slot(
 ) -> Hold:
     """Keep a place in the slot for the applicant's session for the office's hold time. The hold
     the session had before, and any other hold of the same screening, are released in the same
-    transaction. Moving an existing appointment does not need a recent screening."""
+    transaction; the details typed with the session's previous hold come along while that hold
+    lasts (never another browser's). Moving an existing appointment does not need a recent
+    screening."""
     now = now or timezone.now()
     if not moving:
         check_screening(screening, now=now)
     with transaction.atomic(durable=True), bounded_lock_waits():
         # One hold per screening even when its browsers ask at the same moment: they queue here.
         Screening.objects.select_for_update().filter(pk=screening.pk).first()
+        details = held_details(token=replaces, now=now)
         # The session's previous hold and any other of the same screening are given back.
         others = Hold.objects.filter(Q(token=replaces) | Q(screening=screening))
         held = dict(others.values_list("token", "slot_id"))
@@ -204,7 +207,25 @@ def hold_slot(
             screening=screening,
             token=uuid.uuid4(),
             expires_at=now + datetime.timedelta(minutes=slot.office.hold_minutes),
+            details=details,
         )
+
+
+def keep_details(*, token: uuid.UUID | None, details: dict[str, Any], now: datetime.datetime | None = None) -> bool:
+    """Keep what the applicant typed with their hold, for as long as the hold lasts: it goes with
+    the hold when the booking is made, when the place is given back, or when the hold expires
+    (the per-minute purge deletes it). False when the hold has already expired or gone."""
+    if token is None:
+        return False
+    return bool(Hold.objects.filter(token=token, expires_at__gt=now or timezone.now()).update(details=details))
+
+
+def held_details(*, token: uuid.UUID | None, now: datetime.datetime | None = None) -> dict[str, Any] | None:
+    """What was typed with this hold, while it lasts (an expired hold not purged yet has none)."""
+    if token is None:
+        return None
+    held = Hold.objects.filter(token=token, expires_at__gt=now or timezone.now())
+    return held.values_list("details", flat=True).first()
 
 
 def release_hold(*, token: uuid.UUID) -> None:

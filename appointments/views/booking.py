@@ -27,10 +27,17 @@ from appointments.forms import (
     DetailsForm,
     PartySizeForm,
     SlotForm,
-    initial_from_session,
+    initial_from_typed,
 )
 from appointments.models import Appointment, DocumentType, Hold, Office, Slot
-from appointments.services.booking import ApplicantDetails, book_appointment, check_screening, hold_slot
+from appointments.services.booking import (
+    ApplicantDetails,
+    book_appointment,
+    check_screening,
+    held_details,
+    hold_slot,
+    keep_details,
+)
 from appointments.views.common import (
     BOOKING,
     DESK_RETURN,
@@ -258,6 +265,7 @@ def details(request: HttpRequest, screening: ScreeningFacts) -> HttpResponse:
     known = booking.get("known") if isinstance(booking.get("known"), dict) else {}
     # "Change" next to the date of birth and nationality taken from the answers asks for them.
     asking = request.GET.get("change") == "identity" or request.POST.get("identity") == "ask"
+    typed = held_details(token=parse_uuid(booking.get("hold"))) or {}
     form = DetailsForm(
         request.POST or None,
         office=slot.office,
@@ -265,11 +273,14 @@ def details(request: HttpRequest, screening: ScreeningFacts) -> HttpResponse:
         party_size=booking.get("people", 1),
         known={} if asking else known,
         # The number chosen on the page before wins over the one typed with earlier details.
-        initial={**initial_from_session(booking.get("details", {})), "party_size": booking.get("people", 1)},
+        initial={**initial_from_typed(typed), "party_size": booking.get("people", 1)},
     )
     if request.method == "POST" and form.is_valid():
+        held = _keep_with_hold(request, screening, slot, form.as_typed())
+        if held is not None:
+            return held
         # A new booking in this browser (another adult of the family) forgets the one before.
-        save_state(request, BOOKING, details=form.to_session(), key=booking.get("key") or str(uuid.uuid4()), done=None)
+        save_state(request, BOOKING, key=booking.get("key") or str(uuid.uuid4()), done=None)
         return redirect("appointments:check")
     return render(
         request,
@@ -284,6 +295,41 @@ def details(request: HttpRequest, screening: ScreeningFacts) -> HttpResponse:
         },
         status=400 if form.errors else 200,
     )
+
+
+def _keep_with_hold(
+    request: HttpRequest, screening: ScreeningFacts, slot: Slot, values: dict[str, Any]
+) -> HttpResponse | None:
+    """Keep the details with the session's hold (never in the session); None when kept. When the
+    hold ran out while the form was being filled in, the same time is held again if it is free."""
+    booking = session_state(request, BOOKING)
+    if keep_details(token=parse_uuid(booking.get("hold")), details=values):
+        return None
+    if too_many_holds(request):
+        return too_many(request)
+    try:
+        hold = hold_slot(
+            slot_id=slot.pk,
+            screening=screening.load(),
+            replaces=parse_uuid(booking.get("hold")),
+            walk_in=bool(booking.get("walk_in")) and _staff_of(request, slot.office) is not None,
+        )
+    except BookingError as exc:
+        if exc.code == "busy":
+            return busy(request, exc)
+        _forget_hold(request)
+        messages.error(request, exc.message)
+        return redirect("appointments:choose-day", office=slot.office.slug)
+    keep_details(token=hold.token, details=values)
+    save_state(request, BOOKING, slot=hold.slot_id, hold=str(hold.token))
+    return None
+
+
+def _forget_hold(request: HttpRequest) -> None:
+    booking = session_state(request, BOOKING)
+    for name in ("slot", "hold", "key"):
+        booking.pop(name, None)
+    request.session[BOOKING] = booking
 
 
 def _summary_rows(values: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -320,10 +366,26 @@ def check(request: HttpRequest, screening: ScreeningFacts) -> HttpResponse:
         done = Appointment.objects.filter(booking_key=parse_uuid(key)).first()
         if done is not None:
             return show_appointment(request, done)
-    if slot is None or not booking.get("details") or not booking.get("key"):
+    values = held_details(token=parse_uuid(booking.get("hold"))) if slot is not None else None
+    if slot is not None and not values and booking.get("key"):
+        expires = _hold_expiry(request)
+        if expires is not None and expires > timezone.now():
+            # Another time held after the first hold ran out: its details are still to be typed.
+            return redirect("appointments:details")
+        # The details went with the hold when it expired.
+        _forget_hold(request)
+        messages.error(
+            request,
+            _(
+                "Your time was held for %(minutes)s minutes and that time is over: it is free for others again, "
+                "and the details you typed were deleted. Please choose a time and enter your details again."
+            )
+            % {"minutes": slot.office.hold_minutes},
+        )
+        return redirect("appointments:choose-day", office=slot.office.slug)
+    if slot is None or not values or not booking.get("key"):
         messages.error(request, _("Please choose a time and fill in your details first."))
         return redirect("appointments:choose-office")
-    values = booking["details"]
     if request.method == "POST":
         if request.POST.get("key") != booking["key"]:
             messages.error(request, _("Please check your answers again: they changed in another window."))
@@ -379,9 +441,9 @@ def _booking_failed(request: HttpRequest, error: BookingError, slot: Slot) -> Ht
     messages.error(request, error.message)
     if error.code == "invalid":
         return redirect("appointments:details")
-    # Full or no longer bookable: choose another time; the details typed are kept.
+    # Full or no longer bookable: choose another time. The session's hold is kept as the one the
+    # next time replaces, so the details typed come along while it lasts.
     booking = session_state(request, BOOKING)
-    booking.pop("hold", None)
     booking.pop("slot", None)
     request.session[BOOKING] = booking
     return redirect("appointments:choose-day", office=slot.office.slug)

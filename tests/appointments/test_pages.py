@@ -285,19 +285,16 @@ def test_confirm_pressed_twice_or_replayed(booking_client, live_office):
     assert booking_client.get(url("check"))["Location"] == url("appointment")
 
 
-def test_expired_hold_and_full_slot_keeps_the_details(booking_client, live_office):
+def test_a_closed_time_keeps_the_details_while_the_hold_lasts(booking_client, live_office):
     slot = choose(booking_client, live_office)
     booking_client.post(url("details"), details_data(full_name="Ana Lucía Gómez"))
-    Hold.objects.update(expires_at=timezone.now() - datetime.timedelta(seconds=1))
-    Slot.objects.filter(pk=slot.pk).update(capacity=1)  # now full once the hold expired
-    Hold.objects.all().delete()
-    Slot.objects.filter(pk=slot.pk).update(taken=1)  # someone else took the last place
+    day = slot.local_start().date()
+    Closure.objects.create(office=live_office, starts_on=day, ends_on=day, reason="Cierre")  # closed meanwhile
     key = re.search(r'name="key" value="([^"]+)"', booking_client.get(url("check")).content.decode()).group(1)
     response = booking_client.post(url("check"), {"key": key}, follow=True)
     assert response.redirect_chain[-1][0] == url("choose-day", live_office.slug)
-    assert "Este horario ya está completo" in response.content.decode()
     assert not Appointment.objects.exists()
-    # The details are still there once another time is chosen.
+    # The details come along to the next time chosen: the hold they were typed with still lasts.
     choose(booking_client, live_office, slot=Slot.objects.filter(office=live_office).order_by("-starts_at").first())
     assert 'value="Ana Lucía Gómez"' in booking_client.get(url("details")).content.decode()
 
