@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from appointments.models import Appointment
+from appointments.models import Appointment, Office
 from appointments.services.erasure import erase
 from eligibility.models import Screening
 from eligibility.services import minimise_screenings
@@ -62,12 +62,11 @@ def run_retention(*, now: datetime.datetime | None = None, batch: int = BATCH) -
 def _count_days_first(ids: list[int]) -> None:
     """The statistics of these appointments' days are counted before anything is erased (they
     would count the same after, but a day never counted is counted now)."""
-    days: dict[int, set[datetime.date]] = defaultdict(set)
+    days: dict[Office, set[datetime.date]] = defaultdict(set)
     for appointment in Appointment.objects.filter(pk__in=ids).select_related("slot", "office"):
-        days[appointment.office_id].add(appointment.slot.starts_at.astimezone(appointment.office.zone).date())
-    for office_id, wanted in days.items():
-        counted = set(CountedDay.objects.filter(office_id=office_id, day__in=wanted).values_list("day", flat=True))
+        days[appointment.office].add(appointment.slot.starts_at.astimezone(appointment.office.zone).date())
+    for office, wanted in days.items():
+        counted = set(CountedDay.objects.filter(office=office, day__in=wanted).values_list("day", flat=True))
         missing = sorted(wanted - counted)
         if missing:
-            office = Appointment.objects.filter(office_id=office_id).first().office
             refresh_daily_stats(office=office, days=missing)
