@@ -266,6 +266,9 @@ BOOKING_LOCK_TIMEOUT_MS = env.int("BOOKING_LOCK_TIMEOUT_MS", default=3000)
 MANAGE_LOOKUP_RATE = env.str("MANAGE_LOOKUP_RATE", default="10/m")
 # Times held (chosen) per IP address: a person needs a few; a bot holding every place needs many.
 HOLD_RATE = env.str("HOLD_RATE", default="30/m")
+# An appointment opened in a browser (after booking, a lookup or a link) closes after this many
+# minutes without a manage page, with the whole session.
+MANAGE_SESSION_IDLE_MINUTES = env.int("MANAGE_SESSION_IDLE_MINUTES", default=20)
 RATELIMIT_USE_CACHE = "default"
 # Behind a load balancer, the header it sets with the client's address (e.g. HTTP_X_REAL_IP).
 RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="") or None
