@@ -385,9 +385,10 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Logging: one key=value line per event on stderr; query strings and e-mail addresses redacted.
+# Logging: one key=value line per event on stderr; secrets and personal data redacted (core/logging.py).
 # ---------------------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+QUIET_LOG_LEVEL = "INFO" if LOG_LEVEL.upper() == "DEBUG" else LOG_LEVEL
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -406,5 +407,10 @@ LOGGING = {
         # Replace Django's own handlers (no mail_admins: it would mail request data).
         "django": {"handlers": ["stderr"], "level": LOG_LEVEL, "propagate": False},
         "django.server": {"handlers": ["stderr"], "level": LOG_LEVEL, "propagate": False},
+        # At DEBUG, Django writes SQL statements with their values (django.db.backends, when
+        # settings.DEBUG is on) and whole template contexts (django.template, on a missing
+        # variable): both carry what people typed. Never below INFO, whatever LOG_LEVEL says.
+        "django.db.backends": {"level": QUIET_LOG_LEVEL},
+        "django.template": {"level": QUIET_LOG_LEVEL},
     },
 }
