@@ -24,21 +24,34 @@ def manage_token(appointment: Appointment) -> str:
     return f"{appointment.pk}-{appointment.revision}-{_token_mac(appointment.pk, appointment.revision)}"
 
 
-def appointment_from_token(token: str) -> Appointment:
-    invalid = BookingError(
+def invalid_link_error() -> BookingError:
+    return BookingError(
         _(
             "This link is no longer valid: the appointment was changed or cancelled after it was sent. "
             "Use the link in your latest message, or your reference and date of birth."
         ),
         code=ErrorCode.STALE,
     )
+
+
+def signed_parts(token: str) -> tuple[int, int] | None:
+    """The appointment id and revision a token was signed for, or None when its HMAC is not
+    right. Reads nothing from the database: a made-up link learns nothing about appointments."""
     parts = token.split("-")
     if len(parts) != 3 or not all(map(is_ascii_digits, parts[:2])) or len(parts[0]) > 18 or len(parts[1]) > 9:
-        raise invalid
+        return None
     appointment_id, revision = int(parts[0]), int(parts[1])
     if not constant_time_compare(parts[2], _token_mac(appointment_id, revision)):
-        raise invalid
+        return None
+    return appointment_id, revision
+
+
+def appointment_from_token(token: str) -> Appointment:
+    signed = signed_parts(token)
+    if signed is None:
+        raise invalid_link_error()
+    appointment_id, revision = signed
     appointment = Appointment.objects.filter(pk=appointment_id, revision=revision).first()
     if appointment is None or appointment.status != Appointment.Status.BOOKED:
-        raise invalid
+        raise invalid_link_error()
     return appointment

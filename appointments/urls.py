@@ -31,6 +31,7 @@ urlpatterns = [
     path("manage/link/<str:token>/", manage.manage_link, name="manage-link"),
     path("manage/appointment/", manage.appointment, name="appointment"),
     path("manage/appointment/calendar.ics", manage.calendar_file, name="calendar"),
+    path("manage/close/", manage.close, name="close"),
     path("manage/cancel/", manage.cancel, name="cancel"),
     path("manage/delete/", manage.delete_data, name="delete-data"),
     path("manage/move/", manage.move_day, name="move-day"),

@@ -315,6 +315,9 @@ BOOKING_LOCK_TIMEOUT_MS = env.int("BOOKING_LOCK_TIMEOUT_MS", default=3000)
 MANAGE_LOOKUP_RATE = env.str("MANAGE_LOOKUP_RATE", default="10/m")
 # Times held (chosen) per IP address: a person needs a few; a bot holding every place needs many.
 HOLD_RATE = env.str("HOLD_RATE", default="30/m")
+# An appointment opened in a browser (after booking, a lookup or a link) closes after this many
+# minutes without a manage page, with the whole session.
+MANAGE_SESSION_IDLE_MINUTES = env.int("MANAGE_SESSION_IDLE_MINUTES", default=20)
 RATELIMIT_USE_CACHE = "default"
 # Behind a load balancer, the header it sets with the client's address (e.g. HTTP_X_REAL_IP).
 RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="") or None
@@ -443,9 +446,10 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Logging: one key=value line per event on stderr; query strings and e-mail addresses redacted.
+# Logging: one key=value line per event on stderr; secrets and personal data redacted (core/logging.py).
 # ---------------------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+QUIET_LOG_LEVEL = "INFO" if LOG_LEVEL.upper() == "DEBUG" else LOG_LEVEL
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -464,5 +468,10 @@ LOGGING = {
         # Replace Django's own handlers (no mail_admins: it would mail request data).
         "django": {"handlers": ["stderr"], "level": LOG_LEVEL, "propagate": False},
         "django.server": {"handlers": ["stderr"], "level": LOG_LEVEL, "propagate": False},
+        # At DEBUG, Django writes SQL statements with their values (django.db.backends, when
+        # settings.DEBUG is on) and whole template contexts (django.template, on a missing
+        # variable): both carry what people typed. Never below INFO, whatever LOG_LEVEL says.
+        "django.db.backends": {"level": QUIET_LOG_LEVEL},
+        "django.template": {"level": QUIET_LOG_LEVEL},
     },
 }

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_http_methods
 
 from appointments import selectors
 from appointments.errors import BookingError
+from appointments.links import invalid_link_error
 from appointments.models import Appointment, Office
 from core.limits import limited
 
@@ -60,11 +61,63 @@ def parse_uuid(value: Any) -> uuid.UUID | None:
 JUST_BOOKED = "just_booked"
 
 
-def show_appointment(request: HttpRequest, appointment: Appointment) -> HttpResponseRedirect:
-    """Let this session see the appointment, and go to its page."""
-    request.session[MANAGE] = {"id": appointment.pk}
+def show_appointment(request: HttpRequest, appointment: Appointment, *, by_link: bool = False) -> HttpResponseRedirect:
+    """Let this session see the appointment, and go to its page.
+
+    The session gets a new key (whoever learnt the old one, from a shared phone or a planted
+    cookie, sees nothing) and ends after MANAGE_SESSION_IDLE_MINUTES without a manage page; the
+    pages check that time themselves too (`opened_appointment`). A session opened by a signed link
+    keeps the revision it was opened at: a change made elsewhere voids it as it voids the link."""
+    request.session.cycle_key()
+    request.session[MANAGE] = {
+        "id": appointment.pk,
+        "revision": appointment.revision,
+        "by_link": by_link,
+        "seen": int(timezone.now().timestamp()),
+    }
     request.session.pop(MOVE, None)
+    request.session.set_expiry(settings.MANAGE_SESSION_IDLE_MINUTES * 60)
     return redirect("appointments:appointment")
+
+
+def opened_appointment(request: HttpRequest) -> Appointment | None:
+    """The appointment this session may see, or None with a message that says why (nothing opened,
+    closed after being left idle, or opened by a link that a change has voided). Each call counts
+    as activity."""
+    state = session_state(request, MANAGE)
+    now = int(timezone.now().timestamp())
+    seen = state.get("seen")
+    if state.get("id") and not (isinstance(seen, int) and now - seen <= settings.MANAGE_SESSION_IDLE_MINUTES * 60):
+        request.session.pop(MANAGE, None)
+        messages.info(
+            request,
+            _(
+                "For your safety, your appointment was closed on this device after %(minutes)s minutes without "
+                "activity. Enter your reference and date of birth to see it again."
+            )
+            % {"minutes": settings.MANAGE_SESSION_IDLE_MINUTES},
+        )
+        return None
+    appointment = None
+    if state.get("id"):
+        # An appointment whose personal data is erased cannot be opened again.
+        found = Appointment.objects.select_related("slot__office", "screening").filter(erased_at__isnull=True)
+        appointment = found.filter(pk=state["id"]).first()
+    if appointment is None:
+        request.session.pop(MANAGE, None)
+        messages.info(request, _("Enter your reference and date of birth to see your appointment."))
+        return None
+    if state.get("by_link") and appointment.revision != state.get("revision"):
+        request.session.pop(MANAGE, None)
+        messages.error(request, invalid_link_error().message)
+        return None
+    request.session[MANAGE] = {**state, "seen": now}  # saved, so the session's idle time starts again
+    return appointment
+
+
+def changed_here(request: HttpRequest, appointment: Appointment) -> None:
+    """This session changed the appointment itself (cancelled or moved it): it keeps seeing it."""
+    request.session[MANAGE] = {**session_state(request, MANAGE), "revision": appointment.revision}
 
 
 def too_many_holds(request: HttpRequest) -> bool:

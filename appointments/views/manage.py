@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import require_POST, require_safe
 
 from appointments import calendar, selectors
 from appointments.errors import BookingError, ErrorCode
@@ -22,7 +22,7 @@ from appointments.forms import (
     ManageForm,
     SlotForm,
 )
-from appointments.links import appointment_from_token
+from appointments.links import appointment_from_token, signed_parts
 from appointments.models import Appointment, Office, OpeningHours, Slot
 from appointments.services.booking import hold_slot
 from appointments.services.changes import cancel_appointment, move_appointment
@@ -33,7 +33,9 @@ from appointments.views.common import (
     MANAGE,
     MOVE,
     busy,
+    changed_here,
     day_or_redirect,
+    opened_appointment,
     parse_uuid,
     problem,
     session_state,
@@ -43,7 +45,6 @@ from appointments.views.common import (
     with_urls,
 )
 from core.limits import limited
-from core.text import is_ascii_digits
 
 
 @GET_POST
@@ -75,36 +76,45 @@ def manage_link(request: HttpRequest, token: str) -> HttpResponse:
         appointment = appointment_from_token(token)
     except BookingError as exc:
         return problem(request, exc.message, status=400)
-    return show_appointment(request, appointment)
+    return show_appointment(request, appointment, by_link=True)
 
 
 @require_safe
 def short_link(request: HttpRequest, token: str) -> HttpResponse:
-    """The manage link in SMS messages, without a language: continue in the applicant's one."""
-    appointment_id = token.split("-", 1)[0]
-    language = (
-        Appointment.objects.filter(pk=appointment_id).values_list("language", flat=True).first()
-        if is_ascii_digits(appointment_id) and len(appointment_id) <= 18
-        else None
-    )
+    """The manage link in SMS messages, without a language: continue in the applicant's one. The
+    language is read only once the link's HMAC is checked: a made-up or altered link gets the same
+    answer whether its appointment exists or not, and never learns its language."""
+    signed = signed_parts(token)
+    language = Appointment.objects.filter(pk=signed[0]).values_list("language", flat=True).first() if signed else None
     with translation.override(language or settings.LANGUAGE_CODE):
         return redirect("appointments:manage-link", token=token)
 
 
-def _managed(request: HttpRequest) -> Appointment | None:
-    appointment_id = session_state(request, MANAGE).get("id")
-    if not appointment_id:
-        return None
-    # An appointment whose personal data is erased cannot be opened again.
-    found = Appointment.objects.select_related("slot__office", "screening").filter(erased_at__isnull=True)
-    return found.filter(pk=appointment_id).first()
+@require_POST
+def close(request: HttpRequest) -> HttpResponse:
+    """ "Close this appointment on this device": on a shared phone, the next person sees nothing.
+    An applicant's session is emptied and replaced (answers, a booking in progress and the
+    appointment); staff booking on someone's behalf stay signed in."""
+    if request.user.is_authenticated:
+        for name in (MANAGE, MOVE, JUST_BOOKED):
+            request.session.pop(name, None)
+        request.session.cycle_key()
+    else:
+        request.session.flush()
+    messages.success(
+        request,
+        _(
+            "Your appointment is closed on this device. To see it again, use your reference and date of birth, "
+            "or the link in your latest message."
+        ),
+    )
+    return redirect("appointments:manage")
 
 
 def manage_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        appointment = _managed(request)
+        appointment = opened_appointment(request)
         if appointment is None:
-            messages.info(request, _("Enter your reference and date of birth to see your appointment."))
             return redirect("appointments:manage")
         return view(request, appointment, *args, **kwargs)
 
@@ -134,6 +144,7 @@ def appointment(request: HttpRequest, appointment: Appointment) -> HttpResponse:
             "changeable": _changeable(appointment),
             "hours": opening_hours(office),
             "just_booked": request.session.pop(JUST_BOOKED, None) == appointment.pk,
+            "idle_minutes": settings.MANAGE_SESSION_IDLE_MINUTES,
         },
     )
 
@@ -187,9 +198,12 @@ def cancel(request: HttpRequest, appointment: Appointment) -> HttpResponse:
         if not form.is_valid():
             return _change_failed(request, BookingError(_("Please try again."), code=ErrorCode.STALE))
         try:
-            cancel_appointment(appointment_id=appointment.pk, expected_revision=form.cleaned_data["revision"])
+            cancelled = cancel_appointment(
+                appointment_id=appointment.pk, expected_revision=form.cleaned_data["revision"]
+            )
         except BookingError as exc:
             return _change_failed(request, exc)
+        changed_here(request, cancelled)
         # The page itself says it, once: no second message above it.
         return redirect("appointments:appointment")
     return render(
@@ -270,7 +284,7 @@ def move_confirm(request: HttpRequest, appointment: Appointment) -> HttpResponse
         if not form.is_valid():
             return _change_failed(request, BookingError(_("Please try again."), code=ErrorCode.STALE))
         try:
-            move_appointment(
+            moved = move_appointment(
                 appointment_id=appointment.pk,
                 slot_id=new_slot.pk,
                 expected_revision=form.cleaned_data["revision"],
@@ -283,6 +297,7 @@ def move_confirm(request: HttpRequest, appointment: Appointment) -> HttpResponse
                 return redirect("appointments:move-day")
             return _change_failed(request, exc)
         request.session.pop(MOVE, None)
+        changed_here(request, moved)
         messages.success(request, _("Your appointment was moved. Your previous time is free for someone else."))
         return redirect("appointments:appointment")
     return render(

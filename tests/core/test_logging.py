@@ -1,9 +1,11 @@
-"""Log lines never carry query strings or e-mail addresses."""
+"""Log lines never carry query strings, tokens in paths, e-mail addresses, phone or document numbers,
+and keep what is ordinary in a log line (durations, status codes, dates, ids)."""
 
 import logging
 import sys
 
 import pytest
+from django.conf import settings
 
 from core.logging import RedactingFormatter, RedactPersonalData, redact
 
@@ -24,10 +26,45 @@ from core.logging import RedactingFormatter, RedactPersonalData, redact
         ('path="/m/12-3-abcdefghijklmnop/" status=302', 'path="/m/[redacted]/" status=302'),
         ("GET /es/manage/link/12-3-abcdefghijklmnop/", "GET /es/manage/link/[redacted]/"),
         ("GET /es/manage/appointment/", "GET /es/manage/appointment/"),
+        # Document numbers as people and providers write them (issue 12).
+        ("no appointment for P123456789", "no appointment for [number]"),
+        ("document AB-1234567 refused", "document [number] refused"),
+        ("cédula V12345678, NIE X1234567L.", "cédula [number], NIE [number]."),
+        ("lowercase p123456789", "lowercase [number]"),
+        ("DPI 1234 56789 0101", "DPI [number]"),
+        ("cédula 12.345.678 or 1.234.567.890", "cédula [number] or [number]"),
+        ("a run of seven 1234567", "a run of seven [number]"),
+        # National phone numbers.
+        ("destination 5512 3456 unreachable", "destination [number] unreachable"),
+        ("call 5512-3456.", "call [number]."),
+        ("+502 5512-3456 refused", "[number] refused"),
+        ("mobile 300 123 4567 or (02) 234 5678 or 099-123-4567", "mobile [number] or [number] or [number]"),
+        ('{"to": "+57 (300) 123-4567"}', '{"to": "[number]"}'),
     ],
 )
 def test_redact(raw: str, clean: str) -> None:
     assert redact(raw) == clean
+
+
+@pytest.mark.parametrize(
+    "ordinary",
+    [
+        '[01/Dec/2026:10:00:00 +0000] method=GET path="/es/" status=200 bytes=12345678 duration_us=98765432',
+        '"GET /es/book/office/oficina-1/2026-12-02/ HTTP/1.1" 302 0',
+        '"GET /admin/report/ HTTP/1.1" 200 15234',
+        "2026-12-01 10:00:00,123 level=INFO logger=x process=12345 msg=ok",
+        "Task notifications.tasks.send_notification[e1234567-1234-5678-9abc-def012345678] succeeded in 0.012345678s",
+        "closure run skipped run=12 appointment=3456 code=full",
+        "slot generation postponed office=7 reason=busy",
+        "connect 127.0.0.1:54321 timeout=2.5",
+        "Python 3.11.7, Django 5.2.19, HTTP/1.1",
+        "export 0b7c2f2e-5c1a-4d7e-9a63-0c8e3e0a1b2c rows=20000 of 150000",
+        "healthz check=cache state=down error=TimeoutError",
+    ],
+)
+def test_ordinary_log_content_is_kept(ordinary: str) -> None:
+    """Durations, status codes, byte counts, dates, times, ids, UUIDs and versions stay readable."""
+    assert redact(ordinary) == ordinary
 
 
 def test_filter_rewrites_formatted_records() -> None:
@@ -80,3 +117,118 @@ def test_gunicorn_access_lines_are_redacted(capsys: pytest.CaptureFixture[str]) 
         assert "abcdefghijklmnop" not in out
     finally:
         logging.config.dictConfig(settings.LOGGING)
+
+
+# Parameters of URL patterns that are no secret: which office, which question, which day. Any other
+# word a public URL takes from its path must be a secret the redaction removes (below).
+HARMLESS_PARAMETERS = {
+    "appointments:choose-day": "the office's public slug",
+    "appointments:choose-slot": "the office's public slug and a day",
+    "eligibility:question": "the question's key, the same for everyone",
+}
+SAFE_CONVERTERS = {"IntConverter", "UUIDConverter", "IsoDate"}
+
+
+def _routes(resolver=None, prefix: str = "", namespace: str = ""):
+    """Every URL pattern of the project: its route, its name and the kinds of its parameters."""
+    from django.urls import URLResolver, get_resolver
+
+    for entry in (resolver or get_resolver()).url_patterns:
+        route = prefix + str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            yield from _routes(entry, route, f"{namespace}{entry.namespace}:" if entry.namespace else namespace)
+        else:
+            converters = getattr(entry.pattern, "converters", {})
+            kinds = {type(converter).__name__ for converter in converters.values()}
+            if not converters and entry.pattern.regex.groupindex:
+                kinds = {"regex"}
+            yield route, f"{namespace}{entry.name}", kinds
+
+
+def _token_paths() -> list[tuple[str, str]]:
+    """Each token-bearing URL, in every language, with a made-up secret in it."""
+    from django.urls import reverse
+    from django.utils import translation
+
+    secret = "SECRET7token-42-abcdefghijklmnop"
+    paths = [("short-manage-link", reverse("short-manage-link", args=[secret]))]
+    paths.append(("desk:screen", reverse("desk:screen", args=["SECRET7token_abcdefghijklmnop"])))
+    for language, _name in settings.LANGUAGES:
+        with translation.override(language):
+            paths.append(("appointments:manage-link", reverse("appointments:manage-link", args=[secret])))
+    return paths
+
+
+def test_every_url_that_takes_a_word_from_its_path_is_harmless_or_redacted() -> None:
+    """A new URL pattern that carries a token must be added to core.logging.TOKEN_PATH_PREFIXES."""
+    from django.utils import translation
+
+    token_routes = {name for name, _path in _token_paths()}
+    with translation.override("es"):
+        routes = list(_routes())
+    unchecked = [
+        (route, name)
+        for route, name, kinds in routes
+        if kinds - SAFE_CONVERTERS
+        and not name.startswith("admin:")  # behind the sign-in: object ids, app labels
+        and name not in HARMLESS_PARAMETERS
+        and name not in token_routes
+    ]
+    assert not unchecked, "add these to TOKEN_PATH_PREFIXES or HARMLESS_PARAMETERS"
+    assert token_routes <= {name for _route, name, _kinds in routes}
+    assert token_routes == {"short-manage-link", "appointments:manage-link", "desk:screen"}
+
+
+def test_every_token_path_is_redacted_in_both_access_logs(capsys: pytest.CaptureFixture[str]) -> None:
+    """gunicorn's access log, as gunicorn itself writes it with gunicorn.conf.py (its format and
+    its logging), and runserver's request line, for each token-bearing URL in every language."""
+    import datetime
+    import logging.config
+    import runpy
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+    from gunicorn.glogging import Logger
+
+    conf = runpy.run_path(str(settings.BASE_DIR / "gunicorn.conf.py"))
+    cfg = Config()
+    for name in ("accesslog", "access_log_format", "logconfig_dict"):
+        cfg.set(name, conf[name])
+    try:
+        gunicorn_logger = Logger(cfg)
+        for _name, path in _token_paths():
+            environ = {
+                "REQUEST_METHOD": "GET",
+                "RAW_URI": f"{path}?x=1",
+                "SERVER_PROTOCOL": "HTTP/1.1",
+                "PATH_INFO": path,
+                "QUERY_STRING": "x=1",
+            }
+            response = SimpleNamespace(status="302 Found", sent=0, headers=[])
+            gunicorn_logger.access(response, SimpleNamespace(headers=[]), environ, datetime.timedelta(microseconds=900))
+        out = capsys.readouterr().out
+    finally:
+        logging.config.dictConfig(settings.LOGGING)
+    assert out.count("status=302") == len(_token_paths())
+    assert "SECRET7" not in out
+    for _name, path in _token_paths():
+        line = redact(f'"GET {path}?x=1 HTTP/1.1" 302 0')
+        assert "SECRET7" not in line, line
+
+
+def test_sql_and_template_contexts_are_never_logged_even_at_debug() -> None:
+    """LOG_LEVEL=DEBUG turns on every logger but the two that write what people typed."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import django, logging; django.setup(); "
+        "print([logging.getLogger(n).isEnabledFor(logging.DEBUG) for n in "
+        "('django.db.backends', 'django.template', 'django.request', 'appointments')])"
+    )
+    env = {**os.environ, "LOG_LEVEL": "DEBUG", "DJANGO_SETTINGS_MODULE": "movilidad.settings"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=settings.BASE_DIR, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[False, False, True, True]"

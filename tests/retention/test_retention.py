@@ -223,7 +223,7 @@ def test_after_cancelling_the_applicant_deletes_their_own_data(office, published
     appointment = booked_at(office, published, 0, **TYPED)
     client = Client(headers={"accept-language": "en"})
     session = client.session
-    session["manage"] = {"id": appointment.pk}
+    session["manage"] = {"id": appointment.pk, "seen": int(timezone.now().timestamp())}
     session.save()
     # Not cancelled: nothing to delete yet.
     assert client.get("/en/manage/delete/")["Location"] == "/en/manage/appointment/"
