@@ -1,7 +1,12 @@
-"""Staff accounts in the admin: the failed sign-ins with an unlock action, and the authenticator
-apps with a remove action."""
+"""Staff accounts in the admin: the failed sign-ins with an unlock action, the authenticator apps
+with a remove action, and users and roles where nobody changes their own access."""
+
+from typing import Any
 
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
@@ -36,10 +41,26 @@ class ListWithOneActionAdmin(MissingIsNotFoundMixin, admin.ModelAdmin):
 class SignInFailuresAdmin(ListWithOneActionAdmin):
     """Read-only rows of django-axes' counts; unlocking deletes them (program administrators)."""
 
-    list_display = ["username", "ip_address", "failures_since_start", "attempt_time", "locked"]
+    list_display = ["username_tried", "address", "failures", "last_failure", "locked"]
     search_fields = ["username", "ip_address"]
     ordering = ["-attempt_time"]
     actions = ["unlock"]
+
+    @admin.display(description=_("username"), ordering="username")
+    def username_tried(self, row: SignInFailures) -> str:
+        return row.username or "-"
+
+    @admin.display(description=_("network address"), ordering="ip_address")
+    def address(self, row: SignInFailures) -> str:
+        return row.ip_address or "-"
+
+    @admin.display(description=_("wrong passwords"), ordering="failures_since_start")
+    def failures(self, row: SignInFailures) -> int:
+        return row.failures_since_start
+
+    @admin.display(description=_("last wrong password"), ordering="attempt_time")
+    def last_failure(self, row: SignInFailures) -> Any:
+        return row.attempt_time
 
     @admin.display(description=_("locks sign-in now"), boolean=True)
     def locked(self, row: SignInFailures) -> bool:
@@ -61,8 +82,9 @@ class SignInFailuresAdmin(ListWithOneActionAdmin):
 
 
 # django-otp's own admin pages show a device's key and QR code and the recovery codes themselves,
-# and let anyone with the permission add a device with a key they chose for someone else.
-for model in (TOTPDevice, StaticDevice):
+# and let anyone with the permission add a device with a key they chose for someone else. Django's
+# user and group pages are registered again below, with the rules on one's own access.
+for model in (TOTPDevice, StaticDevice, get_user_model(), Group):
     if admin.site.is_registered(model):
         admin.site.unregister(model)
 
@@ -73,11 +95,22 @@ class AuthenticatorAdmin(ListWithOneActionAdmin):
     their recovery codes too and ends their verified sessions: they set up a new one at their
     next sign-in. Nobody but a superuser removes a superuser's."""
 
-    list_display = ["user", "confirmed", "created_at", "last_used_at"]
-    list_filter = ["confirmed"]
+    list_display = ["user", "set_up", "created", "last_used"]
     search_fields = ["user__username"]
     ordering = ["user__username"]
     actions = ["remove"]
+
+    @admin.display(description=_("confirmed with a code"), boolean=True, ordering="confirmed")
+    def set_up(self, device: Authenticator) -> bool:
+        return device.confirmed
+
+    @admin.display(description=_("added"), ordering="created_at")
+    def created(self, device: Authenticator) -> Any:
+        return device.created_at
+
+    @admin.display(description=_("last used"), ordering="last_used_at")
+    def last_used(self, device: Authenticator) -> Any:
+        return device.last_used_at
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Authenticator]:
         queryset = super().get_queryset(request).select_related("user")
@@ -100,3 +133,50 @@ class AuthenticatorAdmin(ListWithOneActionAdmin):
             )
             % {"count": count},
         )
+
+
+# Fields that give access: nobody changes their own (another administrator can).
+OWN_ACCESS = ("is_staff", "is_superuser", "groups", "user_permissions")
+# Superuser status and single permissions: only a superuser grants them (others use the roles).
+SUPERUSERS_ONLY = ("is_superuser", "user_permissions")
+
+
+def _read_only(fields: list[str], extra: tuple[str, ...]) -> list[str]:
+    return list(dict.fromkeys([*fields, *extra]))
+
+
+@admin.register(get_user_model())
+class StaffUserAdmin(UserAdmin):
+    """Django's user admin with two rules: nobody changes their own access (staff and superuser
+    status, roles, permissions), and only a superuser makes someone a superuser, grants single
+    permissions or changes a superuser's account."""
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.pk == request.user.pk:
+            fields = _read_only(fields, OWN_ACCESS)
+        if not request.user.is_superuser:
+            fields = _read_only(fields, SUPERUSERS_ONLY)
+        return fields
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and (obj.pk == request.user.pk or (obj.is_superuser and not request.user.is_superuser)):
+            return False
+        return super().has_delete_permission(request, obj)
+
+
+@admin.register(Group)
+class RoleAdmin(GroupAdmin):
+    """Django's group admin: the permissions of a role you hold are yours, so you cannot change
+    them (another administrator can)."""
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and request.user.groups.filter(pk=obj.pk).exists():
+            fields = _read_only(fields, ("permissions",))
+        return fields

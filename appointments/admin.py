@@ -6,6 +6,7 @@ import datetime
 from typing import Any
 
 import phonenumbers
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
@@ -199,6 +200,25 @@ class OpeningHoursInline(admin.TabularInline):
     extra = 0
 
 
+class OfficeForm(forms.ModelForm):
+    """The office's page. Whoever fills it in cannot add themselves to the office's staff or take
+    themselves off it (another administrator can): nobody widens their own access."""
+
+    acting_user: Any = None
+
+    def clean_staff(self) -> Any:
+        staff = self.cleaned_data["staff"]
+        user = self.acting_user
+        if user is not None:
+            before = self.instance.pk is not None and self.instance.staff.filter(pk=user.pk).exists()
+            if staff.filter(pk=user.pk).exists() != before:
+                raise forms.ValidationError(
+                    _("You cannot add yourself to an office's staff or remove yourself: ask another administrator"),
+                    code="own_assignment",
+                )
+        return staff
+
+
 @admin.register(Office)
 class OfficeAdmin(MissingIsNotFoundMixin, admin.ModelAdmin):
     list_display = ["name", "city", "country", "time_zone", "active"]
@@ -208,6 +228,14 @@ class OfficeAdmin(MissingIsNotFoundMixin, admin.ModelAdmin):
     filter_horizontal = ["pathways", "staff"]
     # desk/admin.py adds the desk settings and counters.
     inlines = [OpeningHoursInline, OfficeEventInline]
+
+    form = OfficeForm
+
+    def get_form(self, request: HttpRequest, obj: Office | None = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        # A class made for this request: who is filling it in.
+        form.acting_user = request.user
+        return form
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Office]:
         return super().get_queryset(request).filter(pk__in=visible_offices(request))

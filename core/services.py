@@ -59,6 +59,12 @@ ROLE_PERMISSIONS = {
         # Who has an authenticator app, and removing a lost one (accounts/admin.py).
         "accounts.view_authenticator",
         "accounts.delete_authenticator",
+        # Users and their roles (never their own; superuser status and single permissions are for
+        # superusers: accounts/admin.py). The roles' permissions are set by ensure_roles.
+        "auth.view_user",
+        "auth.add_user",
+        "auth.change_user",
+        "auth.view_group",
     ],
     # Their own offices' appointments (Office.staff), to find, look at and cancel, and the queue.
     ROLE_OFFICE_STAFF: [

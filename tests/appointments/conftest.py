@@ -146,3 +146,32 @@ def row_locked(row: models.Model) -> Iterator[None]:
     finally:
         release.set()
         holder.join()
+
+
+# An empty inline formset's management form.
+MANAGEMENT = [("TOTAL_FORMS", 0), ("INITIAL_FORMS", 0), ("MIN_NUM_FORMS", 0), ("MAX_NUM_FORMS", 1000)]
+
+
+def office_form(office: Office, **changes: Any) -> dict[str, Any]:
+    """The office's admin page as sent with its current values, with `changes`, and no inline
+    rows (opening hours, the desk's settings and counters, the history)."""
+    return {
+        "name": office.name,
+        "slug": office.slug,
+        "country": str(office.country),
+        "city": office.city,
+        "address_en": office.address_en,
+        "address_es": office.address_es,
+        "time_zone": office.time_zone,
+        "active": "on",
+        "pathways": [p.pk for p in office.pathways.all()],
+        "staff": [user.pk for user in office.staff.all()],
+        "slot_minutes": office.slot_minutes,
+        "min_notice_hours": office.min_notice_hours,
+        "horizon_days": office.horizon_days,
+        "hold_minutes": office.hold_minutes,
+        "max_party_size": office.max_party_size,
+        "reminder_hours": office.reminder_hours,
+        **{f"{inline}-{key}": value for inline in ("hours", "desk", "counters", "events") for key, value in MANAGEMENT},
+        **changes,
+    }

@@ -13,7 +13,7 @@ from appointments.models import Appointment, Closure, OpeningHours, Slot
 from appointments.services.booking import book_appointment
 from appointments.services.slots import generate_slots
 from core.services import ROLE_OFFICE_STAFF, ROLE_PROGRAM_ADMIN, ROLE_SUPERVISOR, ensure_roles
-from tests.appointments.conftest import OfficeFactory, details, key, make_screening
+from tests.appointments.conftest import MANAGEMENT, OfficeFactory, details, key, make_screening, office_form
 from tests.conftest import sign_in
 
 pytestmark = pytest.mark.django_db
@@ -147,9 +147,6 @@ def test_a_closure_ending_before_it_starts_is_refused(two_offices):
     assert not Closure.objects.exists()
 
 
-MANAGEMENT = [("TOTAL_FORMS", 0), ("INITIAL_FORMS", 0), ("MIN_NUM_FORMS", 0), ("MAX_NUM_FORMS", 1000)]
-
-
 def test_changing_opening_hours_in_the_admin_regenerates_the_slots(two_offices):
     (north, _), (in_north, _) = two_offices
     admin, _ = user_in(ROLE_PROGRAM_ADMIN, "programme")
@@ -200,33 +197,12 @@ def test_office_changes_are_in_the_office_s_history_for_good(two_offices):
     (north, _), _ = two_offices
     admin, admin_user = user_in(ROLE_PROGRAM_ADMIN, "programme")
     newcomer = get_user_model().objects.create_user(username="newcomer", is_staff=True)
-    data = {
-        "name": "North office renamed",
-        "slug": north.slug,
-        "country": "CO",
-        "city": north.city,
-        "address_en": north.address_en,
-        "address_es": north.address_es,
-        "time_zone": "America/Bogota",
-        "active": "on",
-        "pathways": [p.pk for p in north.pathways.all()],
-        "staff": [newcomer.pk],
-        "slot_minutes": 30,
-        "min_notice_hours": 24,
-        "horizon_days": 14,
-        "hold_minutes": 10,
-        "max_party_size": 4,
-        "reminder_hours": 24,
-        **{
-            f"{prefix}-{name}": value
-            for prefix in ("hours", "desk", "counters", "events")
-            for name, value in MANAGEMENT
-        },
-        "counters-TOTAL_FORMS": 1,
-        "counters-0-number": 1,
-        "counters-0-active": "on",
-        "counters-0-office": north.pk,
-    }
+    data = office_form(
+        north,
+        name="North office renamed",
+        staff=[newcomer.pk],
+        **{"counters-TOTAL_FORMS": 1, "counters-0-number": 1, "counters-0-active": "on", "counters-0-office": north.pk},
+    )
     response = admin.post(f"/admin/appointments/office/{north.pk}/change/", data)
     assert response.status_code == 302, response.content.decode()[:3000]
     event = north.events.get(action="changed")

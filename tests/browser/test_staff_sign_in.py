@@ -1,6 +1,7 @@
 """Signing in to the admin on a 360-pixel phone, axe-core on every page: the password, setting up
 an authenticator app (QR code and key), a wrong code, the first code, the recovery codes; signing
-in again with the app's code; and the page after too many wrong passwords."""
+in again with the app's code; the page after too many wrong passwords; and a program
+administrator unlocking a username and removing a lost authenticator."""
 
 import re
 
@@ -13,9 +14,9 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import Browser, expect
 
-from core.services import ROLE_SUPERVISOR, ensure_roles
-from tests.browser.conftest import CheckedPage
-from tests.conftest import totp_code
+from core.services import ROLE_PROGRAM_ADMIN, ROLE_SUPERVISOR, ensure_roles
+from tests.browser.conftest import CheckedPage, give_second_factor
+from tests.conftest import authenticator_of, totp_code
 
 PASSWORD = "phone-sign-in-2026"
 PHONE = {"width": 360, "height": 740}
@@ -27,6 +28,21 @@ def supervisor(transactional_db):
     user = get_user_model().objects.create_user(username="telefono", password=PASSWORD, is_staff=True)
     user.groups.add(Group.objects.get(name=ROLE_SUPERVISOR))
     return user
+
+
+def lock_out(username: str) -> None:
+    """As if someone had just tried as many wrong passwords for `username` as the limit allows."""
+    AccessAttempt.objects.create(
+        username=username,
+        ip_address="198.51.100.7",
+        user_agent="elsewhere",
+        http_accept="*/*",
+        path_info="/admin/login/",
+        get_data="",
+        post_data="",
+        failures_since_start=settings.AXES_FAILURE_LIMIT,
+        attempt_time=timezone.now(),
+    )
 
 
 def with_password(browser: Browser, live_server) -> CheckedPage:
@@ -87,17 +103,7 @@ def test_setting_up_and_signing_in_with_a_second_factor(browser: Browser, live_s
 
 
 def test_the_lockout_page_says_when_to_try_again(browser: Browser, live_server, supervisor):
-    AccessAttempt.objects.create(
-        username="telefono",
-        ip_address="198.51.100.7",
-        user_agent="elsewhere",
-        http_accept="*/*",
-        path_info="/admin/login/",
-        get_data="",
-        post_data="",
-        failures_since_start=settings.AXES_FAILURE_LIMIT,
-        attempt_time=timezone.now(),
-    )
+    lock_out("telefono")
     locked = with_password(browser, live_server)
     expect(locked.page.get_by_role("heading", level=1)).to_have_text("Signing in is paused")
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
@@ -106,3 +112,41 @@ def test_the_lockout_page_says_when_to_try_again(browser: Browser, live_server, 
     locked.page.get_by_role("link", name="Back to the sign-in page").click()
     locked.check_accessibility()
     locked.verify()
+
+
+def test_a_program_administrator_unlocks_and_removes_an_authenticator(browser: Browser, live_server, supervisor):
+    """The two lists of Staff accounts, at 1280 px, axe-clean: unlock a username, remove a lost
+    authenticator."""
+    ensure_roles()
+    administrator = get_user_model().objects.create_user(username="programa", password=PASSWORD, is_staff=True)
+    administrator.groups.add(Group.objects.get(name=ROLE_PROGRAM_ADMIN))
+    authenticator_of(administrator)
+    authenticator_of(supervisor)
+    lock_out("telefono")
+    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+    admin = CheckedPage(context.new_page(), live_server.url)
+    admin.goto("/admin/login/?next=/admin/")
+    admin.page.get_by_label("Username").fill("programa")
+    admin.page.get_by_label("Password").fill(PASSWORD)
+    admin.page.get_by_role("button", name="Log in").click()
+    give_second_factor(admin, "programa")
+    admin.check_accessibility()
+
+    admin.page.get_by_role("link", name="Failed sign-ins").first.click()
+    admin.check_accessibility()
+    admin.page.get_by_role("row", name=re.compile("telefono")).get_by_role("checkbox").check()
+    admin.page.get_by_label("Action:").select_option(label="Unlock: forget the selected failed sign-ins")
+    admin.page.get_by_role("button", name="Go").click()
+    admin.check_accessibility()
+    expect(admin.page.get_by_text("1 record of failed sign-ins forgotten")).to_be_visible()
+    assert not AccessAttempt.objects.exists()
+    admin.screenshot("staff-unlocked-1280")
+
+    admin.goto("/admin/accounts/authenticator/")
+    admin.page.get_by_role("row", name=re.compile("telefono")).get_by_role("checkbox").check()
+    admin.page.get_by_label("Action:").select_option(index=1)
+    admin.page.get_by_role("button", name="Go").click()
+    admin.check_accessibility()
+    expect(admin.page.get_by_text("1 authenticator removed, with its recovery codes.")).to_be_visible()
+    assert not TOTPDevice.objects.filter(user=supervisor).exists()
+    admin.verify()
