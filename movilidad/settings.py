@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "appointments",
     "notifications",
     "desk",
+    "allocation",
     "reports",
     "retention",
 ]

@@ -21,6 +21,7 @@ urlpatterns = [
 urlpatterns += i18n_patterns(
     path("", include("eligibility.urls")),
     path("", include("appointments.urls")),
+    path("", include("allocation.urls")),
     path("", include("core.urls")),
     prefix_default_language=True,
 )

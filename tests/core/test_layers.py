@@ -8,7 +8,17 @@ from pathlib import Path
 from django.conf import settings
 
 # Bottom to top. `notifications` reads appointments to write and render messages.
-LAYERS = ["core", "accounts", "eligibility", "appointments", "notifications", "desk", "reports", "retention"]
+LAYERS = [
+    "core",
+    "accounts",
+    "eligibility",
+    "appointments",
+    "notifications",
+    "desk",
+    "allocation",
+    "reports",
+    "retention",
+]
 DECLARED_EXCEPTIONS = {
     ("appointments.services.booking", "notifications.services"),
     ("appointments.services.changes", "notifications.services"),

@@ -1,0 +1,1 @@
+"""Pages of fair allocation: one module per capability."""

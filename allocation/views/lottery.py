@@ -1,0 +1,3 @@
+"""The lottery pages."""
+
+urlpatterns: list = []
