@@ -28,7 +28,7 @@ node_modules/.installed: package.json package-lock.json
 # Bootstrap cut down to the rules the site uses (scripts/build-css.mjs), built again whenever a
 # template or a Python file (widgets, format_html) changes, since either can use another class.
 CSS := build/static/vendor/bootstrap/bootstrap.css
-CSS_SOURCES := $(shell find templates core eligibility appointments notifications desk -name '*.html' -o -name '*.py')
+CSS_SOURCES := $(shell find templates core accounts eligibility appointments notifications desk allocation reports -name '*.html' -o -name '*.py')
 
 $(CSS): $(CSS_SOURCES) scripts/build-css.mjs node_modules/.installed $(VENV)/.runtime-installed
 	PYTHON=$(PY) npm run --silent build

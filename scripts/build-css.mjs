@@ -29,7 +29,7 @@ const [result] = await new PurgeCSS().purge({
   css: ["node_modules/bootstrap/dist/css/bootstrap.min.css"],
   content: [
     "templates/**/*.html",
-    "{core,eligibility,appointments,notifications,desk}/**/*.py",
+    "{core,accounts,eligibility,appointments,notifications,desk,allocation,reports}/**/*.py",
     `${django}/forms/widgets.py`,
     `${django}/forms/templates/django/forms/**/*.html`,
   ],
