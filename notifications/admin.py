@@ -4,14 +4,14 @@ failed ones (through the same service as the worker)."""
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from appointments.admin import AppointmentAdmin, OfficeFilter, office_time, visible_offices
 from core.admin import MissingIsNotFoundMixin
-from core.text import normalise_code
+from core.text import is_ascii_digits, normalise_code
 from notifications.models import Notification
 from notifications.services import resend
 
@@ -19,16 +19,23 @@ from notifications.services import resend
 class MessageOfficeFilter(OfficeFilter):
     office_field = "appointment__office_id"
 
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        office = self.value()
+        if not office or not is_ascii_digits(office):
+            return queryset
+        return queryset.filter(Q(appointment__office_id=office) | Q(appointment__isnull=True, office_id=office))
+
 
 @admin.register(Notification)
 class NotificationAdmin(MissingIsNotFoundMixin, admin.ModelAdmin):
-    list_display = ["appointment", "kind", "channel", "status", "due", "attempts", "sent"]
+    list_display = ["appointment", "office", "kind", "channel", "status", "due", "attempts", "sent"]
     list_filter = ["status", "kind", "channel", MessageOfficeFilter]
-    list_select_related = ["appointment__office"]
+    list_select_related = ["appointment__office", "office"]
     search_fields = ["=appointment__reference"]
     actions = ["send_again"]
     fields = [
         "appointment",
+        "office",
         "kind",
         "channel",
         "recipient",
@@ -43,7 +50,12 @@ class NotificationAdmin(MissingIsNotFoundMixin, admin.ModelAdmin):
     readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Notification]:
-        return super().get_queryset(request).filter(appointment__office__in=visible_offices(request))
+        offices = visible_offices(request)
+        return (
+            super()
+            .get_queryset(request)
+            .filter(Q(appointment__office__in=offices) | Q(appointment__isnull=True, office__in=offices))
+        )
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
         search_term = normalise_code(search_term)
@@ -51,11 +63,11 @@ class NotificationAdmin(MissingIsNotFoundMixin, admin.ModelAdmin):
 
     @admin.display(description=_("due"), ordering="due_at")
     def due(self, notification: Notification) -> str:
-        return office_time(notification.appointment.office, notification.due_at)
+        return office_time(notification.about_office, notification.due_at)
 
     @admin.display(description=_("sent"), ordering="sent_at")
     def sent(self, notification: Notification) -> str:
-        return office_time(notification.appointment.office, notification.sent_at)
+        return office_time(notification.about_office, notification.sent_at)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -87,7 +99,7 @@ class NotificationInline(admin.TabularInline):
 
     @admin.display(description=_("sent"))
     def sent(self, notification: Notification) -> str:
-        return office_time(notification.appointment.office, notification.sent_at)
+        return office_time(notification.about_office, notification.sent_at)
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -5,7 +5,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from appointments.models import Appointment
+from appointments.models import Appointment, Office
 
 
 class Notification(models.Model):
@@ -16,6 +16,10 @@ class Notification(models.Model):
         REMINDER = "reminder", _("Reminder")
         LAST_REMINDER = "last_reminder", _("Last reminder")
         TURN = "turn", _("Your turn (ticket called)")
+        # Messages to a person who has no appointment yet (notify_person): no appointment row.
+        PHONE_CODE = "phone_code", _("Phone code")
+        WAITLIST = "waitlist", _("Waitlist")
+        LOTTERY = "lottery", _("Lottery")
 
     class Channel(models.TextChoices):
         SMS = "sms", _("SMS")
@@ -29,14 +33,23 @@ class Notification(models.Model):
         CANCELLED = "cancelled", _("Cancelled")
 
     appointment = models.ForeignKey(
-        Appointment, verbose_name=_("appointment"), on_delete=models.CASCADE, related_name="notifications"
+        Appointment,
+        verbose_name=_("appointment"),
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        null=True,
+        blank=True,
+    )
+    # The office a message to a person without an appointment is about (its staff see it).
+    office = models.ForeignKey(
+        Office, verbose_name=_("office"), on_delete=models.PROTECT, related_name="+", null=True, blank=True
     )
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
     recipient = models.CharField(_("recipient"), max_length=254)
     language = models.CharField(_("language"), max_length=8)
     # The appointment's start when the message was written: a reminder exists once per time.
-    appointment_time = models.DateTimeField(_("appointment time"))
+    appointment_time = models.DateTimeField(_("appointment time"), null=True, blank=True)
     due_at = models.DateTimeField(_("due"))
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
@@ -59,6 +72,12 @@ class Notification(models.Model):
             models.UniqueConstraint(
                 fields=["appointment", "kind", "channel", "appointment_time"], name="notifications_once_per_time"
             ),
+            # A message belongs to an appointment (with its time) or, without one, to an office.
+            models.CheckConstraint(
+                condition=Q(appointment__isnull=False, appointment_time__isnull=False)
+                | Q(appointment__isnull=True, office__isnull=False),
+                name="notifications_appointment_or_office",
+            ),
             models.CheckConstraint(
                 condition=Q(status__in=["pending", "sending", "sent", "failed", "cancelled"]),
                 name="notifications_status_valid",
@@ -67,4 +86,9 @@ class Notification(models.Model):
         indexes = [models.Index(fields=["status", "due_at"], name="notifications_due")]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} · {self.get_channel_display()} · {self.appointment}"
+        return f"{self.get_kind_display()} · {self.get_channel_display()} · {self.appointment or self.office}"
+
+    @property
+    def about_office(self) -> Office:
+        """The office whose time and staff the message belongs to."""
+        return self.appointment.office if self.appointment_id else self.office

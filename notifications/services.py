@@ -109,6 +109,33 @@ def notify(
     return list(Notification.objects.filter(pk__in=ids))
 
 
+def notify_person(
+    *,
+    kind: str,
+    office: Office,
+    phone: str,
+    language: str,
+    details: dict | None = None,
+    now: datetime.datetime | None = None,
+) -> Notification:
+    """Write an SMS to a person who has no appointment (yet): a phone code, waitlist or lottery
+    news. Its text is `templates/notifications/person/<kind>.sms.txt`, rendered in `language`
+    with `details` and the office; it is sent once the caller's transaction commits."""
+    now = now or timezone.now()
+    row = Notification.objects.create(
+        office=office,
+        kind=kind,
+        channel=Channel.SMS,
+        recipient=phone,
+        language=language,
+        due_at=now,
+        queued_at=now,
+        details=details or {},
+    )
+    transaction.on_commit(lambda: enqueue([row.pk]))
+    return row
+
+
 def cancel_reminders(*, appointment: Appointment) -> int:
     """Reminders not sent yet will not be: the appointment was cancelled or moved."""
     return Notification.objects.filter(
@@ -234,6 +261,19 @@ def erase_recipients(*, appointment_ids: list[int]) -> int:
     return messages.update(recipient="", last_error="", details={})
 
 
+def erase_person_messages(*, before: datetime.datetime, batch: int = 500) -> int:
+    """The anonymiser of messages to people without an appointment (phone codes, waitlist and
+    lottery news), run by `retention`: written before `before`, they keep kind, times and status,
+    not who they went to nor what they said."""
+    erased = 0
+    old = Notification.objects.filter(appointment__isnull=True, created_at__lt=before).exclude(recipient="")
+    while ids := list(old.order_by("pk").values_list("pk", flat=True)[:batch]):
+        messages = Notification.objects.filter(pk__in=ids)
+        messages.filter(status=Status.PENDING).update(status=Status.CANCELLED)
+        erased += messages.update(recipient="", last_error="", details={})
+    return erased
+
+
 def manage_url(appointment: Appointment) -> str:
     return f"{settings.SITE_URL}/m/{manage_token(appointment)}/"
 
@@ -333,7 +373,9 @@ def send(*, notification_id: int, now: datetime.datetime | None = None) -> str:
     )
     if not claimed:
         return "skipped"
-    notification = Notification.objects.get(pk=notification_id)
+    notification = Notification.objects.select_related("office").get(pk=notification_id)
+    if notification.appointment_id is None:
+        return _send_to_person(notification, now)
     with transaction.atomic():
         # Read under the row lock: a move or cancellation in progress is waited for, so what is
         # checked below is what holds.
@@ -362,6 +404,30 @@ def send(*, notification_id: int, now: datetime.datetime | None = None) -> str:
         provider_id = deliver(notification, rendered)
     except DeliveryError as exc:
         return _failed(notification, exc, now)
+    except Exception as exc:
+        logger.exception("message not sent notification=%s", notification.pk)
+        return _failed(notification, DeliveryError(f"unexpected {type(exc).__name__}", permanent=False), now)
+    return _finish(notification, Status.SENT, sent_at=timezone.now(), provider_id=provider_id)
+
+
+def render_person(notification: Notification) -> str:
+    """The SMS to a person without an appointment, in their language and the office's time."""
+    office = notification.office
+    with translation.override(notification.language), timezone.override(office.zone):
+        context = {"details": notification.details, "office": office, "site_url": settings.SITE_URL}
+        text = render_to_string(f"notifications/person/{notification.kind}.sms.txt", context)
+    return to_gsm7(" ".join(text.split()))
+
+
+def _send_to_person(notification: Notification, now: datetime.datetime) -> str:
+    expires = notification.details.get("expires_at")
+    if expires and datetime.datetime.fromisoformat(expires) <= now:
+        return _finish(notification, Status.CANCELLED, error="what the message offered expired before it was sent")
+    try:
+        text = render_person(notification)
+        provider_id = get_backend().send(to=notification.recipient, text=text, reference=sms_reference(notification))
+    except SmsError as exc:
+        return _failed(notification, DeliveryError(exc.reason, permanent=exc.permanent), now)
     except Exception as exc:
         logger.exception("message not sent notification=%s", notification.pk)
         return _failed(notification, DeliveryError(f"unexpected {type(exc).__name__}", permanent=False), now)

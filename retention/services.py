@@ -7,6 +7,9 @@ batches by a nightly task (like pretix's data shredders, one per kind of data).
   transaction their messages' recipients, errors and details.
 - Screenings: reduced to what booking and the statistics need once they are used for a booking,
   and after SCREENING_RETENTION_DAYS when never used (`eligibility.services.minimise_screenings`).
+- Messages to people without an appointment (phone codes, waitlist and lottery news) lose their
+  recipient and details after SCREENING_RETENTION_DAYS (`notifications.services.
+  erase_person_messages`).
 
 The daily statistics are counted first and stay. Every step is idempotent and skips rows another
 request holds, so the run is safe while the site is in use."""
@@ -22,6 +25,7 @@ from appointments.models import Appointment, Office
 from appointments.services.erasure import erase
 from eligibility.models import Screening
 from eligibility.services import minimise_screenings
+from notifications.services import erase_person_messages
 from reports.models import CountedDay
 from reports.services import refresh_daily_stats
 
@@ -56,6 +60,7 @@ def run_retention(*, now: datetime.datetime | None = None, batch: int = BATCH) -
     while ids := list(due.order_by("pk").values_list("pk", flat=True)[:batch]):
         done["screenings"] += minimise_screenings(ids=ids, now=now)
         done["batches"] += 1
+    done["person_messages"] += erase_person_messages(before=unused_before, batch=batch)
     return dict(done)
 
 
