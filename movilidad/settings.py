@@ -374,7 +374,9 @@ OFFICIAL_ADDRESS = env.str("OFFICIAL_ADDRESS", default=urllib.parse.urlsplit(SIT
 # ---------------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost/")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    # Messages are files in one folder shared by the web process, the worker and beat.
+    # Messages are files in one folder shared by the web process, the worker and beat, each
+    # renamed into the folder once whole (core/broker.py).
+    CELERY_BROKER_TRANSPORT = "core.broker:Transport"
     FILESYSTEM_BROKER_DIR = env.path("FILESYSTEM_BROKER_DIR", default=VAR_DIR / "broker")
     for folder in ("queue", "control"):
         Path(FILESYSTEM_BROKER_DIR, folder).mkdir(parents=True, exist_ok=True)
