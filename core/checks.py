@@ -3,7 +3,7 @@
 from typing import Any
 
 from django.contrib.staticfiles import finders
-from django.core.checks import CheckMessage, Error, Tags, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 # Written by `npm run build` (scripts/build-css.mjs) from the templates; not in git.
 BUILT_CSS = "vendor/bootstrap/bootstrap.css"
@@ -23,3 +23,26 @@ def built_css_exists(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
             )
         ]
     return []
+
+
+@register(Tags.security, deploy=True)
+def messages_not_written_to_files(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """The file backends (make run, benchmarks) keep every message, its recipient and its manage
+    link on disk, where retention never erases them: not for production."""
+    from django.conf import settings
+
+    found = []
+    if settings.SMS_BACKEND == "notifications.sms.FileBackend":
+        found.append("SMS_BACKEND")
+    if settings.EMAIL_BACKEND == "django.core.mail.backends.filebased.EmailBackend":
+        found.append("EMAIL_URL")
+    if not found:
+        return []
+    return [
+        Warning(
+            f"Messages are written to files ({', '.join(found)}): phone numbers, e-mail addresses and manage "
+            "links would stay on disk, out of reach of retention.",
+            hint="Set SMS_BACKEND=notifications.sms.HttpBackend with SMS_HTTP_URL, and EMAIL_URL=smtp+tls://...",
+            id="core.W001",
+        )
+    ]

@@ -87,8 +87,13 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @require_safe
 def privacy(request: HttpRequest) -> HttpResponse:
     # The notice says the numbers the code uses (a test ties them together).
-    days = {"retention_days": settings.RETENTION_DAYS, "screening_days": settings.SCREENING_RETENTION_DAYS}
-    return render(request, "core/privacy.html", days)
+    numbers = {
+        "retention_days": settings.RETENTION_DAYS,
+        "screening_days": settings.SCREENING_RETENTION_DAYS,
+        "session_hours": settings.SESSION_HOURS,
+        "manage_minutes": settings.MANAGE_SESSION_IDLE_MINUTES,
+    }
+    return render(request, "core/privacy.html", numbers)
 
 
 @require_safe

@@ -180,6 +180,10 @@ SESSION_COOKIE_HTTPONLY = True
 # Sessions are read from the cache (Redis) and written through to the database.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_COOKIE_SAMESITE = "Lax"
+# A session (the screener's answers, a booking in progress, an open appointment) ends this many
+# hours after its last change, and the hourly task deletes it: no answer waits weeks in a row.
+SESSION_HOURS = env.int("SESSION_HOURS", default=3)
+SESSION_COOKIE_AGE = SESSION_HOURS * 3600
 CSRF_COOKIE_HTTPONLY = True
 CSRF_FAILURE_VIEW = "core.views.csrf_failure"
 

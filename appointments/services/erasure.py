@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from appointments.models import Appointment, AppointmentEvent
+from appointments.models import ACTIVE_STATUSES, Appointment, AppointmentEvent
 from notifications.services import erase_recipients
 
 # Age bands (lowest age of each), as reports count them.
@@ -29,12 +29,15 @@ def age_band(born: datetime.date | None, on: datetime.date) -> str:
     return next(band for lowest, band in AGE_BANDS if age >= lowest)
 
 
-def erase(*, ids: list[int], now: datetime.datetime, condition: Q) -> list[int]:
+def erase(*, ids: list[int], now: datetime.datetime, condition: Q, wait: bool = False) -> list[int]:
     """Erase the personal data of these appointments where `condition` still holds under the lock;
-    returns the ids erased. Idempotent: erased rows are skipped."""
+    returns the ids erased. Idempotent: erased rows are skipped. Rows another request holds are
+    skipped (left for the next run), or waited for with `wait`. An appointment still active
+    (booked, checked in, called) is never erased: its document is what keeps it the only one."""
     with transaction.atomic():
         locked = list(
-            Appointment.objects.select_for_update(skip_locked=True, of=("self",))
+            Appointment.objects.select_for_update(skip_locked=not wait, of=("self",))
+            .exclude(status__in=ACTIVE_STATUSES)
             .filter(condition, pk__in=ids, erased_at__isnull=True)
             .select_related("slot")
             .only("pk", "date_of_birth", "age_band", "slot__starts_at", "office__time_zone")
@@ -74,4 +77,5 @@ def _erase_trail(ids: list[int]) -> None:
 def erase_own_data(*, appointment: Appointment, now: datetime.datetime | None = None) -> bool:
     """The person deletes their own data after cancelling: only a cancelled appointment."""
     now = now or timezone.now()
-    return bool(erase(ids=[appointment.pk], now=now, condition=Q(status=Appointment.Status.CANCELLED)))
+    cancelled = Q(status=Appointment.Status.CANCELLED)
+    return bool(erase(ids=[appointment.pk], now=now, condition=cancelled, wait=True))

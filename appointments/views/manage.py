@@ -318,7 +318,9 @@ def delete_data(request: HttpRequest, appointment: Appointment) -> HttpResponse:
     if request.method == "POST":
         if not form.is_valid() or form.cleaned_data["revision"] != appointment.revision:
             return _change_failed(request, BookingError(_("Please try again."), code=ErrorCode.STALE))
-        erase_own_data(appointment=appointment)
+        if not erase_own_data(appointment=appointment):
+            # Changed meanwhile (booked again from another device): nothing was deleted.
+            return _change_failed(request, BookingError(_("Please try again."), code=ErrorCode.STALE))
         # Nothing left to show: this browser no longer has an appointment open.
         request.session.pop(MANAGE, None)
         return render(request, "appointments/manage/delete_data.html", {"deleted": True})

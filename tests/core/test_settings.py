@@ -18,6 +18,8 @@ PRODUCTION = {
     "CELERY_BROKER_URL": os.environ["CELERY_BROKER_URL"],
     "EMAIL_URL": "smtp+tls://mailer:secret@smtp.movilidad.example:587",
     "SITE_URL": "https://movilidad.example",
+    "SMS_BACKEND": "notifications.sms.HttpBackend",
+    "SMS_HTTP_URL": "https://sms.provider.example/messages",
 }
 
 
@@ -123,3 +125,13 @@ def test_check_deploy_warns_when_production_turns_the_second_factor_off(db: None
     env = {**PRODUCTION, "DATABASE_URL": database_url(), "STAFF_OTP_REQUIRED": "false"}
     result = run_python("manage.py", "check", "--deploy", env=env)
     assert "accounts.W001" in result.stdout + result.stderr
+
+
+def test_check_deploy_warns_when_messages_would_be_written_to_files(db: None) -> None:
+    """Files keep recipients and manage links on disk, where retention never erases them."""
+    env = {**PRODUCTION, "DATABASE_URL": database_url(), "EMAIL_URL": "file:///tmp/mail"}
+    del env["SMS_BACKEND"]
+    result = run_python("manage.py", "check", "--deploy", env=env)
+    output = result.stdout + result.stderr
+    assert "core.W001" in output
+    assert "SMS_BACKEND, EMAIL_URL" in output

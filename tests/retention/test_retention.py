@@ -209,9 +209,15 @@ def test_an_erased_appointment_cannot_be_looked_up(office, published) -> None:
 @pytest.mark.django_db
 def test_the_privacy_notice_says_the_numbers_the_code_uses(client, settings) -> None:
     settings.RETENTION_DAYS, settings.SCREENING_RETENTION_DAYS = 45, 12
+    settings.SESSION_HOURS, settings.MANAGE_SESSION_IDLE_MINUTES = 5, 25
     html = " ".join(client.get("/en/privacy/").content.decode().split())
+    assert "at most 5 hours after your last step" in html
+    assert "closes after 25 minutes without activity" in html
     assert "45 days after your appointment" in html
     assert "after 12 days we keep only" in html
+    spanish = " ".join(client.get("/es/privacy/").content.decode().split())
+    assert "45 días después de su cita" in spanish
+    assert "después de 12 días" in spanish
     settings.RETENTION_DAYS = 90
     assert "90 days after your appointment" in " ".join(client.get("/en/privacy/").content.decode().split())
 
@@ -251,3 +257,87 @@ def test_after_cancelling_the_applicant_deletes_their_own_data(office, published
     assert set(Notification.objects.filter(appointment=appointment).values_list("recipient", flat=True)) == {""}
     # This browser no longer has it open, nor does any other.
     assert client.get("/en/manage/appointment/")["Location"] == "/en/manage/"
+
+
+@pytest.mark.django_db
+def test_old_appointments_still_active_are_left_and_counted(office, published, settings) -> None:
+    """Two appointments of one document, past RETENTION_DAYS yet still booked (the end of their
+    day never ran): erasing both would give them the same empty document and break the one
+    active appointment per document rule, failing every night. They are left and counted."""
+    first = booked_at(office, published, 0, document_number="AC1000001", document_type="passport")
+    shift(first, days_ago=100)
+    second = booked_at(office, published, 1, document_number="AC1000002", document_type="passport")
+    shift(second, days_ago=100)
+    served = booked_at(office, published, 2, document_number="AC1000003")
+    shift(served, days_ago=100)
+    Appointment.objects.filter(pk__in=[first.pk, second.pk]).update(status="booked")
+    done = run_retention()
+    assert (done["appointments"], done["still_active"]) == (1, 2)
+    assert Appointment.objects.filter(pk__in=[first.pk, second.pk], erased_at__isnull=True).count() == 2
+    assert Appointment.objects.get(pk=served.pk).erased_at is not None
+
+
+def release_once_someone_waits(release: threading.Event) -> None:
+    """Let the row go once another session is waiting for it (read from PostgreSQL, no timing)."""
+    try:
+        with connection.cursor() as cursor:
+            for _poll in range(10_000):
+                cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+                if cursor.fetchone()[0]:
+                    break
+    finally:
+        release.set()
+        connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_one_s_own_data_waits_for_a_row_another_request_holds(office, published) -> None:
+    """The person pressed "delete": the page says deleted only when it is (it waits for the row
+    another request holds, instead of skipping it as the nightly run does)."""
+    from appointments.services.changes import cancel_appointment
+
+    appointment = booked_at(office, published, 0, **TYPED)
+    cancelled = cancel_appointment(appointment_id=appointment.pk, expected_revision=appointment.revision)
+    client = Client(headers={"accept-language": "en"})
+    session = client.session
+    session["manage"] = {"id": appointment.pk, "seen": int(timezone.now().timestamp())}
+    session.save()
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_row() -> None:
+        try:
+            with transaction.atomic():
+                Appointment.objects.select_for_update().get(pk=appointment.pk)
+                holding.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    other = threading.Thread(target=hold_the_row)
+    other.start()
+    assert holding.wait(timeout=10)
+    threading.Thread(target=release_once_someone_waits, args=(release,)).start()
+    try:
+        done = client.post("/en/manage/delete/", {"revision": cancelled.revision})
+    finally:
+        release.set()
+        other.join()
+    assert "Your information is deleted" in done.content.decode()
+    assert Appointment.objects.get(pk=appointment.pk).erased_at is not None
+
+
+@pytest.mark.django_db
+def test_answers_in_a_session_last_at_most_session_hours_after_the_last_step(client, published, settings) -> None:
+    """The date of birth answered (half of the lookup secret) and the other answers of an abandoned
+    screener or booking leave with the session, SESSION_HOURS after the last step, not weeks later."""
+    from django.contrib.sessions.models import Session
+
+    from tests.eligibility.test_flow import GUATEMALAN_WITH_PETITION, Q, answer_all
+
+    client.get(Q)
+    answer_all(client, GUATEMALAN_WITH_PETITION)
+    session = Session.objects.get(session_key=client.session.session_key)
+    assert "date_of_birth" in str(session.get_decoded())
+    assert session.expire_date <= timezone.now() + datetime.timedelta(hours=settings.SESSION_HOURS)
+    assert settings.SESSION_HOURS <= 24
+    assert f"Max-Age={settings.SESSION_HOURS * 3600}" in str(client.cookies["sessionid"].output())
