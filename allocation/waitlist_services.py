@@ -151,11 +151,12 @@ def _sms(entry: WaitlistEntry, event: str, now: datetime.datetime, **details: An
     )
 
 
-def _when(slot: Slot, moment: datetime.datetime, language: str) -> str:
-    """A time as the SMS says it, in the person's language and the office's time."""
+def _when(slot: Slot, moment: datetime.datetime, language: str, *, hour_only: bool = False) -> str:
+    """A time as the SMS says it, in the person's language and the office's time: the day as
+    the other SMS write it (templates/notifications/sms.txt), or only the hour (an offer's end,
+    within the hour)."""
     with translation.override(language):
-        # The SMS's own date format (templates/notifications/sms.txt).
-        return date_format(moment.astimezone(slot.office.zone), _("D j M H:i"))
+        return date_format(moment.astimezone(slot.office.zone), "H:i" if hour_only else _("D j M H:i"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -373,7 +374,7 @@ def _hold_for(entry: WaitlistEntry, slot: Slot, now: datetime.datetime) -> None:
         "offer",
         now,
         when=_when(slot, slot.starts_at, entry.language),
-        until=_when(slot, expires, entry.language),
+        until=_when(slot, expires, entry.language, hour_only=expires - now <= datetime.timedelta(hours=12)),
         url=place_url(token, entry.language),
         expires_at=expires.isoformat(),
     )

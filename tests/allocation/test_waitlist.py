@@ -582,3 +582,40 @@ def test_the_lifecycle_table_refuses_what_it_does_not_list(full_office, publishe
     assert error.value.code == WaitlistErrorCode.GONE
     entry.refresh_from_db()
     assert entry.status == Status.WAITING
+
+
+# ---------------------------------------------------------------------------------------------
+# The SMS
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("language", ["es", "en", "ht"])
+def test_each_waitlist_sms_fits_one_part_in_the_person_s_language(full_office, published, settings, language):
+    from notifications.services import render_person
+    from notifications.sms import gsm7_length
+
+    settings.SITE_URL = "https://citas.example.org"
+    full_office.city = "Ciudad de Guatemala"
+    full_office.save()
+    first = join(full_office, published, 1, language=language)
+    second = join(full_office, published, 2, language=language)
+    cancel_appointment(appointment_id=full_office.appointment.pk)
+    services.offer_freed_place(slot_id=full_office.slot.pk)
+    services.pass_on_expired_offers(now=timezone.now() + datetime.timedelta(minutes=settings.WAITLIST_OFFER_MINUTES))
+    services.lapse_old_entries(now=timezone.now() + datetime.timedelta(days=8))
+    rows = Notification.objects.filter(kind=Notification.Kind.WAITLIST).order_by("pk")
+    events = {(row.recipient, row.details["event"]): row for row in rows}
+    assert set(events) == {
+        (first.phone.as_e164, "joined"),
+        (second.phone.as_e164, "joined"),
+        (first.phone.as_e164, "offer"),
+        (first.phone.as_e164, "missed"),
+        (second.phone.as_e164, "lapsed"),
+    }
+    for (_phone, event), row in events.items():
+        text = render_person(row)
+        assert row.details["url"] in text, event
+        assert "Ciudad de Guatemala" in text
+        assert gsm7_length(text) <= 160, (event, text)
+    offer = render_person(events[(first.phone.as_e164, "offer")])
+    local = full_office.slot.local_start()
+    assert f"{local:%H:%M}" in offer
+    assert f"{local.day} " in offer
