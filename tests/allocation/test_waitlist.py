@@ -168,7 +168,7 @@ def join_by_pages(client, office, **overrides: str):
 def test_join_the_waitlist(booking_client, full_office):
     page = booking_client.get(url("allocation:waitlist-join", full_office.slug))
     assert page.status_code == 200
-    assert "0 people are waiting now." in page.content.decode()
+    assert "Nobody is waiting yet: you would be first." in page.content.decode()
     response = join_by_pages(booking_client, full_office)
     assert response.status_code == 302
     assert response["Location"] == url("allocation:waitlist-joined")
@@ -187,7 +187,7 @@ def test_join_the_waitlist(booking_client, full_office):
     assert "/en/waitlist/place/" in message["url"]
     page = booking_client.get(url("allocation:waitlist-joined")).content.decode()
     assert "You are on the waitlist" in page
-    assert "0 people are ahead of you." in page
+    assert "You are first on the list." in page
     # The link in the SMS opens the same place on the list.
     assert "You are on the waitlist" in booking_client.get(message["url"].split("example.org")[-1]).content.decode()
 
@@ -619,3 +619,15 @@ def test_each_waitlist_sms_fits_one_part_in_the_person_s_language(full_office, p
     local = full_office.slot.local_start()
     assert f"{local:%H:%M}" in offer
     assert f"{local.day} " in offer
+
+
+def test_the_place_page_says_how_many_are_ahead(client, full_office, published):
+    join(full_office, published, 1)
+    second = join(full_office, published, 2)
+    link = re.sub(r"^https?://[^/]+", "", messages_of(second)[0]["url"])
+    page = client.get(link).content.decode()
+    assert "1 person is ahead of you." in page
+    assert "Leave the waitlist" in page
+    assert client.post(link, {"action": "leave"}).status_code == 200
+    second.refresh_from_db()
+    assert second.status == Status.LEFT
