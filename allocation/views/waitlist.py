@@ -9,12 +9,14 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
 from allocation import waitlist_services as services
 from allocation.models import WaitlistEntry
 from allocation.waitlist_services import WaitlistError, WaitlistErrorCode
 from appointments import selectors
+from appointments.errors import BookingError
 from appointments.forms import DetailsForm, PartySizeForm
 from appointments.models import Office
 from appointments.views.booking import ScreeningFacts, booking_view
@@ -90,7 +92,11 @@ def details(request: HttpRequest, screening: ScreeningFacts, office: str) -> Htt
     status = 400 if form.is_bound else 200
     if request.method == "POST" and form.is_valid():
         try:
-            entry, _token = services.join_waitlist(office=chosen, screening=screening.load(), values=form.as_typed())
+            loaded = screening.load()
+        except BookingError as exc:
+            return problem(request, exc.message, restart=True)
+        try:
+            entry, _token = services.join_waitlist(office=chosen, screening=loaded, values=form.as_typed())
         except WaitlistError as exc:
             if exc.code == WaitlistErrorCode.SCREENING:
                 return problem(request, exc.message, restart=True)
@@ -122,10 +128,11 @@ def _joined_entry(request: HttpRequest) -> WaitlistEntry | None:
 
 
 @require_safe
+@never_cache
 def joined(request: HttpRequest) -> HttpResponse:
     """The confirmation: on the list, how many are ahead, what happens next, how to leave."""
     entry = _joined_entry(request)
-    if entry is None:
+    if entry is None or entry.status not in (Status.WAITING, Status.OFFERED):
         return problem(request, services.gone_message(), status=404)
     return render(request, "allocation/waitlist/place.html", _place_context(entry, token=None))
 
@@ -151,10 +158,12 @@ def _leave(request: HttpRequest, entry: WaitlistEntry) -> HttpResponse:
 def _place_context(entry: WaitlistEntry, *, token: str | None) -> dict[str, Any]:
     offered = entry.status == Status.OFFERED and entry.offer_expires_at > timezone.now()
     return {
+        # Seen from the page after joining (no link): the offer is taken with the SMS's link.
+        "offer_sent": offered and token is None,
         "entry": entry,
         "office": entry.office,
         "token": token,
-        "offered": offered,
+        "offered": offered and token is not None,
         "waiting": entry.status == Status.WAITING,
         "ahead": services.position(entry) if entry.status == Status.WAITING else 0,
         "slot": entry.offer_slot if offered else None,
@@ -162,6 +171,7 @@ def _place_context(entry: WaitlistEntry, *, token: str | None) -> dict[str, Any]
 
 
 @GET_POST
+@never_cache
 def place(request: HttpRequest, token: str) -> HttpResponse:
     """The page of the SMS's link: the place on the list (leave it), or the place offered (take
     it, or "No thanks"). A wrong or used link gets a 404 that says what to do."""

@@ -631,3 +631,26 @@ def test_the_place_page_says_how_many_are_ahead(client, full_office, published):
     assert client.post(link, {"action": "leave"}).status_code == 200
     second.refresh_from_db()
     assert second.status == Status.LEFT
+
+
+def test_the_page_after_joining_sends_an_offer_to_the_sms_link(booking_client, full_office):
+    join_by_pages(booking_client, full_office)
+    entry = WaitlistEntry.objects.get()
+    cancel_appointment(appointment_id=full_office.appointment.pk)
+    services.offer_freed_place(slot_id=full_office.slot.pk)
+    page = booking_client.get(url("allocation:waitlist-joined"))
+    assert page.status_code == 200
+    assert "We sent you an SMS with a link to take it." in page.content.decode()
+    assert "Take this place" not in page.content.decode()
+    assert "no-cache" in page["Cache-Control"] or "no-store" in page["Cache-Control"]
+    services.decline_offer(entry_id=entry.pk)
+    assert booking_client.get(url("allocation:waitlist-joined")).status_code == 404
+
+
+def test_a_screening_gone_while_joining_is_a_page_not_an_error(booking_client, full_office):
+    booking_client.post(url("allocation:waitlist-join", full_office.slug), {"party_size": "2"})
+    booking_client.screening.delete()
+    response = booking_client.post(url("allocation:waitlist-details", full_office.slug), form_data())
+    assert response.status_code == 400
+    assert "Answer the questions" in response.content.decode()
+    assert not WaitlistEntry.objects.exists()
