@@ -21,7 +21,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
@@ -450,6 +450,24 @@ def lapse_old_entries(*, now: datetime.datetime | None = None) -> int:
             _lapse(entry, now)
             lapsed += 1
     return lapsed
+
+
+def close_booked_entries(*, now: datetime.datetime | None = None) -> int:
+    """People waiting who booked an appointment by themselves meanwhile leave the list."""
+    now = now or timezone.now()
+    booked = Appointment.objects.filter(
+        status__in=ACTIVE_STATUSES,
+        document_type=OuterRef("document_type"),
+        document_number=OuterRef("document_number"),
+        document_country=OuterRef("document_country"),
+    )
+    closed = 0
+    with transaction.atomic(durable=True):
+        entries = WaitlistEntry.objects.select_for_update(skip_locked=True, of=("self",))
+        for entry in entries.filter(Exists(booked), status=Status.WAITING).order_by("pk")[:500]:
+            change_status(entry, Action.BOOKED_ELSEWHERE, now=now)
+            closed += 1
+    return closed
 
 
 def offer_free_places(*, now: datetime.datetime | None = None, per_office: int = 20) -> int:

@@ -22,10 +22,12 @@ def offer_freed_place(slot_id: int) -> int | None:
 
 @shared_task
 def waitlist_upkeep() -> dict[str, int]:
-    """Offers not taken in time pass on, answers too old leave the list, free places are offered."""
+    """Offers not taken in time pass on; answers too old, and people who booked by themselves, leave
+    the list; free places are offered."""
     return {
         "missed": waitlist_services.pass_on_expired_offers(),
         "lapsed": waitlist_services.lapse_old_entries(),
+        "booked": waitlist_services.close_booked_entries(),
         "offered": waitlist_services.offer_free_places(),
     }
 

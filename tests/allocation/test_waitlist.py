@@ -654,3 +654,13 @@ def test_a_screening_gone_while_joining_is_a_page_not_an_error(booking_client, f
     assert response.status_code == 400
     assert "Answer the questions" in response.content.decode()
     assert not WaitlistEntry.objects.exists()
+
+
+def test_people_who_booked_by_themselves_leave_the_list(full_office, published):
+    entry, other = join(full_office, published, 1), join(full_office, published, 2)
+    book(add_slot(full_office, days=4), make_screening(published), entry.document_number, phone="+573007776655")
+    assert services.close_booked_entries() == 1
+    entry.refresh_from_db()
+    other.refresh_from_db()
+    assert (entry.status, other.status) == (Status.BOOKED, Status.WAITING)
+    assert services.close_booked_entries() == 0
