@@ -65,6 +65,7 @@ ROLE_PERMISSIONS = {
         "auth.add_user",
         "auth.change_user",
         "auth.view_group",
+        "allocation.view_waitlistentry",
     ],
     # Their own offices' appointments (Office.staff), to find, look at and cancel, and the queue.
     ROLE_OFFICE_STAFF: [
@@ -79,6 +80,8 @@ ROLE_PERMISSIONS = {
         "appointments.view_closure",
         "notifications.view_notification",
         "notifications.change_notification",
+        # Their office's waitlist, read-only (allocation/admin/waitlist.py).
+        "allocation.view_waitlistentry",
     ],
     # Every office: figures, opening hours and closures.
     ROLE_SUPERVISOR: [
@@ -106,6 +109,8 @@ ROLE_PERMISSIONS = {
         "desk.view_counter",
         # Figures and exports of every office, without personal data.
         "reports.view_reports",
+        # Every office's waitlist, read-only.
+        "allocation.view_waitlistentry",
     ],
 }
 

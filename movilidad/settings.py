@@ -323,6 +323,9 @@ HOLD_RATE = env.str("HOLD_RATE", default="30/m")
 # An appointment opened in a browser (after booking, a lookup or a link) closes after this many
 # minutes without a manage page, with the whole session.
 MANAGE_SESSION_IDLE_MINUTES = env.int("MANAGE_SESSION_IDLE_MINUTES", default=20)
+# A place freed at a full office is held for the first person on its waitlist this long (the
+# SMS's link to take it works until then), then passes to the next.
+WAITLIST_OFFER_MINUTES = env.int("WAITLIST_OFFER_MINUTES", default=60)
 RATELIMIT_USE_CACHE = "default"
 # Behind a load balancer, the header it sets with the client's address (e.g. HTTP_X_REAL_IP).
 RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="") or None
@@ -420,6 +423,12 @@ CELERY_BEAT_SCHEDULE = {
     },
     "purge-expired-holds": {
         "task": "appointments.tasks.purge_expired_holds",
+        "schedule": 60,
+    },
+    # Waitlist offers not taken in time pass on; answers too old leave the list; free places
+    # (new days, places nobody took) are offered to the people waiting.
+    "waitlist-upkeep": {
+        "task": "allocation.tasks.waitlist.waitlist_upkeep",
         "schedule": 60,
     },
     "schedule-reminders": {

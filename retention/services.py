@@ -10,6 +10,8 @@ batches by a nightly task (like pretix's data shredders, one per kind of data).
 - Messages to people without an appointment (phone codes, waitlist and lottery news) lose their
   recipient and details after SCREENING_RETENTION_DAYS (`notifications.services.
   erase_person_messages`).
+- Waitlist entries that left the list lose their name, document, phone and details after
+  SCREENING_RETENTION_DAYS (`allocation.waitlist_services.erase_waitlist_entries`).
 
 The daily statistics are counted first and stay. Every step is idempotent and skips rows another
 request holds, so the run is safe while the site is in use."""
@@ -22,6 +24,7 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from allocation.waitlist_services import erase_waitlist_entries
 from appointments.models import ACTIVE_STATUSES, Appointment, Office
 from appointments.services.erasure import erase
 from eligibility.models import Screening
@@ -69,6 +72,7 @@ def run_retention(*, now: datetime.datetime | None = None, batch: int = BATCH) -
         done["screenings"] += minimise_screenings(ids=ids, now=now)
         done["batches"] += 1
     done["person_messages"] += erase_person_messages(before=unused_before, batch=batch)
+    done["waitlist_entries"] += erase_waitlist_entries(before=unused_before, now=now, batch=batch)
     return dict(done)
 
 

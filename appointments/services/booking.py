@@ -23,6 +23,7 @@ from appointments.models import Appointment, AppointmentEvent, Closure, Hold, Of
 from appointments.services import lifecycle, places
 from appointments.services.erasure import age_band
 from appointments.services.places import bounded_lock_waits, places_changed
+from appointments.signals import freed_on_commit
 from core.text import foreign_alphanumerics, has_letter, hidden_characters, normalise_code, normalise_name
 from eligibility.models import Screening
 from eligibility.services import minimise_screenings
@@ -232,8 +233,9 @@ def release_hold(*, token: uuid.UUID) -> None:
     with transaction.atomic(durable=True), bounded_lock_waits():
         slot_id = places.hold_slot_id(token)
         if slot_id is not None:
-            places.lock_slots(slot_id)
+            slot = places.lock_slots(slot_id)[slot_id]
             places.release_held_place(token)
+            freed_on_commit(office_id=slot.office_id, slot_id=slot_id)
 
 
 def purge_expired_holds(*, now: datetime.datetime | None = None) -> int:
@@ -249,6 +251,8 @@ def purge_expired_holds(*, now: datetime.datetime | None = None) -> int:
                 places.purge_expired_in(slot, now)
                 purged += before - slot.taken
                 places_changed(slot.office_id)
+                if slot.taken < before:
+                    freed_on_commit(office_id=slot.office_id, slot_id=slot_id)
     return purged
 
 

@@ -16,6 +16,7 @@ from appointments.models import Appointment, AppointmentEvent, Hold
 from appointments.services import lifecycle, places
 from appointments.services.booking import check_slot_bookable
 from appointments.services.places import bounded_lock_waits
+from appointments.signals import freed_on_commit
 from notifications.models import Notification
 from notifications.services import cancel_reminders, notify, schedule_reminders_for
 
@@ -56,6 +57,7 @@ def cancel_appointment(
             appointment, Transition.CANCEL, actor=actor, now=now, update_fields=("cancelled_at",), **data
         )
         places.release_place(appointment.slot_id)
+        freed_on_commit(office_id=appointment.office_id, slot_id=appointment.slot_id)
         cancel_reminders(appointment=appointment)
         notify(appointment=appointment, kind=Notification.Kind.CANCELLED, now=now)
         return appointment
@@ -87,6 +89,7 @@ def move_appointment(
             places.purge_expired_in(slot, now)
             places.take_place(slot)
         places.release_place(appointment.slot_id)
+        freed_on_commit(office_id=appointment.office_id, slot_id=appointment.slot_id)
         previous = appointment.slot_id
         appointment.slot = slot
         lifecycle.change_status(

@@ -177,6 +177,8 @@ def choose_day(request: HttpRequest, screening: ScreeningFacts, office: str) -> 
             "days": with_urls(days, lambda day: reverse("appointments:choose-slot", args=[chosen.slug, day.date])),
             "back_url": reverse("appointments:choose-office"),
             "moving": False,
+            # Every day full: the page offers the office's waitlist (allocation, by URL name).
+            "full": not any(day.places_left for day in days),
         },
     )
 
