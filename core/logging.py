@@ -14,7 +14,7 @@ _QUERY_STRING = re.compile(r"(?P<path>/[^\s\"'?]*)\?[^\s\"']*")
 # signed manage link (/<language>/manage/link/<token>/) and the calling screen's key
 # (/screen/<key>/). tests/core/test_logging.py walks the URL patterns and fails on a new one that
 # takes a word from the path without being listed here or named harmless there.
-TOKEN_PATH_PREFIXES = ("/m/", "/manage/link/", "/screen/")
+TOKEN_PATH_PREFIXES = ("/m/", "/manage/link/", "/screen/", "/lottery-offer/")
 _PATH_SECRET = re.compile("(?P<prefix>" + "|".join(map(re.escape, TOKEN_PATH_PREFIXES)) + r")[^/\s\"'?]+")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 # Phone and document numbers, in the shapes people and providers write them. Each pattern is

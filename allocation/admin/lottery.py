@@ -1,1 +1,77 @@
-"""The lottery."""
+"""The lottery in the admin: staff and supervisors create draws for the offices they see, and
+see each draw's window, published hash, seed (once drawn), order and who was offered a place,
+confirmed it or let it pass. Requests are read-only: they change through the services."""
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from allocation import lottery_services
+from allocation.models.lottery import Draw, LotteryRequest
+from appointments.admin import OfficeFilter, office_time, visible_offices
+
+__all__ = ["DrawAdmin"]
+
+
+class LotteryRequestInline(admin.TabularInline):
+    model = LotteryRequest
+    fields = ["position", "number", "full_name", "status", "slot", "offered_at", "offer_expires_at", "booked_at"]
+    readonly_fields = fields
+    ordering = ["position", "number"]
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class DrawForm(forms.ModelForm):
+    class Meta:
+        model = Draw
+        fields = ["office", "opens_at", "closes_at", "period_start", "period_end"]
+
+
+@admin.register(Draw)
+class DrawAdmin(admin.ModelAdmin):
+    form = DrawForm
+    list_display = ["office", "window", "period_start", "period_end", "status", "places"]
+    list_filter = [OfficeFilter, "status"]
+    readonly_fields = ["status", "seed_hash", "revealed_seed", "places", "drawn_at", "created_by"]
+    inlines = [LotteryRequestInline]
+
+    @admin.display(description=_("request window"))
+    def window(self, draw: Draw) -> str:
+        return f"{office_time(draw.office, draw.opens_at)} – {office_time(draw.office, draw.closes_at)}"
+
+    @admin.display(description=_("seed (shown after the draw)"))
+    def revealed_seed(self, draw: Draw) -> str:
+        return draw.seed if draw.status == Draw.Status.DRAWN else "-"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Draw]:
+        return super().get_queryset(request).select_related("office").filter(office__in=visible_offices(request))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Draw | None = None) -> list[str]:
+        # Once the window is open, its terms are published: they no longer change.
+        fixed = list(self.readonly_fields)
+        if obj is not None and obj.status != Draw.Status.SCHEDULED:
+            fixed += ["office", "opens_at", "closes_at", "period_start", "period_end"]
+        return fixed
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "office":
+            kwargs["queryset"] = visible_offices(request)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Draw | None = None) -> bool:
+        return super().has_delete_permission(request, obj) and (obj is None or obj.status == Draw.Status.SCHEDULED)
+
+    def save_model(self, request: HttpRequest, obj: Draw, form: Any, change: bool) -> None:
+        lottery_services.save_draw(draw=obj, actor=request.user)

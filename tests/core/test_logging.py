@@ -125,6 +125,11 @@ HARMLESS_PARAMETERS = {
     "appointments:choose-day": "the office's public slug",
     "appointments:choose-slot": "the office's public slug and a day",
     "eligibility:question": "the question's key, the same for everyone",
+    "allocation:lottery": "the office's public slug",
+    "allocation:lottery-people": "the office's public slug",
+    "allocation:lottery-request": "the office's public slug",
+    "allocation:lottery-requested": "the office's public slug",
+    "allocation:lottery-numbers": "the office's public slug and the draw's id",
 }
 SAFE_CONVERTERS = {"IntConverter", "UUIDConverter", "IsoDate"}
 
@@ -156,6 +161,7 @@ def _token_paths() -> list[tuple[str, str]]:
     for language, _name in settings.LANGUAGES:
         with translation.override(language):
             paths.append(("appointments:manage-link", reverse("appointments:manage-link", args=[secret])))
+            paths.append(("allocation:lottery-offer", reverse("allocation:lottery-offer", args=[secret])))
     return paths
 
 
@@ -176,7 +182,7 @@ def test_every_url_that_takes_a_word_from_its_path_is_harmless_or_redacted() -> 
     ]
     assert not unchecked, "add these to TOKEN_PATH_PREFIXES or HARMLESS_PARAMETERS"
     assert token_routes <= {name for _route, name, _kinds in routes}
-    assert token_routes == {"short-manage-link", "appointments:manage-link", "desk:screen"}
+    assert token_routes == {"short-manage-link", "appointments:manage-link", "desk:screen", "allocation:lottery-offer"}
 
 
 def test_every_token_path_is_redacted_in_both_access_logs(capsys: pytest.CaptureFixture[str]) -> None:
