@@ -44,7 +44,8 @@ ROLE_MODELS = {
     + [("notifications", "notification")]
     + [("desk", model) for model in ("desksettings", "counter", "ticket")]
     # The export log to read, the reports and exports with personal data.
-    + [("reports", "exportlog")],
+    + [("reports", "exportlog")]
+    + [("allocation", "draw"), ("allocation", "lotteryrequest")],
 }
 
 # Finer grants, as "app_label.codename".
@@ -79,6 +80,12 @@ ROLE_PERMISSIONS = {
         "appointments.view_closure",
         "notifications.view_notification",
         "notifications.change_notification",
+        # The lottery draws of their offices (allocation/admin/lottery.py): create, see the
+        # hash, the seed once drawn and the result. Requests are read-only.
+        "allocation.view_draw",
+        "allocation.add_draw",
+        "allocation.change_draw",
+        "allocation.view_lotteryrequest",
     ],
     # Every office: figures, opening hours and closures.
     ROLE_SUPERVISOR: [
@@ -106,6 +113,12 @@ ROLE_PERMISSIONS = {
         "desk.view_counter",
         # Figures and exports of every office, without personal data.
         "reports.view_reports",
+        # The lottery draws of their offices (allocation/admin/lottery.py): create, see the
+        # hash, the seed once drawn and the result. Requests are read-only.
+        "allocation.view_draw",
+        "allocation.add_draw",
+        "allocation.change_draw",
+        "allocation.view_lotteryrequest",
     ],
 }
 
