@@ -148,7 +148,7 @@ def test_the_hash_is_published_when_the_window_opens_and_matches_the_seed_reveal
         request_for(draw, published, n)
     lottery_services.run_draw(draw_id=draw.pk, now=after_close(draw))
     after = Client().get(f"/en/lottery/{office.slug}/").content.decode()
-    revealed = re.search(r"Secret number, revealed after the draw:\s*<code[^>]*>([0-9a-f]{64})<", after)
+    revealed = re.search(r"Secret number, revealed after the draw:\s*<span[^>]*>([0-9a-f]{64})<", after)
     assert revealed is not None
     assert hashlib.sha256(revealed.group(1).encode("ascii")).hexdigest() == draw.seed_hash
     assert draw.seed_hash in after
