@@ -418,6 +418,9 @@ def confirm_offer(*, token: str, now: datetime.datetime | None = None) -> Appoin
         booking_key=request.booking_key,
         hold=request.hold_token,
         now=now,
+        # The screening was recent enough when the request was made; the draw's wait is not the
+        # person's.
+        screened_by=request.created_at,
     )
     with transaction.atomic(durable=True):
         request = LotteryRequest.objects.select_for_update().get(pk=request.pk)

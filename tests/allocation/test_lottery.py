@@ -478,3 +478,51 @@ def test_retention_erases_the_personal_data_of_requests(published, settings):
     assert (made.full_name, made.document_number, str(made.phone), made.details) == ("", "", "", {})
     assert made.number
     assert made.position is None
+
+
+def test_a_winner_confirms_even_when_the_draws_wait_made_their_answers_old(published, settings):
+    """The answers were recent enough when the request was made; the wait for the draw is not the
+    person's doing, so confirming does not ask for the questions again."""
+    office = lottery_office()
+    draw = make_draw(office)
+    made = request_for(draw, published, 1)
+    made.screening.__class__.objects.filter(pk=made.screening_id).update(
+        created_at=made.created_at - datetime.timedelta(days=settings.SCREENING_VALID_DAYS, hours=-12)
+    )
+    drawn_at = after_close(draw)
+    lottery_services.run_draw(draw_id=draw.pk, now=drawn_at)
+    appointment = lottery_services.confirm_offer(token=token_of(offers("won")[0]), now=drawn_at + 23 * HOUR)
+    assert appointment.status == Appointment.Status.BOOKED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_requests_for_one_document_at_the_same_moment_get_one_row_and_a_clear_answer(published):
+    import threading
+
+    from django.db import connections
+
+    office = lottery_office()
+    draw = make_draw(office)
+    screenings = [make_screening(published, created_at=timezone.now() - HOUR).pk for _ in range(4)]
+    start = threading.Barrier(4)
+    answers: list[str] = []
+
+    def ask(n: int) -> None:
+        try:
+            start.wait(10)
+            lottery_services.submit_request(
+                draw_id=draw.pk, screening_id=screenings[n], values=values(n, document_number="P7777777")
+            )
+            answers.append("made")
+        except lottery_services.LotteryError as exc:
+            answers.append(exc.code)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=ask, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answers) == ["duplicate_document"] * 3 + ["made"]
+    assert LotteryRequest.objects.count() == 1
