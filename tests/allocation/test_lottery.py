@@ -526,3 +526,32 @@ def test_two_requests_for_one_document_at_the_same_moment_get_one_row_and_a_clea
         thread.join()
     assert sorted(answers) == ["duplicate_document"] * 3 + ["made"]
     assert LotteryRequest.objects.count() == 1
+
+
+def test_the_check_in_the_docs_confirms_a_real_draw_and_refuses_a_changed_one(published, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "lottery.md").read_text(encoding="utf-8")
+    script = tmp_path / "check_draw.py"
+    script.write_text(re.search(r"```python\n(.*?)```", docs, re.DOTALL).group(1), encoding="utf-8")
+    office = lottery_office()
+    draw = make_draw(office)
+    hash_seen_before = draw.seed_hash
+    for n in range(5):
+        request_for(draw, published, n)
+    lottery_services.run_draw(draw_id=draw.pk, now=after_close(draw))
+    text = Client().get(f"/en/lottery/{office.slug}/draw/{draw.pk}/numbers.txt").content.decode()
+    listing = tmp_path / "draw.txt"
+    listing.write_text(text, encoding="utf-8")
+    run = [sys.executable, str(script), str(listing)]
+    checked = subprocess.run([*run, hash_seen_before], capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.startswith("OK: 5 requests")
+    assert subprocess.run([*run, "0" * 64], capture_output=True, check=False).returncode != 0
+    lines = text.splitlines()
+    body = [line for line in lines if not line.startswith("#")]
+    swapped = [line for line in lines if line.startswith("#")] + [body[1], body[0], *body[2:]]
+    listing.write_text("\n".join(swapped) + "\n", encoding="utf-8")
+    assert subprocess.run([*run, hash_seen_before], capture_output=True, check=False).returncode != 0
