@@ -285,7 +285,7 @@ def _fill_offers(
 def _offer(request: LotteryRequest, slot: Slot, now: datetime.datetime, *, event: str) -> None:
     expires = now + datetime.timedelta(hours=settings.LOTTERY_CONFIRM_HOURS)
     hold = Hold.objects.create(slot=slot, screening=None, token=uuid.uuid4(), expires_at=expires)
-    token = secrets.token_urlsafe(24)
+    token = secrets.token_urlsafe(16)  # 128 bits, 22 characters: a short SMS link
     change_status(
         request,
         Status.OFFERED,
