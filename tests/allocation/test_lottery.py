@@ -415,7 +415,7 @@ def staff_in(role: str, name: str) -> tuple[Client, Any]:
 def test_staff_see_only_their_offices_draws_and_supervisors_see_every_draw(published):
     north, south = lottery_office(name="North office"), lottery_office(name="South office")
     in_north, in_south = make_draw(north), make_draw(south)
-    request_for(in_north, published, 1)
+    asked_north, asked_south = request_for(in_north, published, 1), request_for(in_south, published, 2)
     lottery_services.run_draw(draw_id=in_north.pk, now=after_close(in_north))
     in_north.refresh_from_db()
     staff, user = staff_in(ROLE_OFFICE_STAFF, "counter")
@@ -429,6 +429,13 @@ def test_staff_see_only_their_offices_draws_and_supervisors_see_every_draw(publi
     assert in_north.seed_hash in text
     assert in_north.seed in text
     assert staff.get(f"/admin/allocation/draw/{in_south.pk}/change/").status_code in (302, 404)
+    requests = staff.get(f"/admin/allocation/lotteryrequest/?draw__id__exact={in_north.pk}")
+    assert requests.status_code == 200
+    assert asked_north.number in requests.content.decode()
+    everything = staff.get("/admin/allocation/lotteryrequest/").content.decode()
+    assert asked_north.number in everything
+    assert asked_south.number not in everything
+    assert staff.get(f"/admin/allocation/lotteryrequest/{asked_south.pk}/change/").status_code in (302, 404)
     # Nor can they create one for another office.
     created = staff.post(
         "/admin/allocation/draw/add/",
