@@ -562,3 +562,23 @@ def test_the_check_in_the_docs_confirms_a_real_draw_and_refuses_a_changed_one(pu
     swapped = [line for line in lines if line.startswith("#")] + [body[1], body[0], *body[2:]]
     listing.write_text("\n".join(swapped) + "\n", encoding="utf-8")
     assert subprocess.run([*run, hash_seen_before], capture_output=True, check=False).returncode != 0
+
+
+def test_a_place_freed_by_a_cancellation_goes_down_the_order(published):
+    from appointments.services.changes import cancel_appointment
+
+    office = lottery_office()
+    draw = make_draw(office)
+    for n in range(2):
+        request_for(draw, published, n)
+    drawn_at = after_close(draw)
+    lottery_services.run_draw(draw_id=draw.pk, now=drawn_at)
+    first, second = LotteryRequest.objects.order_by("position")
+    appointment = lottery_services.confirm_offer(token=token_of(offers("won")[0]), now=drawn_at + HOUR)
+    assert lottery_services.offer_freed_places(now=drawn_at + 2 * HOUR) == 0
+    cancel_appointment(appointment_id=appointment.pk, now=drawn_at + 3 * HOUR)
+    assert lottery_services.offer_freed_places(now=drawn_at + 4 * HOUR) == 1
+    second.refresh_from_db()
+    assert second.status == LotteryRequest.Status.OFFERED
+    assert second.slot_id == first.slot_id
+    assert [n.recipient for n in offers("passed_down")] == [second.phone.as_e164]
