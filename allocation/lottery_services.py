@@ -15,7 +15,7 @@ import hmac
 import logging
 import secrets
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -249,7 +249,7 @@ def _period_slots(draw: Draw, now: datetime.datetime) -> list[int]:
 
 
 def _fill_offers(
-    draw: Draw, now: datetime.datetime, *, event: str, releasing: list[LotteryRequest] = ()
+    draw: Draw, now: datetime.datetime, *, event: str, releasing: Sequence[LotteryRequest] = ()
 ) -> tuple[int, set[int]]:
     """Inside the caller's transaction, the draw locked: give back the places of `releasing`
     offers, then offer every free place of the period to the next requests in the order. Returns
@@ -258,7 +258,7 @@ def _fill_offers(
     if not slot_ids:
         return 0, set()
     # Locked in id order, as every booking locks them: no crosswise waits.
-    locked = places.lock_slots(*slot_ids) if slot_ids else {}
+    locked = places.lock_slots(*slot_ids)
     for request in releasing:
         places.release_held_place(request.hold_token)
         if request.slot_id in locked:
@@ -323,7 +323,7 @@ def _tell(
     notify_person(
         kind=Notification.Kind.LOTTERY,
         office=office,
-        phone=str(request.phone.as_e164 if hasattr(request.phone, "as_e164") else request.phone),
+        phone=request.phone.as_e164,
         language=request.language,
         details=details,
         now=now,

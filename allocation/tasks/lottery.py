@@ -19,13 +19,13 @@ def run_lotteries() -> dict[str, int]:
     done = {"opened": 0, "drawn": 0, "passed": 0, "offered": 0, "busy": 0}
     due = Draw.objects.filter(status=Draw.Status.SCHEDULED, opens_at__lte=now)
     for draw_id in list(due.values_list("pk", flat=True)):
-        lottery_services.open_draw(draw_id=draw_id, now=now)
-        done["opened"] += 1
+        opened = lottery_services.open_draw(draw_id=draw_id, now=now)
+        done["opened"] += opened is not None and opened.status == Draw.Status.OPEN
     closed = Draw.objects.filter(status=Draw.Status.OPEN, closes_at__lte=now)
     for draw_id in list(closed.values_list("pk", flat=True)):
         try:
-            lottery_services.run_draw(draw_id=draw_id, now=now)
-            done["drawn"] += 1
+            drawn = lottery_services.run_draw(draw_id=draw_id, now=now)
+            done["drawn"] += drawn is not None and drawn.status == Draw.Status.DRAWN
         except BookingError:
             done["busy"] += 1  # a slot's lock not given in time: the next run draws it
     try:

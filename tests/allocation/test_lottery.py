@@ -137,7 +137,8 @@ def test_the_hash_is_published_when_the_window_opens_and_matches_the_seed_reveal
     page = Client().get(f"/en/lottery/{office.slug}/").content.decode()
     assert draw.seed_hash == ""
     assert "SHA-256" not in page
-    run_lotteries()  # the beat opens the window that is due
+    assert run_lotteries()["opened"] == 1  # the beat opens the window that is due
+    assert run_lotteries()["opened"] == 0  # and only once
     draw.refresh_from_db()
     assert draw.status == Draw.Status.OPEN
     assert len(draw.seed) == 64
