@@ -221,7 +221,7 @@ class OfficeForm(forms.ModelForm):
 
 @admin.register(Office)
 class OfficeAdmin(MissingIsNotFoundMixin, admin.ModelAdmin):
-    list_display = ["name", "city", "country", "time_zone", "active"]
+    list_display = ["name", "city", "country", "time_zone", "active", "allocation"]
     list_filter = ["active", "country"]
     search_fields = ["name", "city", "slug"]
     prepopulated_fields = {"slug": ["name"]}

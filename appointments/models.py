@@ -28,6 +28,10 @@ def validate_time_zone(value: str) -> None:
 
 
 class Office(models.Model):
+    class Allocation(models.TextChoices):
+        FIRST_COME = "first_come", _("First come, first served")
+        LOTTERY = "lottery", _("Lottery: a draw among the requests made during a window")
+
     name = models.CharField(_("name"), max_length=120)
     slug = models.SlugField(_("slug"), unique=True)
     country = CountryField(_("host country"))
@@ -76,6 +80,14 @@ class Office(models.Model):
         default=6,
         validators=[MinValueValidator(1), MaxValueValidator(20)],
         help_text=_("People attending, the applicant included."),
+    )
+    # In lottery mode the booking pages send people to the office's lottery page (allocation/).
+    allocation = models.CharField(
+        _("allocation of places"),
+        max_length=12,
+        choices=Allocation.choices,
+        default=Allocation.FIRST_COME,
+        help_text=_("With a lottery, people request a place during a window and a published draw decides."),
     )
 
     class Meta:

@@ -15,7 +15,7 @@ _QUERY_STRING = re.compile(r"(?P<path>/[^\s\"'?]*)\?[^\s\"']*")
 # (/screen/<key>/) and a waitlist place's link (/<language>/waitlist/place/<token>/).
 # tests/core/test_logging.py walks the URL patterns and fails on a new one that
 # takes a word from the path without being listed here or named harmless there.
-TOKEN_PATH_PREFIXES = ("/m/", "/manage/link/", "/screen/", "/waitlist/place/")
+TOKEN_PATH_PREFIXES = ("/m/", "/manage/link/", "/screen/", "/waitlist/place/", "/lottery-offer/")
 _PATH_SECRET = re.compile("(?P<prefix>" + "|".join(map(re.escape, TOKEN_PATH_PREFIXES)) + r")[^/\s\"'?]+")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 # Phone and document numbers, in the shapes people and providers write them. Each pattern is

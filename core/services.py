@@ -44,7 +44,8 @@ ROLE_MODELS = {
     + [("notifications", "notification")]
     + [("desk", model) for model in ("desksettings", "counter", "ticket")]
     # The export log to read, the reports and exports with personal data.
-    + [("reports", "exportlog")],
+    + [("reports", "exportlog")]
+    + [("allocation", "draw"), ("allocation", "lotteryrequest")],
 }
 
 # Finer grants, as "app_label.codename".
@@ -82,6 +83,12 @@ ROLE_PERMISSIONS = {
         "notifications.change_notification",
         # Their office's waitlist, read-only (allocation/admin/waitlist.py).
         "allocation.view_waitlistentry",
+        # The lottery draws of their offices (allocation/admin/lottery.py): create, see the
+        # hash, the seed once drawn and the result. Requests are read-only.
+        "allocation.view_draw",
+        "allocation.add_draw",
+        "allocation.change_draw",
+        "allocation.view_lotteryrequest",
     ],
     # Every office: figures, opening hours and closures.
     ROLE_SUPERVISOR: [
@@ -111,6 +118,12 @@ ROLE_PERMISSIONS = {
         "reports.view_reports",
         # Every office's waitlist, read-only.
         "allocation.view_waitlistentry",
+        # The lottery draws of their offices (allocation/admin/lottery.py): create, see the
+        # hash, the seed once drawn and the result. Requests are read-only.
+        "allocation.view_draw",
+        "allocation.add_draw",
+        "allocation.change_draw",
+        "allocation.view_lotteryrequest",
     ],
 }
 

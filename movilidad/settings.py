@@ -314,6 +314,10 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # How long an eligible screening can be used to book before the questions must be answered again.
 SCREENING_VALID_DAYS = env.int("SCREENING_VALID_DAYS", default=7)
 
+# Lottery offices (allocation/): hours a winner has to confirm the place offered before it passes
+# down the order.
+LOTTERY_CONFIRM_HOURS = env.int("LOTTERY_CONFIRM_HOURS", default=24)
+
 # Booking: how long a booking waits for a slot's lock before answering "busy, try again".
 BOOKING_LOCK_TIMEOUT_MS = env.int("BOOKING_LOCK_TIMEOUT_MS", default=3000)
 # Manage lookups (reference + date of birth) allowed per IP address, counted in the shared cache.
@@ -443,6 +447,12 @@ CELERY_BEAT_SCHEDULE = {
     "close-finished-days": {
         "task": "desk.tasks.close_finished_days",
         "schedule": 5 * 60,
+    },
+    # Lottery offices: windows that open (the seed's hash published), draws at a window's end,
+    # offers not confirmed in time passed down the order.
+    "run-lotteries": {
+        "task": "allocation.tasks.lottery.run_lotteries",
+        "schedule": 60,
     },
     # Anonymous daily counts that outlive personal data (reports over old periods read them).
     "refresh-daily-stats": {

@@ -7,6 +7,8 @@ batches by a nightly task (like pretix's data shredders, one per kind of data).
   transaction their messages' recipients, errors and details.
 - Screenings: reduced to what booking and the statistics need once they are used for a booking,
   and after SCREENING_RETENTION_DAYS when never used (`eligibility.services.minimise_screenings`).
+- Lottery requests RETENTION_DAYS after the last day of their draw's period: name, document
+  number, phone and what was typed (`allocation.lottery_services.erase_requests`).
 - Messages to people without an appointment (phone codes, waitlist and lottery news) lose their
   recipient and details after SCREENING_RETENTION_DAYS (`notifications.services.
   erase_person_messages`).
@@ -24,6 +26,7 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from allocation.lottery_services import erase_requests
 from allocation.waitlist_services import erase_waitlist_entries
 from appointments.models import ACTIVE_STATUSES, Appointment, Office
 from appointments.services.erasure import erase
@@ -73,6 +76,7 @@ def run_retention(*, now: datetime.datetime | None = None, batch: int = BATCH) -
         done["batches"] += 1
     done["person_messages"] += erase_person_messages(before=unused_before, batch=batch)
     done["waitlist_entries"] += erase_waitlist_entries(before=unused_before, now=now, batch=batch)
+    done["lottery_requests"] += erase_requests(now=now, batch=batch)
     return dict(done)
 
 

@@ -1,3 +1,221 @@
-"""The lottery pages."""
+"""The lottery pages: the office's lottery page (the window, the published hash, past draws with
+their seed), how many people, the request, its confirmation, the list of numbers in the drawn
+order (plain text, to check a draw) and the offer link's page."""
 
-urlpatterns: list = []
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
+
+from allocation import lottery_services
+from allocation.models.lottery import Draw, LotteryRequest
+from appointments import selectors
+from appointments.errors import BookingError
+from appointments.forms import DetailsForm, PartySizeForm
+from appointments.models import Office
+from appointments.views.booking import ScreeningFacts, _screening_facts, booking_view
+from appointments.views.common import (
+    BOOKING,
+    GET_POST,
+    JUST_BOOKED,
+    busy,
+    problem,
+    save_state,
+    session_state,
+    show_appointment,
+)
+
+LOTTERY = "lottery"
+
+
+def _lottery_office(slug: str) -> Office:
+    office = Office.objects.filter(slug=slug, active=True, allocation=Office.Allocation.LOTTERY).first()
+    if office is None:
+        raise Http404
+    return office
+
+
+def _person_office(screening: ScreeningFacts, slug: str) -> Office:
+    """The lottery office, if it serves this person's screening."""
+    office = selectors.office_for(screening, slug)
+    if office is None or office.allocation != Office.Allocation.LOTTERY:
+        raise Http404
+    return office
+
+
+@require_safe
+def lottery(request: HttpRequest, office: str) -> HttpResponse:
+    """The office's lottery page: anyone may read it (the hash is public); a person with an
+    eligible result in this browser may request a place while the window is open."""
+    chosen = _lottery_office(office)
+    now = timezone.now()
+    screening = _screening_facts(request)
+    can_request = screening is not None and selectors.office_for(screening, chosen.slug) is not None
+    mine = session_state(request, LOTTERY)
+    return render(
+        request,
+        "allocation/lottery/office.html",
+        {
+            "office": chosen,
+            **lottery_services.office_draws(chosen, now),
+            "can_request": can_request,
+            "mine": mine.get("number") if mine.get("office") == chosen.slug else None,
+        },
+    )
+
+
+def _open_draw_or_problem(request: HttpRequest, office: Office) -> Draw | HttpResponse:
+    draw = lottery_services.open_draw_of(office, timezone.now())
+    if draw is None:
+        return problem(
+            request,
+            _("Requests for this draw are not open now. The office's lottery page says when they open."),
+            status=409,
+        )
+    return draw
+
+
+@GET_POST
+@booking_view
+def people(request: HttpRequest, screening: ScreeningFacts, office: str) -> HttpResponse:
+    chosen = _person_office(screening, office)
+    draw = _open_draw_or_problem(request, chosen)
+    if isinstance(draw, HttpResponse):
+        return draw
+    state = session_state(request, LOTTERY)
+    form = PartySizeForm(request.POST or None, office=chosen, initial={"party_size": state.get("people", 1)})
+    if request.method == "POST" and form.is_valid():
+        save_state(request, LOTTERY, people=form.cleaned_data["party_size"])
+        return redirect("allocation:lottery-request", chosen.slug)
+    return render(
+        request,
+        "allocation/lottery/people.html",
+        {"form": form, "office": chosen, "draw": draw},
+        status=400 if form.errors else 200,
+    )
+
+
+@GET_POST
+@booking_view
+def make_request(request: HttpRequest, screening: ScreeningFacts, office: str) -> HttpResponse:
+    chosen = _person_office(screening, office)
+    draw = _open_draw_or_problem(request, chosen)
+    if isinstance(draw, HttpResponse):
+        return draw
+    booking = session_state(request, BOOKING)
+    known = booking.get("known") if isinstance(booking.get("known"), dict) else {}
+    asking = request.POST.get("identity") == "ask"
+    people_count = session_state(request, LOTTERY).get("people", 1)
+    form = DetailsForm(
+        request.POST or None,
+        office=chosen,
+        day=draw.period_start,
+        party_size=people_count,
+        known={} if asking else known,
+        initial={"party_size": people_count},
+    )
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            made = lottery_services.submit_request(draw_id=draw.pk, screening_id=screening.pk, values=form.as_typed())
+        except lottery_services.LotteryError as exc:
+            form.add_error(None, exc.message)
+            status = 409
+        else:
+            request.session[LOTTERY] = {"office": chosen.slug, "number": made.number, "draw": draw.pk}
+            return redirect("allocation:lottery-requested", chosen.slug)
+    return render(
+        request,
+        "allocation/lottery/request.html",
+        {"form": form, "office": chosen, "draw": draw, "known": form.known},
+        status=400 if form.errors and status == 200 else status,
+    )
+
+
+@require_safe
+def requested(request: HttpRequest, office: str) -> HttpResponse:
+    chosen = _lottery_office(office)
+    mine = session_state(request, LOTTERY)
+    made = None
+    if mine.get("office") == chosen.slug and mine.get("number"):
+        made = LotteryRequest.objects.select_related("draw").filter(number=mine["number"]).first()
+    if made is None:
+        return redirect("allocation:lottery", chosen.slug)
+    return render(
+        request,
+        "allocation/lottery/requested.html",
+        {"office": chosen, "made": made, "draw": made.draw, "number": lottery_services.display_number(made.number)},
+    )
+
+
+@require_safe
+def numbers(request: HttpRequest, office: str, draw: int) -> HttpResponse:
+    """The published list, once drawn: position and request number per line, with the seed and
+    its hash, so anyone can recompute the order (docs/lottery.md)."""
+    chosen = _lottery_office(office)
+    found = Draw.objects.filter(pk=draw, office=chosen, status=Draw.Status.DRAWN).first()
+    if found is None:
+        raise Http404
+    rows = found.requests.order_by("position").values_list("position", "number")
+    lines = [
+        f"# seed {found.seed}",
+        f"# sha256 {found.seed_hash}",
+        f"# places {found.places}",
+        "# order: numbers sorted by HMAC-SHA256(key=seed, message=number) in hex, smallest first",
+    ]
+    lines += [f"{position} {number}" for position, number in rows]
+    response = HttpResponse("\n".join(lines) + "\n", content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'inline; filename="draw-{found.pk}.txt"'
+    return response
+
+
+@never_cache
+@GET_POST
+def offer(request: HttpRequest, token: str) -> HttpResponse:
+    """The link sent by SMS: the place offered, and a button to confirm it (a POST with CSRF)."""
+    found = lottery_services.find_offer(token)
+    if found is None:
+        return problem(request, lottery_services.link_error().message, status=404)
+    if request.method == "POST":
+        try:
+            appointment = lottery_services.confirm_offer(token=token)
+        except lottery_services.LotteryError as exc:
+            return problem(request, exc.message, status=410)
+        except BookingError as exc:
+            if exc.code == "busy":
+                return busy(request, exc)
+            return problem(request, exc.message, status=409, restart=exc.code == "screening")
+        request.session[JUST_BOOKED] = appointment.pk
+        return show_appointment(request, appointment)
+    if found.status == LotteryRequest.Status.BOOKED:
+        return problem(request, _booked_message(), status=410)
+    over = found.status != LotteryRequest.Status.OFFERED or found.offer_expires_at <= timezone.now()
+    return render(
+        request,
+        "allocation/lottery/offer.html",
+        {
+            "made": found,
+            "number": lottery_services.display_number(found.number),
+            "office": found.draw.office,
+            "slot": found.slot,
+            "over": over,
+        },
+        status=410 if over else 200,
+    )
+
+
+def _booked_message() -> str:
+    return _("This place is already confirmed. Your appointment's reference is in the SMS we sent.")
+
+
+urlpatterns = [
+    path("lottery-offer/<str:token>/", offer, name="lottery-offer"),
+    path("lottery/<slug:office>/", lottery, name="lottery"),
+    path("lottery/<slug:office>/people/", people, name="lottery-people"),
+    path("lottery/<slug:office>/request/", make_request, name="lottery-request"),
+    path("lottery/<slug:office>/requested/", requested, name="lottery-requested"),
+    path("lottery/<slug:office>/draw/<int:draw>/numbers.txt", numbers, name="lottery-numbers"),
+]

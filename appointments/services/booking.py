@@ -325,9 +325,12 @@ def book_appointment(
     actor: AbstractBaseUser | None = None,
     walk_in: bool = False,
     now: datetime.datetime | None = None,
+    screened_by: datetime.datetime | None = None,
 ) -> Appointment:
     """Book the slot for the applicant, converting their hold when it is still valid. `actor` is
     the staff member booking on the person's behalf (None: the applicant themselves).
+    `screened_by` is when the screening had to be recent enough (default: now); a lottery offer
+    passes the time of the request it was made with, since the draw's wait is not the person's.
 
     The booking key makes the call idempotent: the same key again (a double click, a replayed
     POST) returns the appointment it already made."""
@@ -336,7 +339,7 @@ def book_appointment(
     existing = Appointment.objects.filter(booking_key=booking_key).first()
     if existing is not None:
         return existing
-    check_screening(screening, now=now)
+    check_screening(screening, now=screened_by or now)
     details = _as_stored(details)
     try:
         with transaction.atomic(durable=True), bounded_lock_waits():

@@ -168,6 +168,8 @@ def _office(screening: ScreeningFacts, slug: str) -> Office:
 @booking_view
 def choose_day(request: HttpRequest, screening: ScreeningFacts, office: str) -> HttpResponse:
     chosen = _office(screening, office)
+    if chosen.allocation == Office.Allocation.LOTTERY:
+        return redirect("allocation:lottery", chosen.slug)
     days = selectors.bookable_days(chosen, timezone.now())
     return render(
         request,
@@ -187,6 +189,9 @@ def choose_day(request: HttpRequest, screening: ScreeningFacts, office: str) -> 
 @booking_view
 def choose_slot(request: HttpRequest, screening: ScreeningFacts, office: str, date: datetime.date) -> HttpResponse:
     chosen = _office(screening, office)
+    if chosen.allocation == Office.Allocation.LOTTERY:
+        # Places here are not first come: they go by the office's draw.
+        return redirect("allocation:lottery", chosen.slug)
     days_url = reverse("appointments:choose-day", args=[chosen.slug])
     day = day_or_redirect(request, chosen, date, days_url)
     if isinstance(day, HttpResponse):

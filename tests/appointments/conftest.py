@@ -172,6 +172,7 @@ def office_form(office: Office, **changes: Any) -> dict[str, Any]:
         "hold_minutes": office.hold_minutes,
         "max_party_size": office.max_party_size,
         "reminder_hours": office.reminder_hours,
+        "allocation": office.allocation,
         **{f"{inline}-{key}": value for inline in ("hours", "desk", "counters", "events") for key, value in MANAGEMENT},
         **changes,
     }

@@ -167,6 +167,7 @@ def test_changing_opening_hours_in_the_admin_regenerates_the_slots(two_offices):
         "hold_minutes": 10,
         "max_party_size": 4,
         "reminder_hours": 24,
+        "allocation": "first_come",
         "hours-TOTAL_FORMS": len(hours),
         "hours-INITIAL_FORMS": len(hours),
         "hours-MIN_NUM_FORMS": 0,

@@ -127,6 +127,11 @@ HARMLESS_PARAMETERS = {
     "eligibility:question": "the question's key, the same for everyone",
     "allocation:waitlist-join": "the office's public slug",
     "allocation:waitlist-details": "the office's public slug",
+    "allocation:lottery": "the office's public slug",
+    "allocation:lottery-people": "the office's public slug",
+    "allocation:lottery-request": "the office's public slug",
+    "allocation:lottery-requested": "the office's public slug",
+    "allocation:lottery-numbers": "the office's public slug and the draw's id",
 }
 SAFE_CONVERTERS = {"IntConverter", "UUIDConverter", "IsoDate"}
 
@@ -159,6 +164,7 @@ def _token_paths() -> list[tuple[str, str]]:
         with translation.override(language):
             paths.append(("appointments:manage-link", reverse("appointments:manage-link", args=[secret])))
             paths.append(("allocation:waitlist-place", reverse("allocation:waitlist-place", args=[secret])))
+            paths.append(("allocation:lottery-offer", reverse("allocation:lottery-offer", args=[secret])))
     return paths
 
 
@@ -179,7 +185,13 @@ def test_every_url_that_takes_a_word_from_its_path_is_harmless_or_redacted() -> 
     ]
     assert not unchecked, "add these to TOKEN_PATH_PREFIXES or HARMLESS_PARAMETERS"
     assert token_routes <= {name for _route, name, _kinds in routes}
-    assert token_routes == {"short-manage-link", "appointments:manage-link", "desk:screen", "allocation:waitlist-place"}
+    assert token_routes == {
+        "short-manage-link",
+        "appointments:manage-link",
+        "desk:screen",
+        "allocation:waitlist-place",
+        "allocation:lottery-offer",
+    }
 
 
 def test_every_token_path_is_redacted_in_both_access_logs(capsys: pytest.CaptureFixture[str]) -> None:
