@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
@@ -506,7 +507,8 @@ def _code_context(request: HttpRequest, slot: Slot, phone: str, form: PhoneCodeF
         "form": form,
         "slot": slot,
         "office": slot.office,
-        "phone": masked_phone(phone),
+        # Kept on one line, as it is read.
+        "phone": format_html('<span class="text-nowrap">{}</span>', masked_phone(phone)),
         "key": session_state(request, BOOKING)["key"],
         "minutes": settings.PHONE_CODE_MINUTES,
         "hold_expires": _hold_expiry(request),

@@ -10,15 +10,18 @@ import re
 import pytest
 from django.utils import timezone
 
+from appointments.demo import load_demo_offices
 from appointments.models import Appointment, Hold, Office, PhoneCheck, Slot
 from appointments.services import phone_codes
 from appointments.services.booking import hold_slot, purge_expired_holds
 from appointments.services.phone_codes import CodeProblem, PhoneCodeError
 from appointments.services.slots import generate_slots
+from core.services import ROLE_PROGRAM_ADMIN
 from eligibility.services import screening_reference
 from notifications import services as outbox
 from notifications.models import Notification
-from tests.appointments.conftest import NOW, OfficeFactory, first_slot, make_screening
+from tests.appointments.conftest import NOW, OfficeFactory, first_slot, make_screening, office_form
+from tests.appointments.test_admin import user_in
 from tests.appointments.test_pages import booking_client, choose, details_data, url
 from tests.desk.conftest import staff_of
 
@@ -289,7 +292,7 @@ def test_confirm_sends_a_code_and_books_nothing_until_it_is_entered(booking_clie
     page = client.get(url("verify-phone", lang="en"))
     assert page.status_code == 200
     html = page.content.decode()
-    assert "We sent a code by SMS to +57 300 *** **67." in html
+    assert 'We sent a code by SMS to <span class="text-nowrap">+57 300 *** **67</span>.' in html
     assert 'name="code"' in html
     assert 'autocomplete="one-time-code"' in html
     assert 'name="resend"' in html
@@ -467,6 +470,22 @@ def test_offices_verify_phones_unless_told_otherwise(published):
         name="Nueva", slug="nueva", country="CO", city="Cali", time_zone="America/Bogota", address_en="-"
     )
     assert office.verify_phone is True
+    # make run's demo offices too.
+    demo = load_demo_offices(now=NOW)
+    assert len(demo) == 4
+    assert all(Office.objects.filter(pk__in=[o.pk for o in demo]).values_list("verify_phone", flat=True))
+
+
+def test_the_office_s_admin_page_turns_it_on_and_off(live_office):
+    admin, _user = user_in(ROLE_PROGRAM_ADMIN, "programme")
+    page = admin.get(f"/admin/appointments/office/{live_office.pk}/change/").content.decode()
+    assert 'name="verify_phone"' in page
+    assert "A 6-digit code is sent by SMS to the number given" in page
+    address = f"/admin/appointments/office/{live_office.pk}/change/"
+    assert admin.post(address, office_form(live_office))["Location"] == "/admin/appointments/office/"
+    assert Office.objects.get(pk=live_office.pk).verify_phone is False
+    assert admin.post(address, office_form(live_office, verify_phone="on")).status_code == 302
+    assert Office.objects.get(pk=live_office.pk).verify_phone is True
 
 
 def test_the_number_is_masked_on_the_page():
