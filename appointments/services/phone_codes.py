@@ -41,6 +41,7 @@ class CodeProblem(StrEnum):
     TOO_MANY_ATTEMPTS = "too_many_attempts"  # the code is void: ask for a new one (429)
     TOO_SOON = "too_soon"  # wait before the next code (429)
     NO_MORE_CODES = "no_more_codes"  # every resend used (429)
+    GONE = "gone"  # the check went with its hold (booked meanwhile, or the hold ended)
 
     @property
     def status(self) -> int:
@@ -124,7 +125,7 @@ def send_code(
     now = now or timezone.now()
     minutes = settings.PHONE_CODE_MINUTES
     with transaction.atomic():
-        check = PhoneCheck.objects.select_for_update().get(pk=check.pk)
+        check = _locked(check)
         if codes_left(check) <= 0:
             raise PhoneCodeError(
                 _("We have sent as many codes as we can for this booking. Check that the number is right."),
@@ -173,7 +174,7 @@ def check_code(*, check: PhoneCheck, phone: str, code: str, now: datetime.dateti
     now = now or timezone.now()
     refusal = None
     with transaction.atomic():
-        check = PhoneCheck.objects.select_for_update().get(pk=check.pk)
+        check = _locked(check)
         if is_verified(check, phone):
             return check
         if not check.code_hmac or check.phone != phone:
@@ -210,6 +211,13 @@ def check_code(*, check: PhoneCheck, phone: str, code: str, now: datetime.dateti
         check.save(update_fields=["failures", "code_hmac"])
     # Raised once the count is saved (inside the block it would be rolled back).
     raise refusal
+
+
+def _locked(check: PhoneCheck) -> PhoneCheck:
+    locked = PhoneCheck.objects.select_for_update().filter(pk=check.pk).first()
+    if locked is None:
+        raise PhoneCodeError(_("This step has ended. Please check your booking again."), code=CodeProblem.GONE)
+    return locked
 
 
 def _void_code_error(check: PhoneCheck, now: datetime.datetime) -> PhoneCodeError:

@@ -498,6 +498,8 @@ def _send_code(request: HttpRequest, screening: ScreeningFacts, slot: Slot, valu
         try:
             phone_codes.send_code(check=check, phone=phone, office=slot.office, language=values["language"])
         except phone_codes.PhoneCodeError as exc:
+            if exc.code == phone_codes.CodeProblem.GONE:
+                return redirect("appointments:check")  # the hold ended just now: that page says so
             return _code_refused(request, exc, _code_context(request, slot, phone, PhoneCodeForm()))
     return redirect("appointments:verify-phone")
 
@@ -555,6 +557,10 @@ def verify_phone(request: HttpRequest, screening: ScreeningFacts) -> HttpRespons
                 phone_codes.check_code(check=check, phone=phone, code=form.cleaned_data["code"])
                 return _book(request, screening, slot, values, actor=None)
         except phone_codes.PhoneCodeError as exc:
+            if exc.code == phone_codes.CodeProblem.GONE:
+                # A second press booked meanwhile (its hold took the check along), or the hold ended.
+                done = Appointment.objects.filter(booking_key=parse_uuid(booking["key"])).first()
+                return show_appointment(request, done) if done else redirect("appointments:check")
             if not resend:
                 form.add_error("code", exc.message)
                 describe(form)

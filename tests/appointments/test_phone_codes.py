@@ -326,6 +326,28 @@ def test_the_right_code_books_exactly_once_even_when_sent_twice(booking_client, 
     assert Slot.objects.get(pk=slot.pk).taken == 1
 
 
+def test_a_second_press_that_loses_the_race_shows_the_appointment_made(booking_client, live_office, monkeypatch):
+    """Two presses of the right code at once: the first books (its hold and the hold's check go),
+    the second finds the check gone and shows the appointment the first made."""
+    client = booking_client
+    slot, key = to_check(client, live_office)
+    confirm(client, key)
+    [code] = codes()
+    real_check_code = phone_codes.check_code
+    answers = []
+
+    def other_press_first(**kwargs):
+        monkeypatch.setattr(phone_codes, "check_code", real_check_code)
+        answers.append(enter(client, key, code))  # the other press, all the way through
+        return real_check_code(**kwargs)
+
+    monkeypatch.setattr(phone_codes, "check_code", other_press_first)
+    response = enter(client, key, code)
+    assert [answers[0]["Location"], response["Location"]] == [url("appointment", lang="en")] * 2
+    assert Appointment.objects.count() == 1
+    assert Slot.objects.get(pk=slot.pk).taken == 1
+
+
 def test_a_wrong_code_on_the_page_is_refused_and_books_nothing(booking_client, live_office):
     client = booking_client
     _slot, key = to_check(client, live_office)
