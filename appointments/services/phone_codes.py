@@ -87,11 +87,16 @@ def _digest(check: PhoneCheck, phone: str, code: str) -> str:
     return salted_hmac("appointments.phone_code", f"{check.pk}:{phone}:{code}", algorithm="sha256").hexdigest()
 
 
-def check_for_hold(token: uuid.UUID | None, *, now: datetime.datetime | None = None) -> PhoneCheck | None:
-    """The phone check of a live hold (made when first asked for), or None when the hold is gone."""
+def check_for_hold(
+    token: uuid.UUID | None, *, create: bool = True, now: datetime.datetime | None = None
+) -> PhoneCheck | None:
+    """The phone check of a live hold (made when first asked for, with `create`), or None when the
+    hold is gone (or has none)."""
     hold = Hold.objects.filter(token=token, expires_at__gt=now or timezone.now()).first() if token else None
     if hold is None:
         return None
+    if not create:
+        return PhoneCheck.objects.filter(hold=hold).first()
     check, _created = PhoneCheck.objects.get_or_create(hold=hold)
     return check
 
@@ -128,7 +133,7 @@ def send_code(
         check = _locked(check)
         if codes_left(check) <= 0:
             raise PhoneCodeError(
-                _("We have sent as many codes as we can for this booking. Check that the number is right."),
+                _("We have sent as many codes as we can. Check that the number is right."),
                 code=CodeProblem.NO_MORE_CODES,
             )
         gap = datetime.timedelta(seconds=settings.PHONE_CODE_RESEND_SECONDS)
@@ -216,7 +221,7 @@ def check_code(*, check: PhoneCheck, phone: str, code: str, now: datetime.dateti
 def _locked(check: PhoneCheck) -> PhoneCheck:
     locked = PhoneCheck.objects.select_for_update().filter(pk=check.pk).first()
     if locked is None:
-        raise PhoneCodeError(_("This step has ended. Please check your booking again."), code=CodeProblem.GONE)
+        raise PhoneCodeError(_("This step has ended. Please start it again."), code=CodeProblem.GONE)
     return locked
 
 
@@ -224,10 +229,7 @@ def _void_code_error(check: PhoneCheck, now: datetime.datetime) -> PhoneCodeErro
     gap = datetime.timedelta(seconds=settings.PHONE_CODE_RESEND_SECONDS)
     if codes_left(check) <= 0:
         return PhoneCodeError(
-            _(
-                "The code was entered wrongly too many times and no longer works, and we cannot send more "
-                "codes for this booking."
-            ),
+            _("The code was entered wrongly too many times and no longer works, and we cannot send more codes."),
             code=CodeProblem.TOO_MANY_ATTEMPTS,
         )
     return PhoneCodeError(

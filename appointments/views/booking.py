@@ -486,7 +486,7 @@ def _code_refused(request: HttpRequest, error: phone_codes.PhoneCodeError, conte
 
 
 def _send_code(request: HttpRequest, screening: ScreeningFacts, slot: Slot, values: dict[str, Any]) -> HttpResponse:
-    """ "Confirm" at an office that verifies phones: book if this number was verified already, else
+    """Confirm at an office that verifies phones: book if this number was verified already, else
     send a code (unless one sent to this number can still be entered) and ask for it."""
     phone = _e164(values)
     check = phone_codes.check_for_hold(parse_uuid(session_state(request, BOOKING).get("hold")))
@@ -534,7 +534,7 @@ def verify_phone(request: HttpRequest, screening: ScreeningFacts) -> HttpRespons
     if _staff_of(request, slot.office) is not None or not slot.office.verify_phone:
         return redirect("appointments:check")
     phone = _e164(values)
-    check = phone_codes.check_for_hold(parse_uuid(booking.get("hold")))
+    check = phone_codes.check_for_hold(parse_uuid(booking.get("hold")), create=False)
     if check is None or check.phone != phone or not check.sends:
         # No code went to this number yet (a new number typed, or the page opened directly).
         messages.info(request, _("Check your booking and press the button to get a code by SMS."))
