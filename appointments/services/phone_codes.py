@@ -190,7 +190,11 @@ def check_code(*, check: PhoneCheck, phone: str, code: str, now: datetime.dateti
             )
         if check.expires_at is None or now >= check.expires_at:
             raise PhoneCodeError(
-                _("This code has expired: a code works for %(minutes)s minutes. Please ask for a new code.")
+                ngettext(
+                    "This code has expired: a code works for %(minutes)s minute. Please ask for a new code.",
+                    "This code has expired: a code works for %(minutes)s minutes. Please ask for a new code.",
+                    settings.PHONE_CODE_MINUTES,
+                )
                 % {"minutes": settings.PHONE_CODE_MINUTES},
                 code=CodeProblem.EXPIRED,
             )
