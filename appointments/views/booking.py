@@ -475,12 +475,20 @@ def masked_phone(phone: str) -> str:
     return f"+{number.country_code} {national[:3]} {hidden[:3]} {hidden[3:]}".rstrip()
 
 
-def _code_refused(request: HttpRequest, error: phone_codes.PhoneCodeError, context: dict[str, Any]) -> HttpResponse:
+def _code_refused(
+    request: HttpRequest, error: phone_codes.PhoneCodeError, context: dict[str, Any] | None
+) -> HttpResponse:
+    """The code page with the refusal, or (no code went to this number yet) the problem page."""
     status = error.code.status
-    response = render(request, "appointments/book/phone_code.html", {**context, "refusal": error}, status=status)
+    if context is None and error.code == phone_codes.CodeProblem.TOO_SOON:
+        response = busy(request, error)  # "press the button again in a few seconds", with a link back
+    elif context is None:
+        response = problem(request, error.message, status=status)
+    else:
+        response = render(request, "appointments/book/phone_code.html", {**context, "refusal": error}, status=status)
     if status == 429:
         # When trying again can help: the next code may be sent, or (every code used) the hold has gone.
-        retry_at = error.retry_at or context["hold_expires"] or timezone.now()
+        retry_at = error.retry_at or _hold_expiry(request) or timezone.now()
         response["Retry-After"] = str(max(1, math.ceil((retry_at - timezone.now()).total_seconds())))
     return response
 
@@ -500,7 +508,9 @@ def _send_code(request: HttpRequest, screening: ScreeningFacts, slot: Slot, valu
         except phone_codes.PhoneCodeError as exc:
             if exc.code == phone_codes.CodeProblem.GONE:
                 return redirect("appointments:check")  # the hold ended just now: that page says so
-            return _code_refused(request, exc, _code_context(request, slot, phone, PhoneCodeForm()))
+            # A code to another number just now, or every code used: the page would name a number
+            # that got none.
+            return _code_refused(request, exc, None)
     return redirect("appointments:verify-phone")
 
 

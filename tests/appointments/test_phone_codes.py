@@ -445,6 +445,13 @@ def test_changing_the_number_sends_the_next_code_to_the_new_one(booking_client, 
     client.post(url("details"), details_data(phone="300 765 4321"))
     # The page for the old number is gone: back to the check page for the new one.
     assert client.get(url("verify-phone", lang="en"))["Location"] == url("check", lang="en")
+    # A code to the new number right after the old one's: wait, with nothing sent.
+    response = confirm(client, key)
+    assert response.status_code == 429
+    assert 25 <= int(response["Retry-After"]) <= 30
+    assert "A code was sent a moment ago. Please wait" in response.content.decode()
+    assert "We sent a code by SMS" not in response.content.decode()
+    assert len(codes()) == 1
     PhoneCheck.objects.update(sent_at=timezone.now() - MINUTE)
     assert confirm(client, key)["Location"] == url("verify-phone", lang="en")
     assert Notification.objects.filter(kind="phone_code").latest("pk").recipient == "+573007654321"
