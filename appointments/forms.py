@@ -16,6 +16,7 @@ from phonenumber_field.formfields import PhoneNumberField
 
 from appointments.errors import BookingError
 from appointments.models import Appointment, DocumentType, Office, Slot
+from appointments.services import phone_codes
 from appointments.services.booking import (
     REFERENCE_LENGTH,
     check_date_of_birth,
@@ -430,3 +431,20 @@ class ConfirmForm(forms.Form):
     """The confirm button; `revision` refuses a change decided on a page that is out of date."""
 
     revision = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+
+
+class PhoneCodeForm(DescribedForm):
+    """The code sent by SMS (appointments.services.phone_codes); what it accepts is `clean_code`'s."""
+
+    code = forms.CharField(
+        label=_("Code"),
+        required=False,
+        help_text=_("6 numbers, in the SMS we sent you."),
+        widget=_text_input(autocomplete="one-time-code", inputmode="numeric", spellcheck="false"),
+    )
+
+    def clean_code(self) -> str:
+        try:
+            return phone_codes.clean_code(self.cleaned_data["code"])
+        except phone_codes.PhoneCodeError as exc:
+            raise forms.ValidationError(exc.message, code=exc.code) from exc

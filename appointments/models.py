@@ -89,6 +89,14 @@ class Office(models.Model):
         default=Allocation.FIRST_COME,
         help_text=_("With a lottery, people request a place during a window and a published draw decides."),
     )
+    verify_phone = models.BooleanField(
+        _("verify the phone number"),
+        default=True,
+        help_text=_(
+            "A 6-digit code is sent by SMS to the number given and must be entered before a booking is "
+            "made. Staff booking on a person's behalf skip it."
+        ),
+    )
 
     class Meta:
         verbose_name = _("office")
@@ -260,6 +268,32 @@ class Hold(models.Model):
 
     def __str__(self) -> str:
         return str(self.slot)
+
+
+class PhoneCheck(models.Model):
+    """A code sent by SMS to show that a phone number is the person's (appointments.services.
+    phone_codes). Only the code's HMAC is kept. A booking's check belongs to its hold and goes with
+    it (booked, given back or expired); `hold` is empty for a flow that links its own."""
+
+    hold = models.OneToOneField(
+        Hold, verbose_name=_("hold"), null=True, blank=True, on_delete=models.CASCADE, related_name="phone_check"
+    )
+    # The number the last code went to (E.164), and that code's HMAC; empty once used or void.
+    phone = models.CharField(_("phone"), max_length=20, blank=True)
+    code_hmac = models.CharField(_("code (HMAC)"), max_length=64, blank=True, editable=False)
+    sent_at = models.DateTimeField(_("last code sent"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("code expires"), null=True, blank=True)
+    sends = models.PositiveSmallIntegerField(_("codes sent"), default=0)
+    failures = models.PositiveSmallIntegerField(_("wrong codes entered"), default=0)
+    verified_at = models.DateTimeField(_("verified"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("phone check")
+        verbose_name_plural = _("phone checks")
+
+    def __str__(self) -> str:
+        return f"{self._meta.verbose_name} {self.pk}"
 
 
 class DocumentType(models.TextChoices):

@@ -27,6 +27,7 @@ urlpatterns = [
     path("book/people/", booking.people, name="people"),
     path("book/details/", booking.details, name="details"),
     path("book/check/", booking.check, name="check"),
+    path("book/phone/", booking.verify_phone, name="verify-phone"),
     path("manage/", manage.manage, name="manage"),
     path("manage/link/<str:token>/", manage.manage_link, name="manage-link"),
     path("manage/appointment/", manage.appointment, name="appointment"),

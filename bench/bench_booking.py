@@ -114,6 +114,7 @@ def setup() -> tuple[Office, Office, list[str], datetime.date, datetime.date]:
         address_en="-",
         address_es="-",
         max_party_size=4,
+        verify_phone=False,  # the race for places, at "Confirm" (the SMS code step is not measured here)
     )
     contested.pathways.set(pathways)
     day = contested.local_today(now) + datetime.timedelta(days=3)

@@ -14,6 +14,7 @@ reinstalling a shared virtualenv).
 import datetime
 import http.cookiejar
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -57,6 +58,7 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 class UrllibHttp:
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
+        self.started = time.time()
         self.forget()
 
     def forget(self) -> None:
@@ -79,6 +81,19 @@ class UrllibHttp:
 
     def post(self, path: str, data: dict[str, str]) -> Fetched:
         return self._open(path, urllib.parse.urlencode(data).encode())
+
+    def phone_code(self, phone: str, timeout: float = 60) -> str:
+        """The code in the newest SMS file `make run`'s worker writes to var/sms/ for `phone`."""
+        folder, deadline = BASE_DIR / "var" / "sms", time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            files = sorted(folder.glob("*.txt"), key=lambda path: path.stat().st_mtime, reverse=True)
+            for path in files[:20]:
+                text = path.read_text(encoding="utf-8")
+                found = re.search(r"\b([0-9]{6})\b", text)
+                if text.startswith(f"To: {phone}\n") and found and path.stat().st_mtime > self.started:
+                    return found[1]
+            time.sleep(0.25)
+        sys.exit(f"no SMS with a code for {phone} in {folder} within {timeout:.0f} s")
 
 
 def free_port() -> int:

@@ -324,6 +324,13 @@ BOOKING_LOCK_TIMEOUT_MS = env.int("BOOKING_LOCK_TIMEOUT_MS", default=3000)
 MANAGE_LOOKUP_RATE = env.str("MANAGE_LOOKUP_RATE", default="10/m")
 # Times held (chosen) per IP address: a person needs a few; a bot holding every place needs many.
 HOLD_RATE = env.str("HOLD_RATE", default="30/m")
+# Phone codes (appointments.services.phone_codes): a code lasts PHONE_CODE_MINUTES, allows
+# PHONE_CODE_ATTEMPTS wrong entries, and PHONE_CODE_RESENDS new codes at least
+# PHONE_CODE_RESEND_SECONDS apart.
+PHONE_CODE_MINUTES = env.int("PHONE_CODE_MINUTES", default=10)
+PHONE_CODE_ATTEMPTS = env.int("PHONE_CODE_ATTEMPTS", default=5)
+PHONE_CODE_RESENDS = env.int("PHONE_CODE_RESENDS", default=3)
+PHONE_CODE_RESEND_SECONDS = env.int("PHONE_CODE_RESEND_SECONDS", default=30)
 # An appointment opened in a browser (after booking, a lookup or a link) closes after this many
 # minutes without a manage page, with the whole session.
 MANAGE_SESSION_IDLE_MINUTES = env.int("MANAGE_SESSION_IDLE_MINUTES", default=20)

@@ -1,7 +1,9 @@
 """Booking pages: /book/?screening=<signed reference> → office → day → time (holds a place) →
-details → check your answers → confirm → the appointment page."""
+details → check your answers → confirm (→ the code sent by SMS, at offices that verify phones) →
+the appointment page."""
 
 import datetime
+import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
@@ -26,10 +29,13 @@ from appointments.forms import (
     LANGUAGE_CHOICES,
     DetailsForm,
     PartySizeForm,
+    PhoneCodeForm,
     SlotForm,
+    describe,
     initial_from_typed,
 )
 from appointments.models import Appointment, DocumentType, Hold, Office, Slot
+from appointments.services import phone_codes
 from appointments.services.booking import (
     ApplicantDetails,
     book_appointment,
@@ -361,18 +367,21 @@ def _details(values: dict[str, Any]) -> ApplicantDetails:
     return ApplicantDetails(**{**values, "date_of_birth": datetime.date.fromisoformat(values["date_of_birth"])})
 
 
-@GET_POST
-@booking_view
-def check(request: HttpRequest, screening: ScreeningFacts) -> HttpResponse:
+def _booked_already(request: HttpRequest) -> Appointment | None:
+    """A second press, a replayed form or the back button: the key finds the appointment made. A
+    booking in progress (another adult of the family) has its own check page."""
     booking = session_state(request, BOOKING)
-    slot = _held_slot(request)
-    # A second press, a replayed form or the back button: the key finds the appointment made. A
-    # booking in progress (another adult of the family) has its own check page.
     key = request.POST.get("key") if request.method == "POST" else None if booking.get("key") else booking.get("done")
     if key and key in (booking.get("key"), booking.get("done")):
-        done = Appointment.objects.filter(booking_key=parse_uuid(key)).first()
-        if done is not None:
-            return show_appointment(request, done)
+        return Appointment.objects.filter(booking_key=parse_uuid(key)).first()
+    return None
+
+
+def _held_booking(request: HttpRequest) -> tuple[Slot, dict[str, Any]] | HttpResponse:
+    """The held time and the details typed with it, or where to go when they are gone (the hold
+    expired and its details with it, or nothing was chosen yet)."""
+    booking = session_state(request, BOOKING)
+    slot = _held_slot(request)
     values = held_details(token=parse_uuid(booking.get("hold"))) if slot is not None else None
     if slot is not None and not values and booking.get("key"):
         expires = _hold_expiry(request)
@@ -393,30 +402,28 @@ def check(request: HttpRequest, screening: ScreeningFacts) -> HttpResponse:
     if slot is None or not values or not booking.get("key"):
         messages.error(request, _("Please choose a time and fill in your details first."))
         return redirect("appointments:choose-office")
+    return slot, values
+
+
+@GET_POST
+@booking_view
+def check(request: HttpRequest, screening: ScreeningFacts) -> HttpResponse:
+    done = _booked_already(request)
+    if done is not None:
+        return show_appointment(request, done)
+    held = _held_booking(request)
+    if isinstance(held, HttpResponse):
+        return held
+    slot, values = held
+    booking = session_state(request, BOOKING)
+    actor = _staff_of(request, slot.office)
     if request.method == "POST":
         if request.POST.get("key") != booking["key"]:
             messages.error(request, _("Please check your answers again: they changed in another window."))
             return redirect("appointments:check")
-        actor = _staff_of(request, slot.office)
-        try:
-            appointment = book_appointment(
-                screening=screening.load(),
-                slot_id=slot.pk,
-                details=_details(values),
-                booking_key=uuid.UUID(booking["key"]),
-                hold=parse_uuid(booking.get("hold")),
-                actor=actor,
-                walk_in=actor is not None and bool(booking.get("walk_in")),
-            )
-        except BookingError as exc:
-            return _booking_failed(request, exc, slot)
-        # Only the screening stays: booking again (another adult of the family) starts afresh.
-        request.session[BOOKING] = {
-            **{name: booking[name] for name in ("screening", "eligible", "created", "country") if name in booking},
-            "done": booking["key"],
-        }
-        request.session[JUST_BOOKED] = appointment.pk
-        return show_appointment(request, appointment)
+        if actor is None and slot.office.verify_phone:
+            return _send_code(request, screening, slot, values)
+        return _book(request, screening, slot, values, actor=actor)
     return render(
         request,
         "appointments/book/check.html",
@@ -427,9 +434,155 @@ def check(request: HttpRequest, screening: ScreeningFacts) -> HttpResponse:
             "key": booking["key"],
             "hold_expires": _hold_expiry(request),
             "time_url": reverse("appointments:choose-day", args=[slot.office.slug]),
-            "on_behalf": _staff_of(request, slot.office) is not None,
+            "on_behalf": actor is not None,
+            "code_next": actor is None and slot.office.verify_phone,
         },
     )
+
+
+def _book(
+    request: HttpRequest, screening: ScreeningFacts, slot: Slot, values: dict[str, Any], *, actor: Any
+) -> HttpResponse:
+    booking = session_state(request, BOOKING)
+    try:
+        appointment = book_appointment(
+            screening=screening.load(),
+            slot_id=slot.pk,
+            details=_details(values),
+            booking_key=uuid.UUID(booking["key"]),
+            hold=parse_uuid(booking.get("hold")),
+            actor=actor,
+            walk_in=actor is not None and bool(booking.get("walk_in")),
+        )
+    except BookingError as exc:
+        return _booking_failed(request, exc, slot)
+    # Only the screening stays: booking again (another adult of the family) starts afresh.
+    request.session[BOOKING] = {
+        **{name: booking[name] for name in ("screening", "eligible", "created", "country") if name in booking},
+        "done": booking["key"],
+    }
+    request.session[JUST_BOOKED] = appointment.pk
+    return show_appointment(request, appointment)
+
+
+# ---------------------------------------------------------------------------------------------
+# A verified phone (issue 13): at offices with `verify_phone`, an applicant booking for themselves
+# enters a code sent by SMS before the booking is made. Nothing but the hold keeps the place meanwhile.
+# ---------------------------------------------------------------------------------------------
+def _e164(values: dict[str, Any]) -> str:
+    return PhoneNumber.from_string(values["phone"]).as_e164
+
+
+def masked_phone(phone: str) -> str:
+    """The number as the code page shows it: "+57 300 *** **67" (the country code, the first three
+    and the last two digits)."""
+    number = PhoneNumber.from_string(phone)
+    national = str(number.national_number)
+    hidden = "*" * max(0, len(national) - 5) + national[-2:]
+    return f"+{number.country_code} {national[:3]} {hidden[:3]} {hidden[3:]}".rstrip()
+
+
+def _code_refused(
+    request: HttpRequest, error: phone_codes.PhoneCodeError, context: dict[str, Any] | None
+) -> HttpResponse:
+    """The code page with the refusal, or (no code went to this number yet) the problem page."""
+    status = error.code.status
+    if context is None and error.code == phone_codes.CodeProblem.TOO_SOON:
+        response = busy(request, error)  # "press the button again in a few seconds", with a link back
+    elif context is None:
+        response = problem(request, error.message, status=status)
+    else:
+        response = render(request, "appointments/book/phone_code.html", {**context, "refusal": error}, status=status)
+    if status == 429:
+        # When trying again can help: the next code may be sent, or (every code used) the hold has gone.
+        retry_at = error.retry_at or _hold_expiry(request) or timezone.now()
+        response["Retry-After"] = str(max(1, math.ceil((retry_at - timezone.now()).total_seconds())))
+    return response
+
+
+def _send_code(request: HttpRequest, screening: ScreeningFacts, slot: Slot, values: dict[str, Any]) -> HttpResponse:
+    """Confirm at an office that verifies phones: book if this number was verified already, else
+    send a code (unless one sent to this number can still be entered) and ask for it."""
+    phone = _e164(values)
+    check = phone_codes.check_for_hold(parse_uuid(session_state(request, BOOKING).get("hold")))
+    if check is None:
+        return redirect("appointments:check")  # the hold ran out just now: that page says so
+    if phone_codes.is_verified(check, phone):
+        return _book(request, screening, slot, values, actor=None)
+    if not phone_codes.has_live_code(check, phone):
+        try:
+            phone_codes.send_code(check=check, phone=phone, office=slot.office, language=values["language"])
+        except phone_codes.PhoneCodeError as exc:
+            if exc.code == phone_codes.CodeProblem.GONE:
+                return redirect("appointments:check")  # the hold ended just now: that page says so
+            # A code to another number just now, or every code used: the page would name a number
+            # that got none.
+            return _code_refused(request, exc, None)
+    return redirect("appointments:verify-phone")
+
+
+def _code_context(request: HttpRequest, slot: Slot, phone: str, form: PhoneCodeForm) -> dict[str, Any]:
+    return {
+        "form": form,
+        "slot": slot,
+        "office": slot.office,
+        # Kept on one line, as it is read.
+        "phone": format_html('<span class="text-nowrap">{}</span>', masked_phone(phone)),
+        "key": session_state(request, BOOKING)["key"],
+        "minutes": settings.PHONE_CODE_MINUTES,
+        "hold_expires": _hold_expiry(request),
+        "back_url": reverse("appointments:check"),
+    }
+
+
+@GET_POST
+@booking_view
+def verify_phone(request: HttpRequest, screening: ScreeningFacts) -> HttpResponse:
+    """The code page: the code sent by SMS books the appointment; a new code can be asked for, and
+    the number changed on the details page."""
+    done = _booked_already(request)
+    if done is not None:
+        return show_appointment(request, done)
+    held = _held_booking(request)
+    if isinstance(held, HttpResponse):
+        return held
+    slot, values = held
+    booking = session_state(request, BOOKING)
+    if _staff_of(request, slot.office) is not None or not slot.office.verify_phone:
+        return redirect("appointments:check")
+    phone = _e164(values)
+    check = phone_codes.check_for_hold(parse_uuid(booking.get("hold")), create=False)
+    if check is None or check.phone != phone or not check.sends:
+        # No code went to this number yet (a new number typed, or the page opened directly).
+        messages.info(request, _("Check your booking and press the button to get a code by SMS."))
+        return redirect("appointments:check")
+    if request.method != "POST" and phone_codes.is_verified(check, phone):
+        return redirect("appointments:check")  # its button books at once (after a busy moment)
+    resend = request.method == "POST" and "resend" in request.POST
+    form = PhoneCodeForm(request.POST if request.method == "POST" and not resend else None)
+    context = _code_context(request, slot, phone, form)
+    if request.method == "POST":
+        if request.POST.get("key") != booking["key"]:
+            messages.error(request, _("Please check your answers again: they changed in another window."))
+            return redirect("appointments:check")
+        try:
+            if resend:
+                phone_codes.send_code(check=check, phone=phone, office=slot.office, language=values["language"])
+                messages.success(request, _("We sent a new code. The codes sent before no longer work."))
+                return redirect("appointments:verify-phone")
+            if form.is_valid():
+                phone_codes.check_code(check=check, phone=phone, code=form.cleaned_data["code"])
+                return _book(request, screening, slot, values, actor=None)
+        except phone_codes.PhoneCodeError as exc:
+            if exc.code == phone_codes.CodeProblem.GONE:
+                # A second press booked meanwhile (its hold took the check along), or the hold ended.
+                done = Appointment.objects.filter(booking_key=parse_uuid(booking["key"])).first()
+                return show_appointment(request, done) if done else redirect("appointments:check")
+            if not resend:
+                form.add_error("code", exc.message)
+                describe(form)
+            return _code_refused(request, exc, context)
+    return render(request, "appointments/book/phone_code.html", context, status=400 if form.errors else 200)
 
 
 def _staff_of(request: HttpRequest, office: Office) -> Any:

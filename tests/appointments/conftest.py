@@ -38,6 +38,9 @@ class OfficeFactory(factory.django.DjangoModelFactory):
     horizon_days = 14
     hold_minutes = 10
     max_party_size = 4
+    # On by default for real offices; the suite's offices book at "Confirm" as before, and the
+    # tests of the code (tests/appointments/test_phone_codes.py, the browser journey) turn it on.
+    verify_phone = False
 
     @factory.post_generation
     def pathways(self, create: bool, extracted: Any, **kwargs: Any) -> None:

@@ -3,10 +3,12 @@ manage → move → cancel, in Spanish and English, and with JavaScript off."""
 
 import datetime
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.apps import apps
+from django.conf import settings
 from django.db import connections
 from django.template.loader import render_to_string
 from django.test import RequestFactory
@@ -17,6 +19,8 @@ from playwright.sync_api import Browser, expect
 from appointments.models import Appointment
 from appointments.services.slots import generate_slots
 from eligibility import seed
+from notifications import services as outbox
+from notifications.models import Notification
 from tests.appointments.conftest import OfficeFactory
 from tests.browser.conftest import CheckedPage
 from tests.browser.test_screener import Screener, in_creole
@@ -96,6 +100,12 @@ WORDS = {
 
 
 @pytest.fixture(autouse=True)
+def _sms_folder(settings: Any, tmp_path: Path) -> None:
+    settings.SMS_BACKEND = "notifications.sms.FileBackend"
+    settings.SMS_FILE_PATH = tmp_path / "sms"
+
+
+@pytest.fixture(autouse=True)
 def _office(transactional_db: None) -> None:
     seed.load(apps)
     office = OfficeFactory(
@@ -108,6 +118,7 @@ def _office(transactional_db: None) -> None:
         pathways=["refugee", "family-reunification", "temporary-work"],
         hours=[(day, datetime.time(8), datetime.time(10), 2) for day in range(7)],
         max_party_size=3,
+        verify_phone=True,  # as offices are by default: the journey goes through the code sent by SMS
     )
     generate_slots(office=office)
     connections.close_all()
@@ -167,6 +178,41 @@ class Booker:
         self.click("button", self.words["continue"])
 
 
+def sent_code(sms_folder: Path) -> str:
+    """The worker's part for the code's SMS (written by the file backend, as `make run` writes
+    var/sms/), then the code as the person reads it there."""
+    [message] = Notification.objects.filter(kind="phone_code", status="pending")
+    assert outbox.send(notification_id=message.pk) == "sent"
+    [sms] = [path.read_text(encoding="utf-8") for path in sms_folder.glob("*.txt")]
+    assert sms.startswith("To: +50251234567\n")
+    return re.search(r"\b([0-9]{6})\b", sms)[1]
+
+
+def enter_the_code(checked: CheckedPage, language: str, suffix: str) -> None:
+    """The code page: nothing is booked yet; a wrong code is refused, the one from the SMS books."""
+    page = checked.page
+    with translation.override(language):
+        heading, label = gettext("Enter the code we sent you"), gettext("Code")
+    expect(page.get_by_role("heading", level=1)).to_have_text(heading)
+    checked.check_accessibility()
+    expect(page.get_by_text("+502 512 *** 67")).to_be_visible()
+    assert not Appointment.objects.exists()
+    code = sent_code(Path(settings.SMS_FILE_PATH))
+    viewport = page.viewport_size
+    page.set_viewport_size({"width": 360, "height": 640})
+    checked.screenshot(f"booking-phone-code-360-{language}{suffix}")
+    page.get_by_label(label, exact=True).fill(f"{(int(code) + 1) % 10**6:06d}")
+    page.get_by_role("button", name=WORDS[language]["confirm"]).click()
+    checked.check_accessibility()
+    expect(page.get_by_role("alert")).to_be_visible()
+    checked.screenshot(f"booking-phone-code-error-360-{language}{suffix}")
+    page.set_viewport_size(viewport)
+    assert not Appointment.objects.exists()
+    page.get_by_label(label, exact=True).fill(code)
+    page.get_by_role("button", name=WORDS[language]["confirm"]).click()
+    checked.check_accessibility()
+
+
 def journey(checked: CheckedPage, language: str, *, new_visitor: Any, javascript: bool = True) -> None:
     page, words = checked.page, WORDS[language]
     booker = Booker(checked, language)
@@ -197,6 +243,7 @@ def journey(checked: CheckedPage, language: str, *, new_visitor: Any, javascript
     booker.fill_details(language)
     booker.heading_is("check")
     booker.click("button", words["confirm"])
+    enter_the_code(checked, language, suffix)
     booker.heading_is("booked")
     appointment = Appointment.objects.get()
     expect(page.locator("#ticket-reference")).to_have_text(appointment.display_reference)

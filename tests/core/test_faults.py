@@ -52,7 +52,7 @@ pathways = list(Pathway.objects.all())
 outcomes = {p.code: {"eligible": True, "reasons": {"en": [], "es": []}, "order": p.order} for p in pathways}
 office = Office.objects.create(
     name="Faults", slug="faults", country="CO", city="Bogota", time_zone="America/Bogota",
-    address_en="-", address_es="-", min_notice_hours=1,
+    address_en="-", address_es="-", min_notice_hours=1, verify_phone=False,
 )
 office.pathways.set(pathways)
 for weekday in range(7):

@@ -26,6 +26,9 @@ DECLARED_EXCEPTIONS = {
     ("appointments.services.booking", "notifications.models"),
     # Erasing an appointment's personal data erases its messages' recipients in the same transaction.
     ("appointments.services.erasure", "notifications.services"),
+    # A phone code's SMS is written with the code, in the same transaction (issue 13).
+    ("appointments.services.phone_codes", "notifications.services"),
+    ("appointments.services.phone_codes", "notifications.models"),
     # The demo data (make run only) seeds every layer.
     ("core.services", "appointments.demo"),
     ("core.services", "desk.demo"),

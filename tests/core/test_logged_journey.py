@@ -140,7 +140,7 @@ def office(published, settings):
     settings.HOLD_RATE = settings.MANAGE_LOOKUP_RATE = "996/m"  # counts of their own
     EchoingSmsBackend.calls, RefusingOnceEmailBackend.refused = 0, False
     SECRETS.clear()
-    office = make_office("Oficina Guatemala", country="GT", city="Guatemala", min_notice_hours=0)
+    office = make_office("Oficina Guatemala", country="GT", city="Guatemala", min_notice_hours=0, verify_phone=True)
     DeskSettings.objects.filter(office=office).update(call_sms=True)
     return office
 
@@ -191,7 +191,12 @@ def test_no_personal_value_and_no_token_reaches_a_log(office, log_text):
     assert browser.post("/en/book/details/", details)["Location"] == "/en/book/check/"
     key = re.search(r'name="key" value="([^"]+)"', browser.get("/en/book/check/").content.decode())[1]
     SECRETS.add(key)
-    assert browser.post("/en/book/check/", {"key": key})["Location"] == "/en/manage/appointment/"
+    # The code sent by SMS (the office verifies phones): a wrong one, then the right one.
+    assert browser.post("/en/book/check/", {"key": key})["Location"] == "/en/book/phone/"
+    code = Notification.objects.get(kind="phone_code").details["code"]
+    SECRETS.add(code)
+    assert browser.post("/en/book/phone/", {"key": key, "code": f"{(int(code) + 1) % 10**6:06d}"}).status_code == 400
+    assert browser.post("/en/book/phone/", {"key": key, "code": code})["Location"] == "/en/manage/appointment/"
     appointment = Appointment.objects.get()
     assert (appointment.document_number, appointment.phone.as_e164) == ("P123456789", "+50255123456")
     # The messages: the SMS fails twice (logged), the e-mail once (logged), then they go.

@@ -30,6 +30,7 @@ JOURNEY = [
     "Booking: how many people",
     "Booking: details",
     "Booking: check",
+    "Booking: phone code",
     "Your appointment",
     "Manage: lookup",
     "Privacy notice",
@@ -57,6 +58,7 @@ def office(published):
         time_zone="America/Guatemala",
         pathways=["refugee", "family-reunification", "temporary-work"],
         hours=[(day, datetime.time(8), datetime.time(12), 2) for day in range(7)],
+        verify_phone=True,  # as offices are by default
     )
     generate_slots(office=office)
     return office
