@@ -316,6 +316,16 @@ BOOKING_LOCK_TIMEOUT_MS = env.int("BOOKING_LOCK_TIMEOUT_MS", default=3000)
 MANAGE_LOOKUP_RATE = env.str("MANAGE_LOOKUP_RATE", default="10/m")
 # Times held (chosen) per IP address: a person needs a few; a bot holding every place needs many.
 HOLD_RATE = env.str("HOLD_RATE", default="30/m")
+# Limits (core/limits.py says which fail open and which closed when Redis is down).
+# Times held at once per address: a parent choosing for two adults on a shared phone or a family's
+# Wi-Fi needs two to four; a bot sitting on places needs many.
+HOLD_LIVE_PER_ADDRESS = env.int("HOLD_LIVE_PER_ADDRESS", default=4)
+# Screenings finished (result shown) per address per hour, django-ratelimit syntax.
+SCREENING_FINISH_RATE = env.str("SCREENING_FINISH_RATE", default="10/h")
+# Appointments not yet taken place per phone number (a parent booking for two adults).
+ACTIVE_APPOINTMENTS_PER_PHONE = env.int("ACTIVE_APPOINTMENTS_PER_PHONE", default=2)
+# SMS sent per phone number per UTC day, whatever they tell of.
+SMS_PER_PHONE_PER_DAY = env.int("SMS_PER_PHONE_PER_DAY", default=8)
 # An appointment opened in a browser (after booking, a lookup or a link) closes after this many
 # minutes without a manage page, with the whole session.
 MANAGE_SESSION_IDLE_MINUTES = env.int("MANAGE_SESSION_IDLE_MINUTES", default=20)
