@@ -104,6 +104,8 @@ def test_a_hold_that_replaces_the_sessions_own_does_not_count_twice(published, l
     # At the cap, a browser choosing another time gives its own hold back in the same step.
     assert choose(browsers[0], live_office, second).status_code == 302
     assert Hold.objects.count() == 2
+    # The cap still holds for a browser without a hold of its own.
+    assert choose(person(published, address), live_office, second).status_code == 429
 
 
 def test_a_hold_given_back_or_run_out_frees_its_place_in_the_cap(published, live_office, address, settings):
