@@ -76,7 +76,7 @@ def load_demo_queue(office: Office, *, now: datetime.datetime | None = None) -> 
             document_type="national_id",
             document_number=f"{tag}{n:02d}",
             document_country=office.country.code,
-            phone=f"+5025555{n:04d}" if office.country.code == "GT" else "+573001110000",
+            phone=f"+5025555{n:04d}" if office.country.code == "GT" else f"+57300111{n:04d}",
             language="es" if n % 3 else "en",
             party_size=1 + n % 3,
             companions=[{"name": f"Familiar {k + 1}", "age": 8 + k} for k in range(n % 3)],

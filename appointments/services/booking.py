@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from phonenumber_field.phonenumber import to_python
 
 from appointments import schedule
@@ -350,10 +351,14 @@ def _check_appointments_per_phone(phone: Any, now: datetime.datetime) -> None:
     ends = sorted(active.values_list("slot__ends_at", flat=True))
     if len(ends) >= settings.ACTIVE_APPOINTMENTS_PER_PHONE:
         raise BookingError(
-            _(
+            ngettext(
+                "This mobile phone number already has %(count)s appointment that has not taken place yet, "
+                "the most one number can have. Give the mobile number of the person who will attend, or "
+                "cancel that appointment with “Manage an appointment”. Your details are kept.",
                 "This mobile phone number already has %(count)s appointments that have not taken place yet, "
                 "the most one number can have. Give the mobile number of the person who will attend, or "
-                "cancel one of those appointments with “Manage an appointment”. Your details are kept."
+                "cancel one of those appointments with “Manage an appointment”. Your details are kept.",
+                len(ends),
             )
             % {"count": len(ends)},
             code=ErrorCode.LIMIT,

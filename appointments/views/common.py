@@ -129,10 +129,12 @@ def too_many_holds(request: HttpRequest) -> int | None:
 
 
 def too_many(request: HttpRequest, seconds: int | None = None) -> HttpResponse:
-    message = _("Too many attempts from this connection.")
     if seconds is None:
-        return problem(request, f"{message} {_('Please wait a few minutes and try again.')}", status=429)
-    return refused(problem(request, f"{message} {try_again(seconds)}", status=429), seconds)
+        return problem(
+            request, _("Too many attempts from this connection. Please wait a few minutes and try again."), status=429
+        )
+    message = f"{_('Too many attempts from this connection.')} {try_again(seconds)}"
+    return refused(problem(request, message, status=429), seconds)
 
 
 def address_of(request: HttpRequest, staff: Any) -> str:
