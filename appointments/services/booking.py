@@ -227,14 +227,16 @@ def hold_slot(
 def _check_live_holds(address: str, replaced: Any, now: datetime.datetime) -> None:
     live = Hold.objects.filter(address_key=address, expires_at__gt=now).exclude(pk__in=replaced.values("pk"))
     ends = sorted(live.values_list("expires_at", flat=True))
-    if len(ends) >= settings.HOLD_LIVE_PER_ADDRESS:
-        first = ends[len(ends) - settings.HOLD_LIVE_PER_ADDRESS]
+    cap = settings.HOLD_LIVE_PER_ADDRESS
+    if len(ends) >= cap:
+        # When the oldest holds run out, one fewer than the cap is left (a cap of 0: never).
+        first = ends[len(ends) - cap] if cap > 0 else None
         raise BookingError(
             _(
                 "Too many times are held from this connection at once (at most %(count)s). Finish one of those "
                 "bookings, or wait until one of the times held runs out. Your choice is kept on this page."
             )
-            % {"count": settings.HOLD_LIVE_PER_ADDRESS},
+            % {"count": cap},
             code=ErrorCode.LIMIT,
             retry_at=first,
         )
@@ -349,7 +351,8 @@ def _check_appointments_per_phone(phone: Any, now: datetime.datetime) -> None:
         ~Q(status=Appointment.Status.BOOKED) | Q(slot__ends_at__gt=now)
     )
     ends = sorted(active.values_list("slot__ends_at", flat=True))
-    if len(ends) >= settings.ACTIVE_APPOINTMENTS_PER_PHONE:
+    cap = settings.ACTIVE_APPOINTMENTS_PER_PHONE
+    if len(ends) >= cap:
         raise BookingError(
             ngettext(
                 "This mobile phone number already has %(count)s appointment that has not taken place yet, "
@@ -362,7 +365,7 @@ def _check_appointments_per_phone(phone: Any, now: datetime.datetime) -> None:
             )
             % {"count": len(ends)},
             code=ErrorCode.LIMIT,
-            retry_at=max(ends[len(ends) - settings.ACTIVE_APPOINTMENTS_PER_PHONE], now + datetime.timedelta(minutes=1)),
+            retry_at=max(ends[len(ends) - cap], now + datetime.timedelta(minutes=1)) if cap > 0 else None,
         )
 
 
