@@ -88,6 +88,7 @@ class Site:
             "GUNICORN_BIND": f"127.0.0.1:{self.port}",
             "WEB_CONCURRENCY": "2",
             "HOLD_RATE": "100000/m",
+            "HOLD_LIVE_PER_ADDRESS": "100000",  # every visitor here comes from one address
             "MANAGE_LOOKUP_RATE": "100000/m",
         }
         self.server: subprocess.Popen | None = None
@@ -212,7 +213,7 @@ def book(base: str, reference: str, day: str, n: int, answers: list[tuple[int, s
         "document_type": "passport",
         "document_number": f"FAULT{n:04d}",
         "document_country": "VE",
-        "phone": "300 123 4567",
+        "phone": f"300 123 {n:04d}",  # one number per person (two appointments per number)
         "language": "es",
         "consent": "on",
     }
