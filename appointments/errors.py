@@ -1,5 +1,6 @@
 """The one exception of the booking area, and its codes."""
 
+import datetime
 from enum import StrEnum
 
 from django.utils.translation import gettext as _
@@ -18,16 +19,21 @@ class ErrorCode(StrEnum):
     NOT_ALLOWED = "not_allowed"  # this change is not allowed from the appointment's status
     WRONG_PLACE = "wrong_place"  # another office, or another day
     NOT_NOW = "not_now"  # outside the check-in window
+    LIMIT = "limit"  # over a limit (core.limits): try again at `retry_at` (HTTP 429)
 
 
 class BookingError(Exception):
     """A booking action that cannot be done; the message is translated and safe to show, and the
     code (an ErrorCode) tells the caller what to offer next."""
 
-    def __init__(self, message: str, *, code: ErrorCode = ErrorCode.INVALID) -> None:
+    def __init__(
+        self, message: str, *, code: ErrorCode = ErrorCode.INVALID, retry_at: datetime.datetime | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
+        # ErrorCode.LIMIT: when the limit lets the same request through again.
+        self.retry_at = retry_at
 
 
 def busy_error() -> BookingError:

@@ -261,10 +261,14 @@ class Hold(models.Model):
     # in the session: it goes when the hold goes (booked, given back, or purged once expired),
     # while a session lives for days.
     details = models.JSONField(_("details"), null=True, blank=True, editable=False)
+    # The keyed hash of the address that chose the time (core.limits.client_key), for the cap on
+    # live holds per address; empty for staff and moves. Goes with the hold.
+    address_key = models.CharField(_("address key"), max_length=64, blank=True, default="", editable=False)
 
     class Meta:
         verbose_name = _("hold")
         verbose_name_plural = _("holds")
+        indexes = [models.Index(fields=["address_key", "expires_at"], name="appointments_hold_address")]
 
     def __str__(self) -> str:
         return str(self.slot)

@@ -178,7 +178,7 @@ def attempt(base: str, stats: Stats, *, reference: str, office: Office, day: dat
                     "document_type": "passport",
                     "document_number": f"BENCH{n:05d}",
                     "document_country": "VE",
-                    "phone": "300 123 4567",
+                    "phone": f"300 1{n:06d}",  # one number per person (two appointments per number)
                     "language": "es",
                     "party_size": "1",
                     "consent": "on",
@@ -219,8 +219,9 @@ def main() -> int:
         **os.environ,
         "GUNICORN_BIND": f"127.0.0.1:{port}",
         "WEB_CONCURRENCY": str(GUNICORN_WORKERS),
-        # Every simulated client comes from 127.0.0.1: lift the per-IP limit on holds.
+        # Every simulated client comes from 127.0.0.1: lift the per-IP limits on holds.
         "HOLD_RATE": "100000/m",
+        "HOLD_LIVE_PER_ADDRESS": "100000",
     }
     server = subprocess.Popen(
         [

@@ -69,6 +69,7 @@ def load_demo_queue(office: Office, *, now: datetime.datetime | None = None) -> 
     # As if booked two days ago, so the minimum notice is met; one a slot, up to twelve.
     booked_at = start - datetime.timedelta(days=2)
     for n, slot in enumerate(slots[: len(NAMES)]):
+        local = office.pk % 1000
         details = ApplicantDetails(
             full_name=NAMES[n],
             date_of_birth=datetime.date(1975 + n, 1 + n % 12, 10 + n),
@@ -76,7 +77,8 @@ def load_demo_queue(office: Office, *, now: datetime.datetime | None = None) -> 
             document_type="national_id",
             document_number=f"{tag}{n:02d}",
             document_country=office.country.code,
-            phone=f"+5025555{n:04d}" if office.country.code == "GT" else "+573001110000",
+            # A number of each person's own (ACTIVE_APPOINTMENTS_PER_PHONE).
+            phone=f"+5025{local:03d}{n:04d}" if office.country.code == "GT" else f"+57300{local:03d}{n:04d}",
             language="es" if n % 3 else "en",
             party_size=1 + n % 3,
             companions=[{"name": f"Familiar {k + 1}", "age": 8 + k} for k in range(n % 3)],

@@ -6,6 +6,8 @@ middle of a screener never changes its questions or its result.
 
 from typing import Any
 
+from django.conf import settings
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -14,6 +16,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
 
+from core.limits import over_limit, refused, try_again
 from eligibility.forms import AnswerForm
 from eligibility.models import Question, ScreenerVersion, Screening
 from eligibility.rules import CURRENT_COUNTRY
@@ -115,17 +118,22 @@ def question(request: HttpRequest, key: str) -> HttpResponse:
         _save_answers(request, kept)
         if changing and first_unanswered(applicable, kept) is None:
             return redirect("eligibility:check")
-        if screener.ruled_out(kept, today):
-            # No pathway can fit whatever comes next: stop now and say why, rather than ask the
-            # rest. The answers stay in the session, so "change your answers" still works.
+        if not screener.ruled_out(kept, today):
+            # The next question in order (after the back link, the one already answered next), which
+            # is never past the first unanswered one because every question before that is answered.
+            position = applicable.index(current)
+            if position + 1 < len(applicable) and not changing:
+                return redirect("eligibility:question", key=applicable[position + 1].key)
+            return _go_on(request, screener, kept)
+        # No pathway can fit whatever comes next: stop now and say why, rather than ask the
+        # rest. The answers stay in the session, so "change your answers" still works.
+        wait = _too_many_finished(request)
+        if wait is None:
             return _finish(request, screener, kept, keep_answers=True)
-        # The next question in order (after the back link, the one already answered next), which
-        # is never past the first unanswered one because every question before that is answered.
-        position = applicable.index(current)
-        if position + 1 < len(applicable) and not changing:
-            return redirect("eligibility:question", key=applicable[position + 1].key)
-        return _go_on(request, screener, kept)
+        # Over the limit: this question again, its answer still chosen, saying when to try again.
 
+    else:
+        wait = None
     position = applicable.index(current)
     back = (
         reverse("eligibility:check")
@@ -134,7 +142,7 @@ def question(request: HttpRequest, key: str) -> HttpResponse:
         if position
         else reverse("eligibility:start")
     )
-    return render(
+    response = render(
         request,
         "eligibility/question.html",
         {
@@ -147,6 +155,26 @@ def question(request: HttpRequest, key: str) -> HttpResponse:
             "grouped": current.kind in GROUPED_KINDS,
         },
     )
+    return refused(response, wait) if wait is not None else response
+
+
+def _too_many_finished(request: HttpRequest) -> int | None:
+    """Count a screening about to finish against SCREENING_FINISH_RATE; over it, say so (with when
+    to try again) on the page shown again and return the seconds to wait. Fails open: a screening
+    takes nothing scarce (core/limits.py)."""
+    wait = over_limit(request, group="eligibility.finish", rate=settings.SCREENING_FINISH_RATE, fail_closed=False)
+    if wait is not None:
+        messages.error(
+            request,
+            "{} {}".format(
+                _(
+                    "Many screenings were finished from this connection in the last hour, more than we allow. "
+                    "Your answers are kept on this device: press the button again later to see your result."
+                ),
+                try_again(wait),
+            ),
+        )
+    return wait
 
 
 def _display(question: Question, answer: Any, form: AnswerForm) -> str:
@@ -165,10 +193,12 @@ def check(request: HttpRequest) -> HttpResponse:
     applicable, kept = screener.walk(_session(request)["answers"], today)
     if not is_finished(screener, kept, today):
         return _go_on(request, screener, kept)
-    if request.method == "POST":
+    wait = _too_many_finished(request) if request.method == "POST" else None
+    if request.method == "POST" and wait is None:
         return _finish(request, screener, kept, keep_answers=False)
     rows = [(q, _display(q, kept[q.key], AnswerForm(question=q))) for q in applicable if q.key in kept]
-    return render(request, "eligibility/check.html", {"rows": rows})
+    response = render(request, "eligibility/check.html", {"rows": rows})
+    return refused(response, wait) if wait is not None else response
 
 
 def _finish(request: HttpRequest, screener: Screener, answers: dict[str, Any], *, keep_answers: bool) -> HttpResponse:

@@ -331,6 +331,19 @@ PHONE_CODE_MINUTES = env.int("PHONE_CODE_MINUTES", default=10)
 PHONE_CODE_ATTEMPTS = env.int("PHONE_CODE_ATTEMPTS", default=5)
 PHONE_CODE_RESENDS = env.int("PHONE_CODE_RESENDS", default=3)
 PHONE_CODE_RESEND_SECONDS = env.int("PHONE_CODE_RESEND_SECONDS", default=30)
+# Limits (core/limits.py says which fail open and which closed when Redis is down).
+# Times held at once per address: a parent choosing for two adults on a shared phone or a family's
+# Wi-Fi needs two to four; a bot sitting on places needs many.
+HOLD_LIVE_PER_ADDRESS = env.int("HOLD_LIVE_PER_ADDRESS", default=4)
+# Screenings finished (result shown) per address per hour, django-ratelimit syntax.
+SCREENING_FINISH_RATE = env.str("SCREENING_FINISH_RATE", default="10/h")
+# Appointments not yet taken place per phone number (a parent booking for two adults).
+ACTIVE_APPOINTMENTS_PER_PHONE = env.int("ACTIVE_APPOINTMENTS_PER_PHONE", default=2)
+# SMS sent per phone number per UTC day, whatever they tell of.
+SMS_PER_PHONE_PER_DAY = env.int("SMS_PER_PHONE_PER_DAY", default=8)
+# Requests for scarce places (lottery requests and waitlist entries) per address, django-ratelimit
+# syntax; fails closed (allocation/limits.py).
+FAIR_REQUEST_RATE = env.str("FAIR_REQUEST_RATE", default="5/h")
 # An appointment opened in a browser (after booking, a lookup or a link) closes after this many
 # minutes without a manage page, with the whole session.
 MANAGE_SESSION_IDLE_MINUTES = env.int("MANAGE_SESSION_IDLE_MINUTES", default=20)

@@ -14,6 +14,7 @@ from email.mime.base import MIMEBase
 from email.utils import make_msgid
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives
 from django.core.mail.message import SafeMIMEText
 from django.db import IntegrityError, transaction
@@ -21,10 +22,12 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from phonenumber_field.phonenumber import to_python
 
 from appointments.calendar import calendar_method, ics
 from appointments.links import manage_token
 from appointments.models import Appointment, Office
+from core.limits import keyed_hash
 from notifications.models import Notification
 from notifications.sms import GSM7_SINGLE_PART, SmsError, get_backend, gsm7_length, to_gsm7
 
@@ -242,6 +245,56 @@ def resend(*, notification_id: int) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
+# SMS per phone number per day (SMS_PER_PHONE_PER_DAY), counted in Redis
+# ---------------------------------------------------------------------------------------------
+# The outbox takes the quota when it sends an SMS (`send`); an SMS over it is not sent (cancelled,
+# with the reason in last_error), its e-mail still is. Code that sends something on a person's
+# request (a phone code) asks `sms_quota_left` first and refuses with `sms_quota_resets_at`; it
+# does not take the quota itself, or the SMS would count twice.
+OVER_SMS_QUOTA = "not sent: over SMS_PER_PHONE_PER_DAY, the daily limit of SMS to this phone number"
+
+
+def _sms_quota_key(phone: str, now: datetime.datetime) -> str:
+    number = to_python(phone)
+    spelling = number.as_e164 if number and number.is_valid() else str(phone)
+    return f"sms-quota:{now.astimezone(datetime.UTC).date().isoformat()}:{keyed_hash(spelling, purpose='phone')}"
+
+
+def sms_quota_resets_at(now: datetime.datetime) -> datetime.datetime:
+    """When the day of the quota ends: the next midnight UTC."""
+    today = now.astimezone(datetime.UTC).date()
+    return datetime.datetime.combine(today + datetime.timedelta(days=1), datetime.time(), tzinfo=datetime.UTC)
+
+
+def sms_quota_left(phone: str, now: datetime.datetime) -> int:
+    """How many more SMS this phone number (any spelling of it) may be sent today (UTC day).
+    Fails open: when Redis cannot say, the whole quota."""
+    try:
+        used = cache.get(_sms_quota_key(phone, now), 0)
+    except Exception:  # noqa: BLE001 - the cache's get already fails open; any other client error too
+        used = 0
+    return max(0, settings.SMS_PER_PHONE_PER_DAY - int(used or 0))
+
+
+def take_sms_quota(phone: str, now: datetime.datetime, *, fail_closed: bool = False) -> bool:
+    """Count one SMS to this phone number today; False when it is over SMS_PER_PHONE_PER_DAY (it
+    must not be sent). When Redis cannot count: True (messages about an appointment must go), or
+    False with `fail_closed`. The count expires with its day."""
+    key = _sms_quota_key(phone, now)
+    try:
+        if cache.add(key, 1, timeout=int((sms_quota_resets_at(now) - now).total_seconds()) + 60):
+            used = 1
+        else:
+            used = cache.incr(key)
+    except ValueError:  # expired between add and incr: a new day
+        return take_sms_quota(phone, now, fail_closed=fail_closed)
+    except Exception as exc:  # noqa: BLE001 - any error of the cache client
+        logger.warning("sms quota not counted closed=%s error=%s", fail_closed, type(exc).__name__)
+        return not fail_closed
+    return used <= settings.SMS_PER_PHONE_PER_DAY
+
+
+# ---------------------------------------------------------------------------------------------
 # Sending
 # ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -398,6 +451,8 @@ def send(*, notification_id: int, now: datetime.datetime | None = None) -> str:
         and notification.appointment_time - now <= datetime.timedelta(hours=last)
     ):
         return _finish(notification, Status.CANCELLED, error="the last reminder is due instead")
+    if not _within_sms_quota(notification, now):
+        return _finish(notification, Status.CANCELLED, error=OVER_SMS_QUOTA)
     try:
         rendered = render(notification)
         deliver = _deliver_email if notification.channel == Channel.EMAIL else _deliver_sms
@@ -423,6 +478,8 @@ def _send_to_person(notification: Notification, now: datetime.datetime) -> str:
     expires = notification.details.get("expires_at")
     if expires and datetime.datetime.fromisoformat(expires) <= now:
         return _finish(notification, Status.CANCELLED, error="what the message offered expired before it was sent")
+    if not _within_sms_quota(notification, now):
+        return _finish(notification, Status.CANCELLED, error=OVER_SMS_QUOTA)
     try:
         text = render_person(notification)
         provider_id = get_backend().send(to=notification.recipient, text=text, reference=sms_reference(notification))
@@ -432,6 +489,13 @@ def _send_to_person(notification: Notification, now: datetime.datetime) -> str:
         logger.exception("message not sent notification=%s", notification.pk)
         return _failed(notification, DeliveryError(f"unexpected {type(exc).__name__}", permanent=False), now)
     return _finish(notification, Status.SENT, sent_at=timezone.now(), provider_id=provider_id)
+
+
+def _within_sms_quota(notification: Notification, now: datetime.datetime) -> bool:
+    """An SMS takes the quota on its first attempt only: a retry is the same message."""
+    if notification.channel != Channel.SMS or notification.attempts > 1:
+        return True
+    return take_sms_quota(notification.recipient, now)
 
 
 def _failed(notification: Notification, error: DeliveryError, now: datetime.datetime) -> str:

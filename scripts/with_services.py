@@ -64,7 +64,10 @@ def redis_answers(port: int) -> bool:
 
 
 class Services:
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        # `durable`: committed means on disk, as in production (a test that stops PostgreSQL
+        # abruptly needs it; without it a commit acknowledged just before the stop is lost).
+        self.durable = durable
         self.tmp = Path(tempfile.mkdtemp(prefix="movilidad-services-"))
         self.pg_data = self.tmp / "pgdata"
         self.pg_port = free_port()
@@ -94,11 +97,10 @@ class Services:
             check=True,
             stdout=subprocess.DEVNULL,
         )
-        # Durability is pointless for a throwaway cluster; speed is not.
-        options = (
-            f"-p {self.pg_port} -k {self.tmp} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-        )
+        # Durability is pointless for a throwaway cluster; speed is not (unless asked for).
+        options = f"-p {self.pg_port} -k {self.tmp} -c listen_addresses=127.0.0.1 -c max_connections=200"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         pg_ctl = [str(bin_dir / "pg_ctl"), "-D", str(self.pg_data), "-o", options, "-l", str(self.tmp / "pg.log")]
         subprocess.run(
             as_postgres([*pg_ctl, "-w", "start"]),

@@ -11,6 +11,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from allocation import lottery_services
+from allocation.limits import too_many_requests
 from allocation.models.lottery import Draw, LotteryRequest
 from appointments import selectors
 from appointments.errors import BookingError
@@ -27,6 +28,7 @@ from appointments.views.common import (
     session_state,
     show_appointment,
 )
+from core.limits import refused
 
 LOTTERY = "lottery"
 
@@ -118,7 +120,8 @@ def make_request(request: HttpRequest, screening: ScreeningFacts, office: str) -
         initial={"party_size": people_count},
     )
     status = 200
-    if request.method == "POST" and form.is_valid():
+    wait = None
+    if request.method == "POST" and form.is_valid() and (wait := too_many_requests(request)) is None:
         try:
             made = lottery_services.submit_request(draw_id=draw.pk, screening_id=screening.pk, values=form.as_typed())
         except lottery_services.LotteryError as exc:
@@ -127,12 +130,13 @@ def make_request(request: HttpRequest, screening: ScreeningFacts, office: str) -
         else:
             request.session[LOTTERY] = {"office": chosen.slug, "number": made.number, "draw": draw.pk}
             return redirect("allocation:lottery-requested", chosen.slug)
-    return render(
+    response = render(
         request,
         "allocation/lottery/request.html",
         {"form": form, "office": chosen, "draw": draw, "known": form.known},
         status=400 if form.errors and status == 200 else status,
     )
+    return refused(response, wait) if wait is not None else response
 
 
 @require_safe

@@ -13,6 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
 from allocation import waitlist_services as services
+from allocation.limits import too_many_requests
 from allocation.models import WaitlistEntry
 from allocation.waitlist_services import WaitlistError, WaitlistErrorCode
 from appointments import selectors
@@ -30,6 +31,7 @@ from appointments.views.common import (
     session_state,
     show_appointment,
 )
+from core.limits import refused
 
 # The session's waitlist state: the number of people chosen, and the entry joined (its page).
 WAITLIST = "waitlist"
@@ -90,7 +92,8 @@ def details(request: HttpRequest, screening: ScreeningFacts, office: str) -> Htt
         initial={"party_size": people},
     )
     status = 400 if form.is_bound else 200
-    if request.method == "POST" and form.is_valid():
+    wait = None
+    if request.method == "POST" and form.is_valid() and (wait := too_many_requests(request)) is None:
         try:
             loaded = screening.load()
         except BookingError as exc:
@@ -107,7 +110,7 @@ def details(request: HttpRequest, screening: ScreeningFacts, office: str) -> Htt
         else:
             request.session[WAITLIST] = {"entry": entry.pk}
             return redirect("allocation:waitlist-joined")
-    return render(
+    response = render(
         request,
         "allocation/waitlist/details.html",
         {
@@ -118,6 +121,7 @@ def details(request: HttpRequest, screening: ScreeningFacts, office: str) -> Htt
         },
         status=status,
     )
+    return refused(response, wait) if wait is not None else response
 
 
 def _joined_entry(request: HttpRequest) -> WaitlistEntry | None:

@@ -16,14 +16,17 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from phonenumber_field.phonenumber import to_python
 
 from appointments import schedule
 from appointments.errors import BookingError, ErrorCode, duplicate_error
-from appointments.models import Appointment, AppointmentEvent, Closure, Hold, Office, Slot
+from appointments.models import ACTIVE_STATUSES, Appointment, AppointmentEvent, Closure, Hold, Office, Slot
 from appointments.services import lifecycle, places
 from appointments.services.erasure import age_band
 from appointments.services.places import bounded_lock_waits, places_changed
 from appointments.signals import freed_on_commit
+from core.limits import ADDRESS_LOCK, PHONE_LOCK, keyed_hash, lock_key
 from core.text import foreign_alphanumerics, has_letter, hidden_characters, normalise_code, normalise_name
 from eligibility.models import Screening
 from eligibility.services import minimise_screenings
@@ -180,22 +183,31 @@ def hold_slot(
     replaces: uuid.UUID | None = None,
     moving: bool = False,
     walk_in: bool = False,
+    address: str = "",
     now: datetime.datetime | None = None,
 ) -> Hold:
     """Keep a place in the slot for the applicant's session for the office's hold time. The hold
     the session had before, and any other hold of the same screening, are released in the same
     transaction; the details typed with the session's previous hold come along while that hold
     lasts (never another browser's). Moving an existing appointment does not need a recent
-    screening."""
+    screening.
+
+    `address` is the keyed hash of the client's address (core.limits.client_key; "" for staff and
+    moves): it may have at most HOLD_LIVE_PER_ADDRESS live holds, the ones this call gives back
+    not counted (BookingError LIMIT, with the time the first of them runs out)."""
     now = now or timezone.now()
     if not moving:
         check_screening(screening, now=now)
     with transaction.atomic(durable=True), bounded_lock_waits():
+        # Requests from one address queue here, so each counts what the one before it held.
+        lock_key(ADDRESS_LOCK, address)
         # One hold per screening even when its browsers ask at the same moment: they queue here.
         Screening.objects.select_for_update().filter(pk=screening.pk).first()
         details = held_details(token=replaces, now=now)
         # The session's previous hold and any other of the same screening are given back.
         others = Hold.objects.filter(Q(token=replaces) | Q(screening=screening))
+        if address:
+            _check_live_holds(address, others, now)
         held = dict(others.values_list("token", "slot_id"))
         slot = places.lock_slots(slot_id, *held.values())[slot_id]
         for token in held:
@@ -209,6 +221,25 @@ def hold_slot(
             token=uuid.uuid4(),
             expires_at=now + datetime.timedelta(minutes=slot.office.hold_minutes),
             details=details,
+            address_key=address,
+        )
+
+
+def _check_live_holds(address: str, replaced: Any, now: datetime.datetime) -> None:
+    live = Hold.objects.filter(address_key=address, expires_at__gt=now).exclude(pk__in=replaced.values("pk"))
+    ends = sorted(live.values_list("expires_at", flat=True))
+    cap = settings.HOLD_LIVE_PER_ADDRESS
+    if len(ends) >= cap:
+        # When the oldest holds run out, one fewer than the cap is left (a cap of 0: never).
+        first = ends[len(ends) - cap] if cap > 0 else None
+        raise BookingError(
+            _(
+                "Too many times are held from this connection at once (at most %(count)s). Finish one of those "
+                "bookings, or wait until one of the times held runs out. Your choice is kept on this page."
+            )
+            % {"count": cap},
+            code=ErrorCode.LIMIT,
+            retry_at=first,
         )
 
 
@@ -315,6 +346,33 @@ def _end_missed_appointments(details: ApplicantDetails, now: datetime.datetime) 
             end_missed_appointment(appointment, now=now)
 
 
+def _check_appointments_per_phone(phone: Any, now: datetime.datetime) -> None:
+    """At most ACTIVE_APPOINTMENTS_PER_PHONE appointments not yet over per phone number, whoever
+    books (staff on a person's behalf too). A booked appointment whose time has ended no longer
+    counts (it is a no-show in waiting), so the first to end says when to try again. A move keeps
+    the count: it never comes here."""
+    active = Appointment.objects.filter(phone=phone, status__in=ACTIVE_STATUSES).filter(
+        ~Q(status=Appointment.Status.BOOKED) | Q(slot__ends_at__gt=now)
+    )
+    ends = sorted(active.values_list("slot__ends_at", flat=True))
+    cap = settings.ACTIVE_APPOINTMENTS_PER_PHONE
+    if len(ends) >= cap:
+        raise BookingError(
+            ngettext(
+                "This mobile phone number already has %(count)s appointment that has not taken place yet, "
+                "the most one number can have. Give the mobile number of the person who will attend, or "
+                "cancel that appointment with “Manage an appointment”. Your details are kept.",
+                "This mobile phone number already has %(count)s appointments that have not taken place yet, "
+                "the most one number can have. Give the mobile number of the person who will attend, or "
+                "cancel one of those appointments with “Manage an appointment”. Your details are kept.",
+                len(ends),
+            )
+            % {"count": len(ends)},
+            code=ErrorCode.LIMIT,
+            retry_at=max(ends[len(ends) - cap], now + datetime.timedelta(minutes=1)) if cap > 0 else None,
+        )
+
+
 def book_appointment(
     *,
     screening: Screening,
@@ -341,8 +399,13 @@ def book_appointment(
         return existing
     check_screening(screening, now=screened_by or now)
     details = _as_stored(details)
+    phone = to_python(details.phone)
+    phone_key = keyed_hash(phone.as_e164, purpose="phone") if phone and phone.is_valid() else ""
     try:
         with transaction.atomic(durable=True), bounded_lock_waits():
+            # Bookings for one phone number queue here (before the slot's lock, the busy one), so
+            # each counts what the one before it booked.
+            lock_key(PHONE_LOCK, phone_key)
             slot = places.lock_slots(slot_id)[slot_id]
             existing = Appointment.objects.filter(booking_key=booking_key).first()
             if existing is not None:
@@ -351,6 +414,8 @@ def book_appointment(
             check_date_of_birth(details.date_of_birth, today=slot.local_start().date())
             check_party_size(details.party_size, office=slot.office)
             _end_missed_appointments(details, now)
+            if phone_key:
+                _check_appointments_per_phone(phone, now)
             if hold is not None and Hold.objects.filter(token=hold, slot=slot, expires_at__gt=now).delete()[0]:
                 pass  # the hold's place becomes the appointment's: `taken` does not change
             else:

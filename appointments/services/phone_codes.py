@@ -26,7 +26,7 @@ from django.utils.translation import ngettext
 from appointments.models import Hold, Office, PhoneCheck
 from core.text import is_ascii_digits
 from notifications.models import Notification
-from notifications.services import notify_person
+from notifications.services import notify_person, sms_quota_left, sms_quota_resets_at
 
 CODE_LENGTH = 6
 
@@ -41,11 +41,18 @@ class CodeProblem(StrEnum):
     TOO_MANY_ATTEMPTS = "too_many_attempts"  # the code is void: ask for a new one (429)
     TOO_SOON = "too_soon"  # wait before the next code (429)
     NO_MORE_CODES = "no_more_codes"  # every resend used (429)
+    SMS_QUOTA = "sms_quota"  # this number got as many SMS today as one number may (429)
     GONE = "gone"  # the check went with its hold (booked meanwhile, or the hold ended)
 
     @property
     def status(self) -> int:
-        return 429 if self in (CodeProblem.TOO_MANY_ATTEMPTS, CodeProblem.TOO_SOON, CodeProblem.NO_MORE_CODES) else 400
+        limited = (
+            CodeProblem.TOO_MANY_ATTEMPTS,
+            CodeProblem.TOO_SOON,
+            CodeProblem.NO_MORE_CODES,
+            CodeProblem.SMS_QUOTA,
+        )
+        return 429 if self in limited else 400
 
 
 class PhoneCodeError(Exception):
@@ -149,8 +156,17 @@ def send_code(
                 code=CodeProblem.TOO_SOON,
                 retry_at=check.sent_at + gap,
             )
-        # The SMS-per-phone-per-day quota (issue 13, notifications.services) is checked here,
-        # before any code is made or counted.
+        # The SMS-per-phone-per-day quota, before any code is made or counted (the outbox takes
+        # the quota when it sends: a code it would drop is never promised).
+        if sms_quota_left(phone, now) <= 0:
+            raise PhoneCodeError(
+                _(
+                    "This phone number has had as many SMS today as we send to one number. Please try again "
+                    "tomorrow, or give another mobile number."
+                ),
+                code=CodeProblem.SMS_QUOTA,
+                retry_at=sms_quota_resets_at(now),
+            )
         code = f"{secrets.randbelow(10**CODE_LENGTH):0{CODE_LENGTH}d}"
         check.phone = phone
         check.code_hmac = _digest(check, phone, code)

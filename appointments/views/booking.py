@@ -49,17 +49,19 @@ from appointments.views.common import (
     DESK_RETURN,
     GET_POST,
     JUST_BOOKED,
+    address_of,
     busy,
     day_or_redirect,
+    over_limit_message,
     parse_uuid,
     problem,
     save_state,
     session_state,
     show_appointment,
-    too_many,
     too_many_holds,
     with_urls,
 )
+from core.limits import refused
 from eligibility.models import Screening
 from eligibility.services import ScreeningError, screening_from_reference
 from eligibility.views import KNOWN_KEY
@@ -203,28 +205,42 @@ def choose_slot(request: HttpRequest, screening: ScreeningFacts, office: str, da
     if isinstance(day, HttpResponse):
         return day
     form = SlotForm(request.POST or None, slots=day.slots)
-    if request.method == "POST" and too_many_holds(request):
-        return too_many(request)
-    if request.method == "POST" and form.is_valid():
+    wait = too_many_holds(request) if request.method == "POST" else None
+    if wait is not None:
+        # The time page again, the chosen time still selected, saying when to choose again.
+        wait = over_limit_message(request, _too_many_attempts(wait), zone=chosen.zone)
+    elif request.method == "POST" and form.is_valid():
         booking = session_state(request, BOOKING)
         try:
             hold = hold_slot(
-                slot_id=form.cleaned_data["slot"], screening=screening.load(), replaces=parse_uuid(booking.get("hold"))
+                slot_id=form.cleaned_data["slot"],
+                screening=screening.load(),
+                replaces=parse_uuid(booking.get("hold")),
+                address=address_of(request, _staff_of(request, chosen)),
             )
         except BookingError as exc:
             if exc.code == "busy":
                 return busy(request, exc)
-            messages.error(request, exc.message)
-            return redirect(request.path)
-        # A time chosen here is never the desk's walk-in (that page sets it again if it is).
-        save_state(request, BOOKING, slot=hold.slot_id, hold=str(hold.token), walk_in=False)
-        return redirect("appointments:people")
-    return render(
+            if exc.code != ErrorCode.LIMIT:
+                messages.error(request, exc.message)
+                return redirect(request.path)
+            wait = over_limit_message(request, exc, zone=chosen.zone)
+        else:
+            # A time chosen here is never the desk's walk-in (that page sets it again if it is).
+            save_state(request, BOOKING, slot=hold.slot_id, hold=str(hold.token), walk_in=False)
+            return redirect("appointments:people")
+    response = render(
         request,
         "appointments/book/time.html",
         {"office": chosen, "day": day, "form": form, "back_url": days_url, "moving": False},
         status=400 if form.errors else 200,
     )
+    return refused(response, wait) if wait is not None else response
+
+
+def _too_many_attempts(seconds: int) -> BookingError:
+    retry_at = timezone.now() + datetime.timedelta(seconds=seconds)
+    return BookingError(_("Too many attempts from this connection."), code=ErrorCode.LIMIT, retry_at=retry_at)
 
 
 def _held_slot(request: HttpRequest) -> Slot | None:
@@ -288,14 +304,17 @@ def details(request: HttpRequest, screening: ScreeningFacts) -> HttpResponse:
         # The number chosen on the page before wins over the one typed with earlier details.
         initial={**initial_from_typed(typed), "party_size": booking.get("people", 1)},
     )
+    wait = None
     if request.method == "POST" and form.is_valid():
         held = _keep_with_hold(request, screening, slot, form.as_typed())
-        if held is not None:
+        if isinstance(held, HttpResponse):
             return held
-        # A new booking in this browser (another adult of the family) forgets the one before.
-        save_state(request, BOOKING, key=booking.get("key") or str(uuid.uuid4()), done=None)
-        return redirect("appointments:check")
-    return render(
+        if held is None:
+            # A new booking in this browser (another adult of the family) forgets the one before.
+            save_state(request, BOOKING, key=booking.get("key") or str(uuid.uuid4()), done=None)
+            return redirect("appointments:check")
+        wait = held  # over a limit: the form again, as typed, saying when to try again
+    response = render(
         request,
         "appointments/book/details.html",
         {
@@ -308,28 +327,35 @@ def details(request: HttpRequest, screening: ScreeningFacts) -> HttpResponse:
         },
         status=400 if form.errors else 200,
     )
+    return refused(response, wait) if wait is not None else response
 
 
 def _keep_with_hold(
     request: HttpRequest, screening: ScreeningFacts, slot: Slot, values: dict[str, Any]
-) -> HttpResponse | None:
+) -> HttpResponse | int | None:
     """Keep the details with the session's hold (never in the session); None when kept. When the
-    hold ran out while the form was being filled in, the same time is held again if it is free."""
+    hold ran out while the form was being filled in, the same time is held again if it is free;
+    over a limit, the seconds to wait (the message is added)."""
     booking = session_state(request, BOOKING)
     if keep_details(token=parse_uuid(booking.get("hold")), details=values):
         return None
-    if too_many_holds(request):
-        return too_many(request)
+    wait = too_many_holds(request)
+    if wait is not None:
+        return over_limit_message(request, _too_many_attempts(wait), zone=slot.office.zone)
+    staff = _staff_of(request, slot.office)
     try:
         hold = hold_slot(
             slot_id=slot.pk,
             screening=screening.load(),
             replaces=parse_uuid(booking.get("hold")),
-            walk_in=bool(booking.get("walk_in")) and _staff_of(request, slot.office) is not None,
+            walk_in=bool(booking.get("walk_in")) and staff is not None,
+            address=address_of(request, staff),
         )
     except BookingError as exc:
         if exc.code == "busy":
             return busy(request, exc)
+        if exc.code == ErrorCode.LIMIT:
+            return over_limit_message(request, exc, zone=slot.office.zone)
         _forget_hold(request)
         messages.error(request, exc.message)
         return redirect("appointments:choose-day", office=slot.office.slug)
@@ -424,20 +450,29 @@ def check(request: HttpRequest, screening: ScreeningFacts) -> HttpResponse:
         if actor is None and slot.office.verify_phone:
             return _send_code(request, screening, slot, values)
         return _book(request, screening, slot, values, actor=actor)
-    return render(
+    return _check_page(request, slot, values, actor=actor)
+
+
+def _check_page(
+    request: HttpRequest, slot: Slot, values: dict[str, Any], *, actor: Any, wait: Any = None
+) -> HttpResponse:
+    """The check page; with `wait`, refused by a limit (429) with when to try again, the details
+    still kept with the hold, to confirm later or change the phone."""
+    response = render(
         request,
         "appointments/book/check.html",
         {
             "slot": slot,
             "office": slot.office,
             "rows": _summary_rows(values),
-            "key": booking["key"],
+            "key": session_state(request, BOOKING)["key"],
             "hold_expires": _hold_expiry(request),
             "time_url": reverse("appointments:choose-day", args=[slot.office.slug]),
             "on_behalf": actor is not None,
             "code_next": actor is None and slot.office.verify_phone,
         },
     )
+    return refused(response, wait) if wait is not None else response
 
 
 def _book(
@@ -455,7 +490,10 @@ def _book(
             walk_in=actor is not None and bool(booking.get("walk_in")),
         )
     except BookingError as exc:
-        return _booking_failed(request, exc, slot)
+        if exc.code != ErrorCode.LIMIT:
+            return _booking_failed(request, exc, slot)
+        wait = over_limit_message(request, exc, zone=slot.office.zone)
+        return _check_page(request, slot, values, actor=actor, wait=wait)
     # Only the screening stays: booking again (another adult of the family) starts afresh.
     request.session[BOOKING] = {
         **{name: booking[name] for name in ("screening", "eligible", "created", "country") if name in booking},

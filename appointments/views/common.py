@@ -5,6 +5,7 @@ What the applicant has typed lives in the session, never in a URL. The appointme
 is kept in the session too, after a booking, a lookup or a signed link."""
 
 import datetime
+import math
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +15,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.formats import date_format, time_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
@@ -21,7 +23,7 @@ from appointments import selectors
 from appointments.errors import BookingError
 from appointments.links import invalid_link_error
 from appointments.models import Appointment, Office
-from core.limits import limited
+from core.limits import UNCOUNTED_RETRY_SECONDS, client_key, over_limit, refused, try_again
 
 BOOKING = "booking"
 # Where the booking start sends staff back to (set by the desk's walk-in page; a local path).
@@ -120,15 +122,44 @@ def changed_here(request: HttpRequest, appointment: Appointment) -> None:
     request.session[MANAGE] = {**session_state(request, MANAGE), "revision": appointment.revision}
 
 
-def too_many_holds(request: HttpRequest) -> bool:
+def too_many_holds(request: HttpRequest) -> int | None:
+    """Seconds to wait when this address chose too many times lately (HOLD_RATE), else None."""
     # Places are scarce: without Redis to count, no hold (fails closed).
-    return limited(request, group="appointments.hold", rate=settings.HOLD_RATE, fail_closed=True)
+    return over_limit(request, group="appointments.hold", rate=settings.HOLD_RATE, fail_closed=True)
 
 
-def too_many(request: HttpRequest) -> HttpResponse:
-    return problem(
-        request, _("Too many attempts from this connection. Please wait a few minutes and try again."), status=429
-    )
+def too_many(request: HttpRequest, seconds: int | None = None) -> HttpResponse:
+    if seconds is None:
+        return problem(
+            request, _("Too many attempts from this connection. Please wait a few minutes and try again."), status=429
+        )
+    message = f"{_('Too many attempts from this connection.')} {try_again(seconds)}"
+    return refused(problem(request, message, status=429), seconds)
+
+
+def address_of(request: HttpRequest, staff: Any) -> str:
+    """What the live-hold cap counts a hold against: the client's address (keyed hash), none for
+    staff booking on a person's behalf (a desk computer serves everyone)."""
+    return "" if staff is not None else client_key(request)
+
+
+def over_limit_message(request: HttpRequest, error: BookingError, *, zone: Any = None) -> int:
+    """Say on the page about to be shown again (what was typed still in it) that a limit refused
+    the request and when to try again; returns the seconds until then (for Retry-After)."""
+    now = timezone.now()
+    retry_at = error.retry_at or now + datetime.timedelta(seconds=UNCOUNTED_RETRY_SECONDS)
+    seconds = max(1, math.ceil((retry_at - now).total_seconds()))
+    if seconds > 3600 and zone is not None:
+        with timezone.override(zone):
+            local = timezone.localtime(retry_at)
+            when = _("You can try again from %(day)s at %(time)s.") % {
+                "day": date_format(local, "DATE_FORMAT"),
+                "time": time_format(local, "H:i"),
+            }
+    else:
+        when = try_again(seconds, at=retry_at, zone=zone)
+    messages.error(request, f"{error.message} {when}")
+    return seconds
 
 
 def with_urls(days: list[selectors.Day], url: Callable[[selectors.Day], str]) -> list[selectors.Day]:

@@ -44,7 +44,7 @@ from appointments.views.common import (
     too_many_holds,
     with_urls,
 )
-from core.limits import limited
+from core.limits import over_limit, refused, try_again
 
 
 @GET_POST
@@ -54,12 +54,11 @@ def manage(request: HttpRequest) -> HttpResponse:
     form = ManageForm(request.POST or None)
     if request.method == "POST":
         # Dates of birth must not be tried at will: without Redis to count, no lookup (fails closed).
-        if limited(request, group="appointments.manage", rate=settings.MANAGE_LOOKUP_RATE, fail_closed=True):
-            return problem(
-                request,
-                _("Too many attempts from this connection. Please wait a few minutes and try again."),
-                status=429,
-            )
+        wait = over_limit(request, group="appointments.manage", rate=settings.MANAGE_LOOKUP_RATE, fail_closed=True)
+        if wait is not None:
+            # The form again, as typed, saying when to try again.
+            messages.error(request, f"{_('Too many attempts from this connection.')} {try_again(wait)}")
+            return refused(render(request, "appointments/manage/lookup.html", {"form": form}), wait)
         if form.is_valid():
             appointment = Appointment.objects.filter(reference=form.cleaned_data["reference"]).first()
             # An appointment whose personal data is erased has no date of birth: never found.
@@ -247,8 +246,9 @@ def move_slot(request: HttpRequest, appointment: Appointment, date: datetime.dat
         return day
     day.slots = [slot for slot in day.slots if slot.pk != appointment.slot_id]
     form = SlotForm(request.POST or None, slots=day.slots)
-    if request.method == "POST" and too_many_holds(request):
-        return too_many(request)
+    wait = too_many_holds(request) if request.method == "POST" else None
+    if wait is not None:
+        return too_many(request, wait)
     if request.method == "POST" and form.is_valid():
         try:
             hold = hold_slot(

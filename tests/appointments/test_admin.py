@@ -40,7 +40,8 @@ def two_offices(published):
             book_appointment(
                 screening=make_screening(published),
                 slot_id=slot.pk,
-                details=details(document_number=f"ADM{n}", full_name=f"Persona {office.name}"),
+                # One phone number for both: the search by phone still shows only the office's own.
+                details=details(document_number=f"ADM{n}", full_name=f"Persona {office.name}", phone="+573001234567"),
                 booking_key=key(),
             )
         )

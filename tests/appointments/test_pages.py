@@ -19,7 +19,7 @@ from appointments.models import Appointment, Closure, Hold, Slot
 from appointments.services.changes import move_appointment
 from appointments.services.slots import generate_slots
 from eligibility.services import screening_reference
-from tests.appointments.conftest import OfficeFactory, make_screening, row_locked
+from tests.appointments.conftest import OfficeFactory, make_screening, phone_of, row_locked
 
 pytestmark = pytest.mark.django_db
 
@@ -73,6 +73,8 @@ def details_data(**overrides: str) -> dict[str, str]:
         "party_size": "1",
         "consent": "on",
     }
+    if "document_number" in overrides and "phone" not in overrides:
+        data["phone"] = phone_of(str(overrides["document_number"]))  # one number per person
     data.update(overrides)
     return {key: value for key, value in data.items() if value is not None}
 
@@ -357,7 +359,15 @@ def test_manage_lookups_are_rate_limited(client, settings):
     settings.MANAGE_LOOKUP_RATE = "3/m"
     codes = [lookup(client, "ABCDEFGHJ", datetime.date(1990, 1, 1)).status_code for _ in range(5)]
     assert codes == [400, 400, 400, 429, 429]
-    assert "Demasiados intentos" in lookup(client, "ABCDEFGHJ", datetime.date(1990, 1, 1)).content.decode()
+    # The form again with what was typed, saying when to try again (the window's end).
+    data = {"reference": "ABCDEFGHJ", **date_parts("date_of_birth", datetime.date(1990, 1, 1))}
+    response = client.post(url("manage", lang="en"), data)
+    assert response.status_code == 429
+    html = response.content.decode()
+    seconds = int(response["Retry-After"])
+    assert 0 < seconds <= 60
+    assert "Too many attempts from this connection. Please try again in 1 minute." in html
+    assert 'value="ABCDEFGHJ"' in html
     cache.clear()
 
 

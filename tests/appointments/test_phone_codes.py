@@ -522,3 +522,22 @@ def test_the_number_is_masked_on_the_page():
 
     assert masked_phone("+573001234567") == "+57 300 *** **67"
     assert masked_phone("+50251234567") == "+502 512 *** 67"
+
+
+def test_no_code_is_sent_to_a_number_over_its_sms_quota(booking_client, live_office, settings):
+    """A number that had SMS_PER_PHONE_PER_DAY messages today gets no code (the outbox would drop
+    it): Confirm answers 429 with when to try again, books nothing and writes no code."""
+    settings.SMS_PER_PHONE_PER_DAY = 2
+    now = timezone.now()
+    assert outbox.take_sms_quota(PHONE, now)
+    assert outbox.take_sms_quota(PHONE, now)
+    choose(booking_client, live_office)
+    booking_client.post(url("details"), details_data(phone="300 123 4567"))
+    page = booking_client.get(url("check", lang="en"))
+    key = re.search(r'name="key" value="([^"]+)"', page.content.decode())[1]
+    response = booking_client.post(url("check", lang="en"), {"key": key})
+    assert response.status_code == 429
+    assert "as many SMS today as we send to one number" in response.content.decode()
+    assert int(response["Retry-After"]) > 0
+    assert codes() == []
+    assert not Appointment.objects.exists()

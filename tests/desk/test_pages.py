@@ -75,7 +75,9 @@ def test_the_chooser_opens_the_only_office(desk_office, desk):
 )
 def test_find_a_person(desk_office, published, desk, typed, field):
     client, _ = desk
-    person = book_today(desk_office, published, 7, full_name="Yolanda Quiñónez", document_number="AB 123-456")
+    person = book_today(
+        desk_office, published, 7, full_name="Yolanda Quiñónez", document_number="AB 123-456", phone="+573001234567"
+    )
     other = book_today(desk_office, published, 8, phone="+573009998877")
     text = {
         ("reference", "display"): person.display_reference,

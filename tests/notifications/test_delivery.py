@@ -94,7 +94,7 @@ def test_a_booking_reaches_the_phone_and_the_mailbox_in_the_applicant_s_language
     assert appointment.display_reference in ics
     (sms,) = sms_files(sms_folder)
     assert f"{appointment.display_reference} {sms_words}" in sms
-    assert "To: +573001234567" in sms
+    assert f"To: {appointment.phone.as_e164}" in sms
 
 
 def test_the_same_task_delivered_twice_sends_once(celery_worker, published, sms_folder):

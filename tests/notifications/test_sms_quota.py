@@ -1,0 +1,100 @@
+"""SMS per phone number per day (SMS_PER_PHONE_PER_DAY), counted in Redis by a keyed hash of the
+number: the SMS just under the quota is sent, the one over it is not (cancelled, with the reason),
+its e-mail still is; a retry is not counted again; the count starts afresh the next day."""
+
+import datetime
+import uuid
+
+import pytest
+from django.core import mail
+from django.core.cache import cache, caches
+
+from notifications import services
+from notifications.models import Notification
+from notifications.sms import SmsError
+from tests.appointments.conftest import NOW
+from tests.notifications.conftest import book, sms_files
+
+pytestmark = pytest.mark.django_db
+Status = Notification.Status
+
+
+@pytest.fixture
+def phone() -> str:
+    # A number of this test's own: the counts are in Redis, which outlives the test.
+    return f"+57310{uuid.uuid4().int % 10**7:07d}"
+
+
+@pytest.fixture(autouse=True)
+def quota(settings) -> None:
+    settings.SMS_PER_PHONE_PER_DAY = 2
+    settings.ACTIVE_APPOINTMENTS_PER_PHONE = 10
+
+
+def send_all(now=NOW) -> list[str]:
+    return [
+        services.send(notification_id=pk, now=now)
+        for pk in Notification.objects.order_by("pk").values_list("pk", flat=True)
+    ]
+
+
+def test_an_sms_over_the_daily_quota_is_not_sent_and_its_e_mail_still_is(office, published, phone, sms_folder):
+    for n in range(3):
+        book(office, published, phone=phone, document_number=f"SMSQ{n}", email=f"p{n}@example.org", hours=48 + n)
+    send_all()
+    sms = Notification.objects.filter(channel="sms").order_by("pk")
+    assert list(sms.values_list("status", flat=True)) == [Status.SENT, Status.SENT, Status.CANCELLED]
+    assert sms.last().last_error == services.OVER_SMS_QUOTA
+    assert len(sms_files(sms_folder)) == 2
+    assert set(Notification.objects.filter(channel="email").values_list("status", flat=True)) == {Status.SENT}
+    assert len(mail.outbox) == 3
+    # The count is kept under a keyed hash, never the number.
+    assert not [key for key in cache._cache.get_client().keys("*") if phone[1:].encode() in key]
+
+
+def test_the_quota_is_per_number_whatever_its_spelling_and_per_day(office, published, phone, sms_folder):
+    assert services.sms_quota_left(phone, NOW) == 2
+    assert services.take_sms_quota(phone, NOW) is True
+    national = f"+57 {phone[3:6]} {phone[6:]}"
+    assert services.take_sms_quota(national, NOW) is True  # just under: the second
+    assert services.sms_quota_left(phone, NOW) == 0
+    assert services.take_sms_quota(phone, NOW) is False
+    resets = services.sms_quota_resets_at(NOW)
+    assert resets == datetime.datetime.combine(NOW.date() + datetime.timedelta(days=1), datetime.time(), datetime.UTC)
+    assert services.sms_quota_left(phone, resets) == 2
+    assert services.take_sms_quota(phone, resets) is True
+
+
+def test_a_message_to_a_person_over_the_quota_is_not_sent(office, phone, sms_folder):
+    services.take_sms_quota(phone, NOW)
+    services.take_sms_quota(phone, NOW)
+    message = services.notify_person(
+        kind=Notification.Kind.PHONE_CODE, office=office, phone=phone, language="es", details={"code": "1"}, now=NOW
+    )
+    assert services.send(notification_id=message.pk, now=NOW) == Status.CANCELLED
+    assert sms_files(sms_folder) == []
+
+
+def test_a_retried_sms_is_counted_once(office, published, phone, monkeypatch, sms_folder):
+    book(office, published, phone=phone, email="")
+    message = Notification.objects.get()
+
+    def down(**kwargs):
+        raise SmsError("provider unreachable", permanent=False)
+
+    monkeypatch.setattr("notifications.sms.FileBackend.send", lambda self, **kwargs: down(**kwargs))
+    assert services.send(notification_id=message.pk, now=NOW) == Status.PENDING
+    assert services.sms_quota_left(phone, NOW) == 1
+    monkeypatch.undo()
+    later = NOW + datetime.timedelta(minutes=5)
+    assert services.send(notification_id=message.pk, now=later) == Status.SENT
+    assert services.sms_quota_left(phone, NOW) == 1
+
+
+def test_without_redis_the_quota_fails_open_unless_asked_closed(phone, settings) -> None:
+    dead = {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0"}
+    settings.CACHES = {**settings.CACHES, "default": dead}
+    assert caches["default"] is not None
+    assert services.take_sms_quota(phone, NOW) is True
+    assert services.take_sms_quota(phone, NOW, fail_closed=True) is False
+    assert services.sms_quota_left(phone, NOW) == 2
