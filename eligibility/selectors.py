@@ -81,6 +81,51 @@ def published_version() -> ScreenerVersion | None:
     return ScreenerVersion.objects.filter(status=ScreenerVersion.Status.PUBLISHED).first()
 
 
+# A published or retired version never changes (VersionedContent refuses to write to it), so each
+# process keeps its screener once loaded, under the version and the moment it was published: the
+# question pages then read nothing from the database. A draft is still being edited: never kept.
+# Migrations that fill a new language into frozen versions run before the new processes start.
+FROZEN_SCREENERS_KEPT = 8
+_frozen: dict[tuple[int, str], Screener] = {}
+
+
+def frozen_stamp(version: ScreenerVersion) -> str:
+    """What names a frozen version's content for good ("" for a draft)."""
+    if version.status == ScreenerVersion.Status.DRAFT or version.published_at is None:
+        return ""
+    return version.published_at.isoformat()
+
+
+def screener_of(version: ScreenerVersion) -> Screener:
+    """`load_screener`, from this process's copy when the version is frozen."""
+    stamp = frozen_stamp(version)
+    if not stamp:
+        return load_screener(version)
+    screener = _frozen.get((version.pk, stamp))
+    if screener is None:
+        screener = load_screener(version)
+        if len(_frozen) >= FROZEN_SCREENERS_KEPT:
+            _frozen.clear()
+        _frozen[(version.pk, stamp)] = screener
+    return screener
+
+
+def pinned_screener(pk: Any, stamp: Any) -> Screener | None:
+    """The screener a session was pinned to (its version's id and `frozen_stamp`): without a query
+    when this process has it, else from the database; None when the version no longer exists."""
+    if isinstance(pk, int) and isinstance(stamp, str) and stamp:
+        screener = _frozen.get((pk, stamp))
+        if screener is not None:
+            return screener
+    version = ScreenerVersion.objects.filter(pk=pk).first() if isinstance(pk, int) else None
+    return screener_of(version) if version else None
+
+
+def forget_screeners() -> None:
+    """Drop this process's copies (tests, whose rolled-back data can come back under the same ids)."""
+    _frozen.clear()
+
+
 def load_screener(version: ScreenerVersion) -> Screener:
     questions = list(Question.objects.filter(version=version).order_by("order"))
     hosts = {str(host.country): host.as_rule() for host in HostCountry.objects.filter(version=version)}
