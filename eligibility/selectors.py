@@ -1,6 +1,7 @@
 """Reads of the screener: one version's questions and host table, and the path through them."""
 
 import datetime
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -121,9 +122,30 @@ def pinned_screener(pk: Any, stamp: Any) -> Screener | None:
     return screener_of(version) if version else None
 
 
+# Which version is published, as this process last read it (a query on every first page would be
+# most of its time at a release). A version published reaches new visitors within this many seconds
+# everywhere, at once in the process that published it; whoever starts in between answers the
+# version published just before, as anyone who started a moment earlier does.
+PUBLISHED_CHECK_SECONDS = 5
+_published: list[tuple[float, Screener | None]] = []
+
+
+def published_screener() -> Screener | None:
+    """The published version's screener (None when no version is published)."""
+    now = time.monotonic()
+    if _published and now - _published[0][0] < PUBLISHED_CHECK_SECONDS:
+        return _published[0][1]
+    version = published_version()
+    screener = screener_of(version) if version else None
+    _published[:] = [(now, screener)]
+    return screener
+
+
 def forget_screeners() -> None:
-    """Drop this process's copies (tests, whose rolled-back data can come back under the same ids)."""
+    """Drop this process's copies: after publishing, and in tests (whose rolled-back data can come
+    back under the same ids)."""
     _frozen.clear()
+    _published.clear()
 
 
 def load_screener(version: ScreenerVersion) -> Screener:

@@ -24,8 +24,7 @@ from eligibility.selectors import (
     first_unanswered,
     frozen_stamp,
     pinned_screener,
-    published_version,
-    screener_of,
+    published_screener,
 )
 from eligibility.services import ScreeningError, count_start, is_finished, record_screening, screening_reference
 
@@ -56,11 +55,6 @@ def _screener(request: HttpRequest) -> Screener | None:
     return pinned_screener(data.get("version"), data.get("frozen"))
 
 
-def _published_screener() -> Screener | None:
-    version = published_version()
-    return screener_of(version) if version else None
-
-
 def _save_answers(request: HttpRequest, screener: Screener, answers: dict[str, Any]) -> None:
     """Store the answers; the first ones pin the screener they answer."""
     data = _session(request) or {"version": screener.version.pk, "frozen": frozen_stamp(screener.version)}
@@ -81,7 +75,7 @@ def begin(request: HttpRequest) -> HttpResponse:
         return _go_on(request, screener, _session(request)["answers"])
     if restart and SESSION_KEY in request.session:
         del request.session[SESSION_KEY]
-    screener = _published_screener()
+    screener = published_screener()
     if screener is None:
         return _closed(request)
     return _go_on(request, screener, {})
@@ -105,7 +99,7 @@ def question(request: HttpRequest, key: str) -> HttpResponse:
     pinned = screener is not None
     if screener is None:
         # Not started: the published version's first question, pinned when it is answered.
-        screener = _published_screener()
+        screener = published_screener()
         if screener is None:
             return _closed(request)
     answers = _session(request)["answers"] if pinned else {}

@@ -1,6 +1,7 @@
 """The applicant's screener through Django's test client: the journey and every bad input."""
 
 import re
+import time
 
 import pytest
 from django.contrib.sessions.models import Session
@@ -8,6 +9,7 @@ from django.core import signing
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from eligibility.models import Pathway, PathwayRule, Question, ScreenerVersion, Screening
 from eligibility.services import create_draft, publish_version, screening_reference
@@ -356,9 +358,9 @@ def test_question_pages_read_nothing_from_the_database_once_started(started: Cli
             assert started.get(f"{Q}{key}/").status_code == 200
         counts.append(len(queries))
         started.post(f"{Q}{key}/", data)
-    # The first question asks which version is published; the first answer pins it, and the
-    # process keeps that version's questions (frozen once published): no query after that.
-    assert counts == [1] + [0] * (len(GUATEMALAN_WITH_PETITION) - 1), counts
+    # The process knows which version is published (the start button asked) and keeps its
+    # questions (frozen once published); the first answer pins it: no query at all.
+    assert counts == [0] * len(GUATEMALAN_WITH_PETITION), counts
 
 
 def test_the_start_button_and_the_first_question_write_no_session(client: Client, published: ScreenerVersion) -> None:
@@ -403,6 +405,34 @@ def test_answering_again_from_the_start_forgets_the_answers(started: Client) -> 
     assert response["Location"] == f"{Q}current_country/"
     assert "screener" not in started.session
     assert started.get(f"{Q}nationality/")["Location"] == Q
+
+
+def test_a_version_published_by_another_process_reaches_new_visitors_within_seconds(
+    client: Client, published: ScreenerVersion, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eligibility import selectors
+
+    assert client.get(Q)["Location"] == f"{Q}current_country/"
+    draft = create_draft(source=published)
+    Question.objects.filter(version=draft, key="current_country").update(label_en="Where do you live?")
+    # Published elsewhere: this process is not told.
+    ScreenerVersion.objects.filter(pk=published.pk).update(status="retired")
+    ScreenerVersion.objects.filter(pk=draft.pk).update(status="published", published_at=timezone.now())
+    assert "Which country do you live in now?" in Client().get(f"{Q}current_country/").content.decode()
+    later = time.monotonic() + selectors.PUBLISHED_CHECK_SECONDS
+    monkeypatch.setattr(selectors.time, "monotonic", lambda: later)
+    newcomer = Client()
+    assert "Where do you live?" in newcomer.get(f"{Q}current_country/").content.decode()
+    newcomer.post(f"{Q}current_country/", {"answer": "GT"})
+    assert newcomer.session["screener"]["version"] == draft.pk
+
+
+def test_a_version_published_here_reaches_new_visitors_at_once(client: Client, published: ScreenerVersion) -> None:
+    assert "Which country do you live in now?" in client.get(f"{Q}current_country/").content.decode()
+    draft = create_draft(source=published)
+    Question.objects.filter(version=draft, key="current_country").update(label_en="Where do you live?")
+    publish_version(version=draft)
+    assert "Where do you live?" in Client().get(f"{Q}current_country/").content.decode()
 
 
 def test_a_version_kept_by_the_process_is_not_used_once_rolled_back_and_replaced(
