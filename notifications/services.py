@@ -7,20 +7,23 @@ stays pending and the per-minute dispatcher enqueues it later. No task is schedu
 with an eta: what is due is in the table."""
 
 import datetime
+import functools
 import logging
 import smtplib
-from dataclasses import dataclass
+import time
+from collections import Counter
 from email.mime.base import MIMEBase
 from email.utils import make_msgid
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.core.mail.message import SafeMIMEText
-from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.template.loader import render_to_string
-from django.urls import reverse
+from django.urls import get_urlconf, reverse
 from django.utils import timezone, translation
+from django.utils.functional import cached_property
 
 from appointments.calendar import calendar_method, ics
 from appointments.links import manage_token
@@ -143,18 +146,26 @@ def cancel_reminders(*, appointment: Appointment) -> int:
     ).update(status=Status.CANCELLED)
 
 
+# Messages handed to the worker in tasks of this many (one task a message cost more than its
+# sending), each still claimed on its own before it is sent.
+SEND_BATCH = 50
+# A task that has sent for this long hands the rest on as a new task, so it ends well inside its
+# time limit however slow the provider (each sending is bounded by EMAIL_TIMEOUT / SMS_HTTP_TIMEOUT).
+BATCH_SECONDS = 30
+
+
 def enqueue(ids: list[int]) -> int:
     """Hand the rows to the worker; if the broker is down they stay pending for the dispatcher.
     Returns how many were handed over."""
-    from notifications.tasks import send_notification
+    from notifications.tasks import send_notifications
 
     if not ids:
         return 0
     # Stamped first: a task that runs (and fails) at once must not look freshly enqueued after.
     Notification.objects.filter(pk__in=ids, status=Status.PENDING).update(enqueued_at=timezone.now())
-    for done, notification_id in enumerate(ids):
+    for done in range(0, len(ids), SEND_BATCH):
         try:
-            send_notification.delay(notification_id)
+            send_notifications.delay(list(ids[done : done + SEND_BATCH]))
         except Exception as exc:  # noqa: BLE001 - any broker failure: the outbox keeps the message
             logger.warning(
                 "broker unavailable, messages left pending count=%s error=%s", len(ids) - done, type(exc).__name__
@@ -162,6 +173,19 @@ def enqueue(ids: list[int]) -> int:
             Notification.objects.filter(pk__in=ids[done:], status=Status.PENDING).update(enqueued_at=None)
             return done
     return len(ids)
+
+
+def send_many(*, notification_ids: list[int]) -> dict[str, int]:
+    """`send` each message in turn (each claimed first, so a batch delivered twice sends each once);
+    after BATCH_SECONDS the ones not started yet are handed on as a new task."""
+    started = time.monotonic()
+    outcomes: Counter[str] = Counter()
+    for done, notification_id in enumerate(notification_ids):
+        if time.monotonic() - started > BATCH_SECONDS:
+            outcomes["handed on"] += enqueue(list(notification_ids[done:]))
+            break
+        outcomes[send(notification_id=notification_id)] += 1
+    return dict(outcomes)
 
 
 def reminder_windows(office: Office) -> list[tuple[str, int, int]]:
@@ -244,12 +268,34 @@ def resend(*, notification_id: int) -> bool:
 # ---------------------------------------------------------------------------------------------
 # Sending
 # ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
 class Rendered:
-    subject: str
-    text: str
-    html: str
-    sms: str
+    """A message in the applicant's language and the office's time, each form made when first read:
+    an SMS needs only its text, an e-mail never its SMS (rendering every form was most of a
+    message's sending time)."""
+
+    def __init__(self, context: dict, language: str, zone: datetime.tzinfo) -> None:
+        self.context, self.language, self.zone = context, language, zone
+
+    def _render(self, template: str) -> str:
+        with translation.override(self.language), timezone.override(self.zone):
+            return render_to_string(template, self.context)
+
+    @cached_property
+    def subject(self) -> str:
+        return " ".join(self._render("notifications/email_subject.txt").split())
+
+    @cached_property
+    def text(self) -> str:
+        return self._render("notifications/email.txt")
+
+    @cached_property
+    def html(self) -> str:
+        return self._render("notifications/email.html")
+
+    @cached_property
+    def sms(self) -> str:
+        with translation.override(self.language), timezone.override(self.zone):
+            return _sms(self.context)
 
 
 def erase_recipients(*, appointment_ids: list[int]) -> int:
@@ -291,15 +337,16 @@ def render(notification: Notification) -> Rendered:
             "starts_at": appointment.slot.starts_at,
             "manage_url": manage_url(appointment) if appointment.status == Appointment.Status.BOOKED else "",
             # The questions come first, in the applicant's language (the prefix reverse() adds).
-            "book_again_url": settings.SITE_URL + reverse("eligibility:begin"),
+            "book_again_url": _book_again_url(notification.language, settings.SITE_URL, get_urlconf()),
             "bring": appointment.what_to_bring(notification.language),
         }
-        return Rendered(
-            subject=" ".join(render_to_string("notifications/email_subject.txt", context).split()),
-            text=render_to_string("notifications/email.txt", context),
-            html=render_to_string("notifications/email.html", context),
-            sms=_sms(context),
-        )
+    return Rendered(context, notification.language, office.zone)
+
+
+@functools.lru_cache(maxsize=32)
+def _book_again_url(language: str, site_url: str, urlconf: str | None) -> str:
+    # The same for every message in a language: reversed once (under translation.override).
+    return site_url + reverse("eligibility:begin")
 
 
 def _sms(context: dict) -> str:
@@ -368,12 +415,9 @@ def send(*, notification_id: int, now: datetime.datetime | None = None) -> str:
     """Claim the message, send it, and record what happened; returns the new status, or
     "skipped" when another delivery of the task already claimed or sent it."""
     now = now or timezone.now()
-    claimed = Notification.objects.filter(pk=notification_id, status=Status.PENDING, due_at__lte=now).update(
-        status=Status.SENDING, claimed_at=now, attempts=F("attempts") + 1
-    )
-    if not claimed:
+    notification = _claim(notification_id, now)
+    if notification is None:
         return "skipped"
-    notification = Notification.objects.select_related("office").get(pk=notification_id)
     if notification.appointment_id is None:
         return _send_to_person(notification, now)
     with transaction.atomic():
@@ -381,7 +425,7 @@ def send(*, notification_id: int, now: datetime.datetime | None = None) -> str:
         # checked below is what holds.
         appointment = (
             Appointment.objects.select_for_update(of=("self",))
-            .select_related("slot__office", "screening")
+            .select_related("office", "slot__office", "screening")
             .get(pk=notification.appointment_id)
         )
     notification.appointment = appointment
@@ -408,6 +452,19 @@ def send(*, notification_id: int, now: datetime.datetime | None = None) -> str:
         logger.exception("message not sent notification=%s", notification.pk)
         return _failed(notification, DeliveryError(f"unexpected {type(exc).__name__}", permanent=False), now)
     return _finish(notification, Status.SENT, sent_at=timezone.now(), provider_id=provider_id)
+
+
+def _claim(notification_id: int, now: datetime.datetime) -> Notification | None:
+    """pending → sending, the attempt counted, in one statement that returns the row; None when it
+    is not pending and due (another delivery of the task claimed or sent it). One statement
+    instead of an UPDATE and a SELECT: a message's queries are most of its sending time."""
+    table = connection.ops.quote_name(Notification._meta.db_table)  # noqa: SLF001
+    claimed = Notification.objects.raw(
+        f"UPDATE {table} SET status = %s, claimed_at = %s, attempts = attempts + 1"  # noqa: S608 - no input
+        " WHERE id = %s AND status = %s AND due_at <= %s RETURNING *",
+        [Status.SENDING, now, notification_id, Status.PENDING, now],
+    )
+    return next(iter(claimed), None)
 
 
 def render_person(notification: Notification) -> str:
