@@ -123,6 +123,8 @@ def main() -> int:
         "SMS_FILE_PATH": str(sms_dir),
         "EMAIL_URL": f"file://{mail_dir}",
         "SITE_URL": "https://citas.example.org",
+        # As in production: the worker keeps its database connection (the test environment closes it).
+        "CONN_MAX_AGE": "60",
     }
     celery_app.control.purge()
     worker = subprocess.Popen(

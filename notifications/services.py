@@ -180,11 +180,12 @@ def send_many(*, notification_ids: list[int]) -> dict[str, int]:
     after BATCH_SECONDS the ones not started yet are handed on as a new task."""
     started = time.monotonic()
     outcomes: Counter[str] = Counter()
+    offices: dict[int, Office] = {}
     for done, notification_id in enumerate(notification_ids):
         if time.monotonic() - started > BATCH_SECONDS:
             outcomes["handed on"] += enqueue(list(notification_ids[done:]))
             break
-        outcomes[send(notification_id=notification_id)] += 1
+        outcomes[send(notification_id=notification_id, offices=offices)] += 1
     return dict(outcomes)
 
 
@@ -411,23 +412,36 @@ def backoff(attempts: int) -> datetime.timedelta:
     return datetime.timedelta(minutes=min(60, 2 ** max(0, attempts - 1)))
 
 
-def send(*, notification_id: int, now: datetime.datetime | None = None) -> str:
+def _office(office_id: int, offices: dict[int, Office]) -> Office:
+    if office_id not in offices:
+        offices[office_id] = Office.objects.get(pk=office_id)
+    return offices[office_id]
+
+
+def send(
+    *, notification_id: int, now: datetime.datetime | None = None, offices: dict[int, Office] | None = None
+) -> str:
     """Claim the message, send it, and record what happened; returns the new status, or
-    "skipped" when another delivery of the task already claimed or sent it."""
+    "skipped" when another delivery of the task already claimed or sent it. `offices`: the offices
+    already read by the batch this message is sent in (an office row is a large one to read)."""
     now = now or timezone.now()
+    offices = {} if offices is None else offices
     notification = _claim(notification_id, now)
     if notification is None:
         return "skipped"
     if notification.appointment_id is None:
+        notification.office = _office(notification.office_id, offices)
         return _send_to_person(notification, now)
     with transaction.atomic():
         # Read under the row lock: a move or cancellation in progress is waited for, so what is
         # checked below is what holds.
         appointment = (
             Appointment.objects.select_for_update(of=("self",))
-            .select_related("office", "slot__office", "screening")
+            .select_related("slot", "screening")
             .get(pk=notification.appointment_id)
         )
+    appointment.office = _office(appointment.office_id, offices)
+    appointment.slot.office = _office(appointment.slot.office_id, offices)
     notification.appointment = appointment
     outdated = appointment.slot.starts_at != notification.appointment_time
     if notification.kind != Kind.CANCELLED and (appointment.status != Appointment.Status.BOOKED or outdated):
