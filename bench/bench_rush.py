@@ -1,7 +1,7 @@
 """Pages that hold a rush (run by `make bench`, on throwaway PostgreSQL and Redis).
 
-gunicorn serves the site as in production (gunicorn.conf.py: sync workers, WEB_CONCURRENCY of
-them) on 127.0.0.1, with the benchmark's own URL configuration (bench/rush_urls.py: the project's
+gunicorn serves the site as in production (gunicorn.conf.py: WEB_CONCURRENCY workers of
+GUNICORN_THREADS threads) on 127.0.0.1, with the benchmark's own URL configuration (bench/rush_urls.py: the project's
 URLs plus a bare `HttpResponse("ok")` view). `wrk` (8 connections, loopback) measures, in the same
 run, the bare view and the pages everyone hits at a release: the screener's start button as a new
 visitor and with a session, the first question, the following questions and the time page of a
@@ -280,6 +280,7 @@ def main() -> int:
     base = f"http://127.0.0.1:{port}"
     server = serve(port)
     workers = os.environ.get("WEB_CONCURRENCY", "3")
+    threads = os.environ.get("GUNICORN_THREADS", "4")
     try:
         made = journeys(base, office, day, reference)
         first, answering, booking = made["first"], made["answering"], made["booking"]
@@ -351,8 +352,8 @@ def main() -> int:
 ## Pages that hold a rush (`bench/bench_rush.py`)
 
 Command: `make bench` (or `python bench/bench_rush.py` inside `scripts/with_services.py`):
-throwaway PostgreSQL 15 and Redis; `gunicorn movilidad.wsgi` with gunicorn.conf.py ({workers} sync
-workers, as in production) on 127.0.0.1, its URL configuration the project's plus a bare
+throwaway PostgreSQL 15 and Redis; `gunicorn movilidad.wsgi` with gunicorn.conf.py ({workers} workers ×
+{threads} threads, as in production) on 127.0.0.1, its URL configuration the project's plus a bare
 `HttpResponse("ok")` view (bench/rush_urls.py, the benchmark's only); `wrk` with {CONNECTIONS}
 connections, each page measured for {SECONDS} s in {ROUNDS} turns with the bare view between them (as long
 again), so both see the same load; each request with a
