@@ -4,6 +4,10 @@ import os
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
+# Threads in each worker: while one waits for PostgreSQL or Redis (a session, the cached times),
+# another runs, so a page's round trips do not idle the process (bench/bench_rush.py).
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+worker_class = "gthread"
 timeout = 30
 graceful_timeout = 30
 # Access log without query strings (%(U)s is the path alone): no personal data in logs.

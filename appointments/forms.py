@@ -2,7 +2,7 @@
 field errors; the services check them again when the booking is written."""
 
 import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import phonenumbers
 from django import forms
@@ -27,7 +27,7 @@ from appointments.services.booking import (
 from core.languages import LANGUAGE_NAMES
 from core.text import normalise_code
 from eligibility import rules
-from eligibility.forms import DateField, country_choices
+from eligibility.forms import DateField, NormalisedChoices, country_choices
 
 MAX_NAME = Appointment._meta.get_field("full_name").max_length  # noqa: SLF001
 MAX_DOCUMENT = Appointment._meta.get_field("document_number").max_length  # noqa: SLF001
@@ -68,11 +68,16 @@ class SlotForm(DescribedForm):
         },
     )
 
+    # The radios as rendered, by language, chosen value and times shown: a times page read at a
+    # release renders the same day with the same places again and again.
+    RADIOS_KEPT = 256
+    _radios: ClassVar[dict[tuple, SafeString]] = {}
+
     def __init__(self, *args: Any, slots: list[Slot], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["slot"].label = _("Time")
         self.available = [slot for slot in slots if slot.places_left > 0]
-        self.fields["slot"].choices = [(slot.pk, slot.pk) for slot in self.available]
+        self.fields["slot"].choices = NormalisedChoices([(slot.pk, slot.pk) for slot in self.available])
         # Labels made here, not in the template: a day can have dozens of times.
         places: dict[int, str] = {}
         for slot in self.available:
@@ -86,16 +91,30 @@ class SlotForm(DescribedForm):
     def radios(self) -> SafeString:
         """The times as radio buttons, made in Python: a day can have dozens of them."""
         chosen = str(self["slot"].value())
-        return format_html_join(
-            "\n",
-            '<div class="form-check time-choice"><input class="form-check-input" type="radio" name="slot" '
-            'value="{}" id="id_slot_{}"{}><label class="form-check-label" for="id_slot_{}">{} '
-            '<span class="time-choice__places">{}</span></label></div>',
-            (
-                (slot.pk, i, mark_safe(" checked") if str(slot.pk) == chosen else "", i, slot.label, slot.places_text)
-                for i, slot in enumerate(self.available)
-            ),
-        )
+        key = (get_language(), chosen, tuple((slot.pk, slot.label, slot.places_text) for slot in self.available))
+        html = self._radios.get(key)
+        if html is None:
+            html = format_html_join(
+                "\n",
+                '<div class="form-check time-choice"><input class="form-check-input" type="radio" name="slot" '
+                'value="{}" id="id_slot_{}"{}><label class="form-check-label" for="id_slot_{}">{} '
+                '<span class="time-choice__places">{}</span></label></div>',
+                (
+                    (
+                        slot.pk,
+                        i,
+                        mark_safe(" checked") if str(slot.pk) == chosen else "",
+                        i,
+                        slot.label,
+                        slot.places_text,
+                    )
+                    for i, slot in enumerate(self.available)
+                ),
+            )
+            if len(self._radios) >= self.RADIOS_KEPT:
+                self._radios.clear()
+            self._radios[key] = html
+        return html
 
 
 def party_size_field() -> forms.TypedChoiceField:

@@ -106,7 +106,7 @@ class Day:
     date: datetime.date
     places_left: int = 0
     closed: bool = False
-    slots: list[Slot] = field(default_factory=list)
+    slots: list[Any] = field(default_factory=list)  # Slot, or TimeChoice from the cached copy
 
 
 def bookable_days(office: Office, now: datetime.datetime) -> list[Day]:
@@ -143,31 +143,48 @@ def bookable_days(office: Office, now: datetime.datetime) -> list[Day]:
     return [days[date] for date in sorted(days)]
 
 
+@dataclass
+class TimeChoice:
+    """A slot as the times page shows it, made from the cached copy (a model instance costs
+    twenty times as much to make, and a day has dozens)."""
+
+    pk: int
+    office: Office
+    starts_at: datetime.datetime
+    ends_at: datetime.datetime
+    places_left: int
+
+    def local_start(self) -> datetime.datetime:
+        return self.starts_at.astimezone(self.office.zone)
+
+    def local_end(self) -> datetime.datetime:
+        return self.ends_at.astimezone(self.office.zone)
+
+
 def times_of_day(office: Office, date: datetime.date, now: datetime.datetime) -> Day | None:
-    """`bookable_day`, kept a few seconds in the shared cache under the office's availability
-    version, which every change of places bumps on commit (services.places_changed). Under a rush
-    the times page costs a few cache reads; what it shows is re-checked under lock when held."""
-    version = _cache_call(lambda: cache.get(availability_key(office.pk), 0))
-    if version is None:
+    """`bookable_day`, kept a few seconds in the shared cache with the office's availability
+    version, which every change of places bumps on commit (services.places_changed): a copy made
+    at another version is made again. Under a rush the times page costs one cache read (the
+    version and the copy together); what it shows is re-checked under lock when held."""
+    version_key, times_key = availability_key(office.pk), f"appointments:times:{office.pk}:{date}"
+    found = _cache_call(lambda: cache.get_many([version_key, times_key]))
+    if found is None:
         return bookable_day(office, date, now)
-
-    def compute() -> tuple[bool, list[tuple[int, datetime.datetime, datetime.datetime, int]]] | None:
+    version = found.get(version_key, 0)
+    cached = found.get(times_key)
+    if not (isinstance(cached, tuple) and len(cached) == 2 and cached[0] == version):
         day = bookable_day(office, date, now)
-        if day is None:
-            return None
-        return day.closed, [(slot.pk, slot.starts_at, slot.ends_at, slot.places_left) for slot in day.slots]
-
-    cached = _cached(f"appointments:times:{office.pk}:{date}:{version}", AVAILABILITY_CACHE_SECONDS, compute)
-    if cached is None:
+        rows = None if day is None else (day.closed, [(s.pk, s.starts_at, s.ends_at, s.places_left) for s in day.slots])
+        _cache_call(lambda: cache.set(times_key, (version, rows), AVAILABILITY_CACHE_SECONDS))
+        return day
+    if cached[1] is None:
         return None
-    closed, rows = cached
+    closed, rows = cached[1]
     earliest, _end = bookable_window(office, now)
     day = Day(date, closed=closed)
     for pk, starts_at, ends_at, places_left in rows:
         if starts_at >= earliest:
-            slot = Slot(pk=pk, office=office, starts_at=starts_at, ends_at=ends_at)
-            slot.places_left = places_left
-            day.slots.append(slot)
+            day.slots.append(TimeChoice(pk, office, starts_at, ends_at, places_left))
             day.places_left += places_left
     return day
 

@@ -1,10 +1,17 @@
 """One form per question kind; every answer is cleaned to a JSON value (text, number or ISO date)."""
 
 import datetime
-from typing import Any
+import functools
+from collections.abc import Iterator
+from typing import Any, ClassVar
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone
+from django.utils.choices import BaseChoiceIterator
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
@@ -72,9 +79,36 @@ class DateField(forms.MultiValueField):
         return date.isoformat()
 
 
-def country_choices() -> list[tuple[str, Any]]:
+class NormalisedChoices(BaseChoiceIterator):
+    """Choices Django need not normalise again: it walks a plain list through a dozen type checks
+    an item each time a field or a widget is given it, a millisecond for the country list."""
+
+    def __init__(self, choices: list[tuple[str, Any]]) -> None:
+        self.choices = choices
+
+    # Compared by their list (one per language and process, see `country_choices`), so that
+    # comparing them costs nothing when they are the same; a widget's copy shares the list.
+    def __hash__(self) -> int:
+        return id(self.choices)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, NormalisedChoices):
+            return self.choices is other.choices or self.choices == other.choices
+        return super().__eq__(other)
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        return iter(self.choices)
+
+
+def country_choices() -> NormalisedChoices:
     """The usual countries, then all the others, as two groups: django-countries' separator line
-    between them would be an option a person could select."""
+    between them would be an option a person could select. In the active language; made once per
+    language."""
+    return _country_choices(get_language(), tuple(settings.COUNTRIES_FIRST))
+
+
+@functools.lru_cache(maxsize=16)
+def _country_choices(language: str, first: tuple[str, ...]) -> NormalisedChoices:
     usual: list[tuple[str, str]] = []
     others: list[tuple[str, str]] = []
     group = usual
@@ -84,7 +118,45 @@ def country_choices() -> list[tuple[str, Any]]:
             group = others
             continue
         group.append((str(code), str(name)))
-    return [("", _("Select a country")), (_("Countries most people choose"), usual), (_("All other countries"), others)]
+    return NormalisedChoices(
+        [
+            ("", str(_("Select a country"))),
+            (str(_("Countries most people choose")), usual),
+            (str(_("All other countries")), others),
+        ]
+    )
+
+
+class CountrySelect(forms.Select):
+    """The country list. Django renders each of its ~250 options through a template, most of a
+    question page's time; yet the list is the same for everyone who reads the same language with
+    the same attributes. Each process renders it once per language, name, attributes and list, with
+    nothing chosen, and marks the chosen option in that HTML as Django would (tests compare)."""
+
+    KEPT = 32
+    _rendered: ClassVar[dict[tuple, str]] = {}
+
+    def render(self, name: str, value: Any, attrs: dict | None = None, renderer: Any = None) -> SafeString:
+        final = self.build_attrs(self.attrs, attrs)
+        listed = self.choices
+        if not isinstance(listed, NormalisedChoices):
+            listed = tuple(
+                option
+                for choice, label in listed
+                for option in ([code for code, _name in label] if isinstance(label, (list, tuple)) else [choice])
+            )
+        key = (get_language(), name, tuple(sorted((k, str(v)) for k, v in final.items())), listed)
+        html = self._rendered.get(key)
+        if html is None:
+            # A value no option has (a NUL never reaches a view): nothing chosen.
+            html = str(super().render(name, "\x00", attrs, renderer))
+            if len(self._rendered) >= self.KEPT:
+                self._rendered.clear()
+            self._rendered[key] = html
+        for chosen in self.format_value(value)[:1]:
+            option = f'<option value="{escape(chosen)}">'
+            html = html.replace(option, option[:-1] + " selected>", 1)
+        return mark_safe(html)  # noqa: S308 - Django's own rendering, with one attribute added
 
 
 class AnswerForm(forms.Form):
@@ -111,6 +183,7 @@ class AnswerForm(forms.Form):
         elif kind == Question.Kind.COUNTRY:
             field = forms.ChoiceField(
                 choices=country_choices(),
+                widget=CountrySelect,
                 error_messages={
                     "required": _("Select a country."),
                     "invalid_choice": _("Select a country from the list."),

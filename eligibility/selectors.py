@@ -1,6 +1,7 @@
 """Reads of the screener: one version's questions and host table, and the path through them."""
 
 import datetime
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,6 +80,72 @@ def first_unanswered(applicable: list[Question], kept: dict[str, Any]) -> Questi
 
 def published_version() -> ScreenerVersion | None:
     return ScreenerVersion.objects.filter(status=ScreenerVersion.Status.PUBLISHED).first()
+
+
+# A published or retired version never changes (VersionedContent refuses to write to it), so each
+# process keeps its screener once loaded, under the version and the moment it was published: the
+# question pages then read nothing from the database. A draft is still being edited: never kept.
+# Migrations that fill a new language into frozen versions run before the new processes start.
+FROZEN_SCREENERS_KEPT = 8
+_frozen: dict[tuple[int, str], Screener] = {}
+
+
+def frozen_stamp(version: ScreenerVersion) -> str:
+    """What names a frozen version's content for good ("" for a draft)."""
+    if version.status == ScreenerVersion.Status.DRAFT or version.published_at is None:
+        return ""
+    return version.published_at.isoformat()
+
+
+def screener_of(version: ScreenerVersion) -> Screener:
+    """`load_screener`, from this process's copy when the version is frozen."""
+    stamp = frozen_stamp(version)
+    if not stamp:
+        return load_screener(version)
+    screener = _frozen.get((version.pk, stamp))
+    if screener is None:
+        screener = load_screener(version)
+        if len(_frozen) >= FROZEN_SCREENERS_KEPT:
+            _frozen.clear()
+        _frozen[(version.pk, stamp)] = screener
+    return screener
+
+
+def pinned_screener(pk: Any, stamp: Any) -> Screener | None:
+    """The screener a session was pinned to (its version's id and `frozen_stamp`): without a query
+    when this process has it, else from the database; None when the version no longer exists."""
+    if isinstance(pk, int) and isinstance(stamp, str) and stamp:
+        screener = _frozen.get((pk, stamp))
+        if screener is not None:
+            return screener
+    version = ScreenerVersion.objects.filter(pk=pk).first() if isinstance(pk, int) else None
+    return screener_of(version) if version else None
+
+
+# Which version is published, as this process last read it (a query on every first page would be
+# most of its time at a release). A version published reaches new visitors within this many seconds
+# everywhere, at once in the process that published it; whoever starts in between answers the
+# version published just before, as anyone who started a moment earlier does.
+PUBLISHED_CHECK_SECONDS = 5
+_published: list[tuple[float, Screener | None]] = []
+
+
+def published_screener() -> Screener | None:
+    """The published version's screener (None when no version is published)."""
+    now = time.monotonic()
+    if _published and now - _published[0][0] < PUBLISHED_CHECK_SECONDS:
+        return _published[0][1]
+    version = published_version()
+    screener = screener_of(version) if version else None
+    _published[:] = [(now, screener)]
+    return screener
+
+
+def forget_screeners() -> None:
+    """Drop this process's copies: after publishing, and in tests (whose rolled-back data can come
+    back under the same ids)."""
+    _frozen.clear()
+    _published.clear()
 
 
 def load_screener(version: ScreenerVersion) -> Screener:

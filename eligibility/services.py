@@ -15,7 +15,7 @@ from django_countries import countries
 
 from eligibility import rules
 from eligibility.models import HostCountry, PathwayRule, Question, ScreenerStart, ScreenerVersion, Screening
-from eligibility.selectors import Screener, first_unanswered
+from eligibility.selectors import Screener, first_unanswered, forget_screeners
 
 REFERENCE_SALT = "eligibility.screening-reference"
 
@@ -229,4 +229,5 @@ def publish_version(*, version: ScreenerVersion) -> ScreenerVersion:
         locked.status = ScreenerVersion.Status.PUBLISHED
         locked.published_at = timezone.now()
         locked.save(update_fields=["status", "published_at"])
+    forget_screeners()  # new visitors to this process see it at once, to the others within seconds
     return locked

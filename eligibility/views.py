@@ -1,7 +1,9 @@
 """Public screener pages: start → one question a page → check your answers → result.
 
 The answers live in the session with the version the applicant started on, so a rule change in the
-middle of a screener never changes its questions or its result.
+middle of a screener never changes its questions or its result. The version is pinned by the first
+answer, not by the start button: until then the pages show the published version and write no
+session (everyone presses Start at a release).
 """
 
 from typing import Any
@@ -18,9 +20,15 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from core.limits import over_limit, refused, try_again
 from eligibility.forms import AnswerForm
-from eligibility.models import Question, ScreenerVersion, Screening
+from eligibility.models import Question, Screening
 from eligibility.rules import CURRENT_COUNTRY
-from eligibility.selectors import Screener, first_unanswered, load_screener, published_version
+from eligibility.selectors import (
+    Screener,
+    first_unanswered,
+    frozen_stamp,
+    pinned_screener,
+    published_screener,
+)
 from eligibility.services import ScreeningError, count_start, is_finished, record_screening, screening_reference
 
 SESSION_KEY = "screener"
@@ -47,12 +55,12 @@ def _screener(request: HttpRequest) -> Screener | None:
     data = _session(request)
     if data is None:
         return None
-    version = ScreenerVersion.objects.filter(pk=data.get("version")).first()
-    return load_screener(version) if version else None
+    return pinned_screener(data.get("version"), data.get("frozen"))
 
 
-def _save_answers(request: HttpRequest, answers: dict[str, Any]) -> None:
-    data = _session(request) or {}
+def _save_answers(request: HttpRequest, screener: Screener, answers: dict[str, Any]) -> None:
+    """Store the answers; the first ones pin the screener they answer."""
+    data = _session(request) or {"version": screener.version.pk, "frozen": frozen_stamp(screener.version)}
     request.session[SESSION_KEY] = {**data, "answers": answers}
 
 
@@ -62,15 +70,18 @@ def _closed(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 def begin(request: HttpRequest) -> HttpResponse:
-    """The start button: pin the published version (or resume) and go to the next question."""
-    screener = _screener(request)
-    if screener is None or request.GET.get("restart"):
-        version = published_version()
-        if version is None:
-            return _closed(request)
-        request.session[SESSION_KEY] = {"version": version.pk, "answers": {}}
-        screener = load_screener(version)
-    return _go_on(request, screener, _session(request)["answers"])
+    """The start button: resume the screener this session is on, or go to the published version's
+    first question, writing nothing ("Answer the questions again" forgets the answers given)."""
+    restart = bool(request.GET.get("restart"))
+    screener = None if restart else _screener(request)
+    if screener is not None:
+        return _go_on(request, screener, _session(request)["answers"])
+    if restart and SESSION_KEY in request.session:
+        del request.session[SESSION_KEY]
+    screener = published_screener()
+    if screener is None:
+        return _closed(request)
+    return _go_on(request, screener, {})
 
 
 def _go_on(request: HttpRequest, screener: Screener, answers: dict[str, Any]) -> HttpResponseRedirect:
@@ -88,9 +99,13 @@ def _bad_request(request: HttpRequest, message: str) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 def question(request: HttpRequest, key: str) -> HttpResponse:
     screener = _screener(request)
+    pinned = screener is not None
     if screener is None:
-        return redirect("eligibility:begin")
-    answers = _session(request)["answers"]
+        # Not started: the published version's first question, pinned when it is answered.
+        screener = published_screener()
+        if screener is None:
+            return _closed(request)
+    answers = _session(request)["answers"] if pinned else {}
     today = timezone.localdate()
     applicable, kept = screener.walk(answers, today)
     current = next((q for q in applicable if q.key == key), None)
@@ -103,7 +118,7 @@ def question(request: HttpRequest, key: str) -> HttpResponse:
             if current is None:
                 return _bad_request(request, _("That question does not apply to your answers."))
             return _bad_request(request, _("Please answer the questions in order."))
-        return _go_on(request, screener, kept)
+        return _go_on(request, screener, kept) if pinned else redirect("eligibility:begin")
 
     data = request.POST if request.method == "POST" else None
     form = AnswerForm(data, question=current, answers=kept, initial={"answer": kept.get(current.key)})
@@ -115,7 +130,7 @@ def question(request: HttpRequest, key: str) -> HttpResponse:
             count_start(host_country=country)
         kept[current.key] = form.cleaned_data["answer"]
         applicable, kept = screener.walk(kept, today)
-        _save_answers(request, kept)
+        _save_answers(request, screener, kept)
         if changing and first_unanswered(applicable, kept) is None:
             return redirect("eligibility:check")
         if not screener.ruled_out(kept, today):

@@ -7,9 +7,11 @@ stays pending and the per-minute dispatcher enqueues it later. No task is schedu
 with an eta: what is due is in the table."""
 
 import datetime
+import functools
 import logging
 import smtplib
-from dataclasses import dataclass
+import time
+from collections import Counter
 from email.mime.base import MIMEBase
 from email.utils import make_msgid
 
@@ -17,11 +19,12 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives
 from django.core.mail.message import SafeMIMEText
-from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.template.loader import render_to_string
-from django.urls import reverse
+from django.urls import get_urlconf, reverse
 from django.utils import timezone, translation
+from django.utils.functional import cached_property
 from phonenumber_field.phonenumber import to_python
 
 from appointments.calendar import calendar_method, ics
@@ -146,18 +149,26 @@ def cancel_reminders(*, appointment: Appointment) -> int:
     ).update(status=Status.CANCELLED)
 
 
+# Messages handed to the worker in tasks of this many (one task a message cost more than its
+# sending), each still claimed on its own before it is sent.
+SEND_BATCH = 50
+# A task that has sent for this long hands the rest on as a new task, so it ends well inside its
+# time limit however slow the provider (each sending is bounded by EMAIL_TIMEOUT / SMS_HTTP_TIMEOUT).
+BATCH_SECONDS = 30
+
+
 def enqueue(ids: list[int]) -> int:
     """Hand the rows to the worker; if the broker is down they stay pending for the dispatcher.
     Returns how many were handed over."""
-    from notifications.tasks import send_notification
+    from notifications.tasks import send_notifications
 
     if not ids:
         return 0
     # Stamped first: a task that runs (and fails) at once must not look freshly enqueued after.
     Notification.objects.filter(pk__in=ids, status=Status.PENDING).update(enqueued_at=timezone.now())
-    for done, notification_id in enumerate(ids):
+    for done in range(0, len(ids), SEND_BATCH):
         try:
-            send_notification.delay(notification_id)
+            send_notifications.delay(list(ids[done : done + SEND_BATCH]))
         except Exception as exc:  # noqa: BLE001 - any broker failure: the outbox keeps the message
             logger.warning(
                 "broker unavailable, messages left pending count=%s error=%s", len(ids) - done, type(exc).__name__
@@ -165,6 +176,26 @@ def enqueue(ids: list[int]) -> int:
             Notification.objects.filter(pk__in=ids[done:], status=Status.PENDING).update(enqueued_at=None)
             return done
     return len(ids)
+
+
+def batch_clock() -> float:
+    """The clock a batch measures its time with (its own name, so a test can move it without
+    moving every other clock of the process, the Redis client's included)."""
+    return time.monotonic()
+
+
+def send_many(*, notification_ids: list[int]) -> dict[str, int]:
+    """`send` each message in turn (each claimed first, so a batch delivered twice sends each once);
+    after BATCH_SECONDS the ones not started yet are handed on as a new task."""
+    started = batch_clock()
+    outcomes: Counter[str] = Counter()
+    offices: dict[int, Office] = {}
+    for done, notification_id in enumerate(notification_ids):
+        if batch_clock() - started > BATCH_SECONDS:
+            outcomes["handed on"] += enqueue(list(notification_ids[done:]))
+            break
+        outcomes[send(notification_id=notification_id, offices=offices)] += 1
+    return dict(outcomes)
 
 
 def reminder_windows(office: Office) -> list[tuple[str, int, int]]:
@@ -297,12 +328,34 @@ def take_sms_quota(phone: str, now: datetime.datetime, *, fail_closed: bool = Fa
 # ---------------------------------------------------------------------------------------------
 # Sending
 # ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
 class Rendered:
-    subject: str
-    text: str
-    html: str
-    sms: str
+    """A message in the applicant's language and the office's time, each form made when first read:
+    an SMS needs only its text, an e-mail never its SMS (rendering every form was most of a
+    message's sending time)."""
+
+    def __init__(self, context: dict, language: str, zone: datetime.tzinfo) -> None:
+        self.context, self.language, self.zone = context, language, zone
+
+    def _render(self, template: str) -> str:
+        with translation.override(self.language), timezone.override(self.zone):
+            return render_to_string(template, self.context)
+
+    @cached_property
+    def subject(self) -> str:
+        return " ".join(self._render("notifications/email_subject.txt").split())
+
+    @cached_property
+    def text(self) -> str:
+        return self._render("notifications/email.txt")
+
+    @cached_property
+    def html(self) -> str:
+        return self._render("notifications/email.html")
+
+    @cached_property
+    def sms(self) -> str:
+        with translation.override(self.language), timezone.override(self.zone):
+            return _sms(self.context)
 
 
 def erase_recipients(*, appointment_ids: list[int]) -> int:
@@ -344,15 +397,16 @@ def render(notification: Notification) -> Rendered:
             "starts_at": appointment.slot.starts_at,
             "manage_url": manage_url(appointment) if appointment.status == Appointment.Status.BOOKED else "",
             # The questions come first, in the applicant's language (the prefix reverse() adds).
-            "book_again_url": settings.SITE_URL + reverse("eligibility:begin"),
+            "book_again_url": _book_again_url(notification.language, settings.SITE_URL, get_urlconf()),
             "bring": appointment.what_to_bring(notification.language),
         }
-        return Rendered(
-            subject=" ".join(render_to_string("notifications/email_subject.txt", context).split()),
-            text=render_to_string("notifications/email.txt", context),
-            html=render_to_string("notifications/email.html", context),
-            sms=_sms(context),
-        )
+    return Rendered(context, notification.language, office.zone)
+
+
+@functools.lru_cache(maxsize=32)
+def _book_again_url(language: str, site_url: str, urlconf: str | None) -> str:
+    # The same for every message in a language: reversed once (under translation.override).
+    return site_url + reverse("eligibility:begin")
 
 
 def _sms(context: dict) -> str:
@@ -417,26 +471,36 @@ def backoff(attempts: int) -> datetime.timedelta:
     return datetime.timedelta(minutes=min(60, 2 ** max(0, attempts - 1)))
 
 
-def send(*, notification_id: int, now: datetime.datetime | None = None) -> str:
+def _office(office_id: int, offices: dict[int, Office]) -> Office:
+    if office_id not in offices:
+        offices[office_id] = Office.objects.get(pk=office_id)
+    return offices[office_id]
+
+
+def send(
+    *, notification_id: int, now: datetime.datetime | None = None, offices: dict[int, Office] | None = None
+) -> str:
     """Claim the message, send it, and record what happened; returns the new status, or
-    "skipped" when another delivery of the task already claimed or sent it."""
+    "skipped" when another delivery of the task already claimed or sent it. `offices`: the offices
+    already read by the batch this message is sent in (an office row is a large one to read)."""
     now = now or timezone.now()
-    claimed = Notification.objects.filter(pk=notification_id, status=Status.PENDING, due_at__lte=now).update(
-        status=Status.SENDING, claimed_at=now, attempts=F("attempts") + 1
-    )
-    if not claimed:
+    offices = {} if offices is None else offices
+    notification = _claim(notification_id, now)
+    if notification is None:
         return "skipped"
-    notification = Notification.objects.select_related("office").get(pk=notification_id)
     if notification.appointment_id is None:
+        notification.office = _office(notification.office_id, offices)
         return _send_to_person(notification, now)
     with transaction.atomic():
         # Read under the row lock: a move or cancellation in progress is waited for, so what is
         # checked below is what holds.
         appointment = (
             Appointment.objects.select_for_update(of=("self",))
-            .select_related("slot__office", "screening")
+            .select_related("slot", "screening")
             .get(pk=notification.appointment_id)
         )
+    appointment.office = _office(appointment.office_id, offices)
+    appointment.slot.office = _office(appointment.slot.office_id, offices)
     notification.appointment = appointment
     outdated = appointment.slot.starts_at != notification.appointment_time
     if notification.kind != Kind.CANCELLED and (appointment.status != Appointment.Status.BOOKED or outdated):
@@ -463,6 +527,19 @@ def send(*, notification_id: int, now: datetime.datetime | None = None) -> str:
         logger.exception("message not sent notification=%s", notification.pk)
         return _failed(notification, DeliveryError(f"unexpected {type(exc).__name__}", permanent=False), now)
     return _finish(notification, Status.SENT, sent_at=timezone.now(), provider_id=provider_id)
+
+
+def _claim(notification_id: int, now: datetime.datetime) -> Notification | None:
+    """pending → sending, the attempt counted, in one statement that returns the row; None when it
+    is not pending and due (another delivery of the task claimed or sent it). One statement
+    instead of an UPDATE and a SELECT: a message's queries are most of its sending time."""
+    table = connection.ops.quote_name(Notification._meta.db_table)  # noqa: SLF001
+    claimed = Notification.objects.raw(
+        f"UPDATE {table} SET status = %s, claimed_at = %s, attempts = attempts + 1"  # noqa: S608 - no input
+        " WHERE id = %s AND status = %s AND due_at <= %s RETURNING *",
+        [Status.SENDING, now, notification_id, Status.PENDING, now],
+    )
+    return next(iter(claimed), None)
 
 
 def render_person(notification: Notification) -> str:

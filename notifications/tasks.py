@@ -13,6 +13,13 @@ def send_notification(notification_id: int) -> str:
     return services.send(notification_id=notification_id)
 
 
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=False, soft_time_limit=90, time_limit=120)
+def send_notifications(notification_ids: list[int]) -> dict[str, int]:
+    """Send a batch of messages, each claimed before it is sent (services.send_many); the batch
+    hands its rest on before the time limit."""
+    return services.send_many(notification_ids=notification_ids)
+
+
 @shared_task
 def dispatch_notifications() -> dict[str, int]:
     """Recover messages stuck in "sending" and enqueue due ones whose task never ran."""

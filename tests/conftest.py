@@ -62,6 +62,15 @@ def _broker_per_test_process() -> None:
     ).enable()
 
 
+@pytest.fixture(autouse=True)
+def _no_screener_kept_from_another_test() -> None:
+    """Processes keep frozen screener versions (eligibility.selectors); a test's rolled-back data
+    can come back under the same ids in the next one."""
+    from eligibility.selectors import forget_screeners
+
+    forget_screeners()
+
+
 def database_url() -> str:
     """The URL of the test database this process uses, for processes started by a test."""
     db = connection.settings_dict

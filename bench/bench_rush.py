@@ -1,0 +1,378 @@
+"""Pages that hold a rush (run by `make bench`, on throwaway PostgreSQL and Redis).
+
+gunicorn serves the site as in production (gunicorn.conf.py: WEB_CONCURRENCY workers of
+GUNICORN_THREADS threads) on 127.0.0.1, with the benchmark's own URL configuration (bench/rush_urls.py: the project's
+URLs plus a bare `HttpResponse("ok")` view). `wrk` (8 connections, loopback) measures, in the same
+run, the bare view and the pages everyone hits at a release: the screener's start button as a new
+visitor and with a session, the first question, the following questions and the time page of a
+person with a booking session (made by the real journey: the signed link from a result page).
+Each page passes at 40% or more of the bare view's requests per second. For each page the
+benchmark also checks that GETs write no session (no row created, none saved again).
+
+Rewrites its section of docs/benchmarks.md.
+"""
+
+import datetime
+import http.cookiejar
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "movilidad.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.apps import apps  # noqa: E402
+from django.contrib.sessions.models import Session  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from appointments.models import Office, OpeningHours  # noqa: E402
+from appointments.services.slots import generate_slots  # noqa: E402
+from bench.common import machine, write_section  # noqa: E402
+from eligibility import seed  # noqa: E402
+from eligibility.models import Pathway, ScreenerVersion, Screening  # noqa: E402
+from eligibility.services import screening_reference  # noqa: E402
+
+CONNECTIONS, THREADS = 8, 2
+SECONDS = int(os.environ.get("BENCH_RUSH_SECONDS", "12"))
+ROUNDS = 3
+TARGET = 0.4
+START, END = "<!-- bench:rush -->", "<!-- /bench:rush -->"
+CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+# What a phone's browser sends with every request.
+HEADERS = {"Accept-Encoding": "gzip, deflate", "Accept-Language": "es-419,es;q=0.9", "User-Agent": "bench-rush"}
+# One path through the questions (someone living in Costa Rica, from Nicaragua), up to the last one.
+ANSWERS: dict[str, dict[str, str]] = {
+    "current_country": {"answer": "CR"},
+    "nationality": {"answer": "NI"},
+    "date_of_birth": {"answer_0": "2", "answer_1": "4", "answer_2": "1988"},
+    "arrival_date": {"answer_0": "15", "answer_1": "4", "answer_2": "2022"},
+    "legal_status": {"answer": "asylum_seeker"},
+    "fear_of_persecution": {"answer": "yes"},
+    "us_relative": {"answer": "citizen"},
+    "i130_filed": {"answer": "yes"},
+    "i130_approved": {"answer": "yes"},
+}
+LAST_QUESTION = "job_offer"
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+class Visitor:
+    """One browser: its own cookies; redirects are returned, not followed."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), NoRedirect)
+
+    def request(self, path: str, data: dict[str, str] | None = None) -> tuple[int, str, str]:
+        body = urllib.parse.urlencode(data).encode() if data is not None else None
+        headers = {key: value for key, value in HEADERS.items() if key != "Accept-Encoding"}
+        request = urllib.request.Request(self.base + path, data=body, headers=headers)  # noqa: S310 - loopback
+        try:
+            with self.opener.open(request, timeout=60) as response:
+                return response.status, response.read().decode(), ""
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode(errors="replace"), exc.headers.get("Location", "")
+
+    def cookie_header(self) -> str:
+        return "; ".join(f"{cookie.name}={cookie.value}" for cookie in self.jar)
+
+    def session_key(self) -> str:
+        return next((cookie.value for cookie in self.jar if cookie.name == "sessionid"), "")
+
+
+@dataclass
+class Page:
+    name: str
+    paths: list[str]
+    cookie: str = ""
+    session_key: str = ""
+    expect: int = 200
+    target: bool = True
+    rps: float = 0.0
+    bare_rps: float = 0.0
+    errors: int = 0
+    sessions_created: int = 0
+    session_saved: bool = False
+    statuses: str = ""
+
+
+def setup() -> tuple[Office, datetime.date, str]:
+    call_command("migrate", verbosity=0)
+    seed.load(apps)
+    now = timezone.now()
+    pathways = list(Pathway.objects.all())
+    office = Office.objects.create(
+        name="Bench rush",
+        slug="bench-rush",
+        country="CR",
+        city="San José",
+        time_zone="America/Costa_Rica",
+        address_en="-",
+        address_es="-",
+        slot_minutes=15,
+    )
+    office.pathways.set(pathways)
+    for weekday in range(7):
+        OpeningHours.objects.create(
+            office=office, weekday=weekday, opens=datetime.time(8), closes=datetime.time(16), capacity=3
+        )
+    generate_slots(office=office, now=now)
+    day = office.local_today(now) + datetime.timedelta(days=3)
+    version = ScreenerVersion.objects.get(status=ScreenerVersion.Status.PUBLISHED)
+    outcomes = {
+        p.code: {"eligible": True, "reasons": {"en": [], "es": []}, "order": p.order, "bring": {"en": "", "es": ""}}
+        for p in pathways
+    }
+    screening = Screening.objects.create(version=version, answers={}, outcomes=outcomes, language="es")
+    connection.close()
+    return office, day, screening_reference(screening)
+
+
+def wrk(base: str, page: Page, seconds: float) -> tuple[float, int]:
+    """Requests per second and bad answers (socket errors, non-2xx/3xx) for GETs of the page's paths in turn."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-rush-"))
+    try:
+        script = folder / "paths.lua"
+        quoted = ", ".join(f'"{path}"' for path in page.paths)
+        script.write_text(
+            f"local paths = {{{quoted}}}\nlocal i = 0\n"
+            "request = function()\n  i = i + 1\n  return wrk.format('GET', paths[(i % #paths) + 1])\nend\n"
+        )
+        headers = {**HEADERS, **({"Cookie": page.cookie} if page.cookie else {})}
+        command = ["wrk", "-t", str(THREADS), "-c", str(CONNECTIONS), "-d", f"{seconds:.0f}s", "-s", str(script)]
+        for key, value in headers.items():
+            command += ["-H", f"{key}: {value}"]
+        output = subprocess.run([*command, base], check=True, capture_output=True, text=True).stdout
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1])
+    bad = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", output))
+    socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    return rps, bad + (sum(int(n) for n in socket.groups()) if socket else 0)
+
+
+def check(base: str, page: Page) -> None:
+    """What each path answers this visitor, before it is measured (a page answering anything but
+    what it should fails)."""
+    seen = set()
+    for path in page.paths:
+        request = urllib.request.Request(base + path, headers={**HEADERS, "Cookie": page.cookie})  # noqa: S310
+        request.headers.pop("Accept-encoding", None)
+        opener = urllib.request.build_opener(NoRedirect)
+        try:
+            with opener.open(request, timeout=60) as response:
+                seen.add(response.status)
+        except urllib.error.HTTPError as exc:
+            seen.add(exc.code)
+    page.statuses = ", ".join(str(status) for status in sorted(seen))
+
+
+def measure(base: str, page: Page, bare: Page) -> None:
+    """The page and the bare view in turn, ROUNDS times each (SECONDS in all for each), so both
+    see the same load on a shared machine; the session rows the page's GETs wrote."""
+    check(base, page)
+    before = Session.objects.count()
+    expiry = Session.objects.filter(session_key=page.session_key).values_list("expire_date", flat=True).first()
+    page_rps, bare_rps = [], []
+    for _round in range(ROUNDS):
+        rps, errors = wrk(base, bare, SECONDS / ROUNDS)
+        bare_rps.append(rps)
+        bare.errors += errors
+        rps, errors = wrk(base, page, SECONDS / ROUNDS)
+        page_rps.append(rps)
+        page.errors += errors
+    page.rps, page.bare_rps = sum(page_rps) / ROUNDS, sum(bare_rps) / ROUNDS
+    page.sessions_created = Session.objects.count() - before
+    if page.session_key:
+        page.session_saved = (
+            Session.objects.filter(session_key=page.session_key).values_list("expire_date", flat=True).first() != expiry
+        )
+    connection.close()
+
+
+def answer(visitor: Visitor, location: str, until: str) -> list[str]:
+    """Answer the questions from `location` (a question's address) up to the question `until`,
+    through the pages; the questions' paths."""
+    questions: list[str] = []
+    while True:
+        path = urllib.parse.urlsplit(location).path
+        key = path.rstrip("/").rsplit("/", 1)[-1]
+        questions.append(path)
+        if key == until:
+            return questions
+        status, page, _location = visitor.request(path)
+        if status != 200 or key not in ANSWERS:
+            raise RuntimeError(f"question {key} answered {status}")
+        status, _page, location = visitor.request(path, {"csrfmiddlewaretoken": CSRF.search(page)[1], **ANSWERS[key]})
+        if status != 302:
+            raise RuntimeError(f"answering {key} answered {status}")
+
+
+def journeys(base: str, office: Office, day: datetime.date, reference: str) -> dict[str, Any]:
+    """Visitors made by the real pages: one that answered the first question, one that answered
+    every question but the last, one with a booking session from the signed link of a result page."""
+    first = Visitor(base)
+    status, _page, location = first.request("/es/questions/")
+    if status != 302:
+        raise RuntimeError(f"the start button answered {status}")
+    answer(first, location, "nationality")
+    answering = Visitor(base)
+    questions = answer(answering, location, LAST_QUESTION)
+    if not first.session_key() or not answering.session_key():
+        raise RuntimeError("answering made no session")
+    booking = Visitor(base)
+    booking.request("/es/privacy/")  # a CSRF cookie, as a browser that came through the pages has
+    status, _page, _location = booking.request("/es/book/?" + urllib.parse.urlencode({"screening": reference}))
+    time_page = f"/es/book/office/{office.slug}/{day}/"
+    if status != 302 or booking.request(time_page)[0] != 200:
+        raise RuntimeError("the booking session could not be made")
+    return {"first": first, "answering": answering, "questions": questions, "booking": booking}
+
+
+def serve(port: int) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "bench.rush_settings",
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        # As in production: connections kept between requests (the test environment closes them).
+        "CONN_MAX_AGE": "60",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "movilidad.wsgi"], cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/bench/ok/", timeout=2).read()
+            return server
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.terminate()
+                raise
+            time.sleep(0.2)
+
+
+def main() -> int:
+    office, day, reference = setup()
+    port = int(os.environ.get("BENCH_PORT", "8766"))
+    base = f"http://127.0.0.1:{port}"
+    server = serve(port)
+    workers = os.environ.get("WEB_CONCURRENCY", "3")
+    threads = os.environ.get("GUNICORN_THREADS", "4")
+    try:
+        made = journeys(base, office, day, reference)
+        first, answering, booking = made["first"], made["answering"], made["booking"]
+        questions = made["questions"]
+        time_page = f"/es/book/office/{office.slug}/{day}/"
+        bare = Page("Bare view", ["/bench/ok/"], target=False)
+        pages = [
+            Page("Start button (`/es/questions/`), new visitor, no cookie", ["/es/questions/"], expect=302),
+            Page(
+                "Start button (`/es/questions/`), with a session",
+                ["/es/questions/"],
+                cookie=first.cookie_header(),
+                session_key=first.session_key(),
+                expect=302,
+            ),
+            Page("First question (`/es/questions/current_country/`), new visitor, no cookie", [questions[0]]),
+            Page(
+                "First question, with a session",
+                [questions[0]],
+                cookie=first.cookie_header(),
+                session_key=first.session_key(),
+            ),
+            Page(
+                f"Following questions ({len(questions) - 1} pages in turn), with a session",
+                questions[1:],
+                cookie=answering.cookie_header(),
+                session_key=answering.session_key(),
+            ),
+            Page(
+                "Time page (the day's times), with a booking session",
+                [time_page],
+                cookie=booking.cookie_header(),
+                session_key=booking.session_key(),
+            ),
+            Page("Service start page (`/es/`), no cookie", ["/es/"], target=False),
+        ]
+        # Every worker loads its templates and caches once before anything is timed.
+        for page in [bare, *pages]:
+            check(base, page)
+            wrk(base, page, 1)
+        for page in pages:
+            measure(base, page, bare)
+            print(f"{page.name}: {page.rps:.0f} requests/s, bare view {page.bare_rps:.0f}", flush=True)
+    finally:
+        server.terminate()
+        server.wait(30)
+
+    rows = []
+    passed = bare.errors == 0
+    for page in pages:
+        ratio = page.rps / page.bare_rps
+        ok = (
+            ratio >= TARGET
+            and page.errors == 0
+            and page.statuses == str(page.expect)
+            and page.sessions_created == 0
+            and not page.session_saved
+        )
+        if page.target:
+            passed = passed and ok
+        writes = f"{page.sessions_created} created" + (", saved again" if page.session_saved else "")
+        verdict = ("PASS" if ok else "FAIL") if page.target else "(not a target)"
+        rows.append(
+            f"| {page.name} | {page.statuses} | {page.rps:,.0f} | {page.bare_rps:,.0f} | {ratio:.0%} | {page.errors} "
+            f"| {writes} | {verdict} |"
+        )
+    table = "\n".join(rows)
+    report = f"""{START}
+## Pages that hold a rush (`bench/bench_rush.py`)
+
+Command: `make bench` (or `python bench/bench_rush.py` inside `scripts/with_services.py`):
+throwaway PostgreSQL 15 and Redis; `gunicorn movilidad.wsgi` with gunicorn.conf.py ({workers} workers ×
+{threads} threads, as in production) on 127.0.0.1, its URL configuration the project's plus a bare
+`HttpResponse("ok")` view (bench/rush_urls.py, the benchmark's only); `wrk` with {CONNECTIONS}
+connections, each page measured for {SECONDS} s in {ROUNDS} turns with the bare view between them (as long
+again), so both see the same load; each request with a
+phone browser's headers (`Accept-Encoding: gzip`, Spanish). Visitors with a session were made by the
+real pages: one answered the first question, one answered every question but the last ({len(questions)} questions
+on that path), one opened the booking link of an eligible result. Run on {timezone.now():%Y-%m-%d};
+machine: {machine()}.
+
+| Page | Answer | Requests/s | Bare view alongside | Ratio | Bad answers | Session rows written | ≥ {TARGET:.0%} |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+{table}
+
+Bare view errors: {bare.errors}.
+
+Result: {"PASS" if passed else "FAIL"}.
+{END}"""
+    write_section(report, START, END)
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
