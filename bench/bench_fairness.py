@@ -665,9 +665,8 @@ def main() -> int:
         f"{r['mode']}: " + (", ".join(f"{k} × {v:,}" for k, v in sorted(r["refused"].items())) or "none")
         for r in results
     )
-    said = "".join(
-        f"\n- {r['mode']}, {k}: “{v}”" for r in results for k, v in sorted(r["said"].items()) if not k.endswith(" 429")
-    )
+    said = "".join(f"\n- {r['mode']}, {k}: “{v}”" for r in results for k, v in sorted(r["said"].items()) if v)
+    said = f"\nWhat the refusals said (the page's title):{said}\n" if said else ""
     report = f"""{START}
 ## Fairness against a bot (`bench/bench_fairness.py`)
 
@@ -678,7 +677,8 @@ machine: {machine()}.
 Scale {args.scale:g}: {scene.applicants:,} applicants (own address, phone, document and eligible
 screening each; they arrive over {scene.window:.0f} s and make one attempt) for {scene.places:,} places
 ({scene.places // CAPACITY} slots × {CAPACITY} over {DAYS} days), and a bot with {scene.bot_loops} loops
-that never stop while requests are taken ({scene.bot_loops} times an applicant's rate), rotating
+that never stop while requests are taken (1% of the applicants, as 100 loops against 10,000, each
+loop as fast as an applicant: 100 times an applicant's request rate at scale 1), rotating
 {scene.bot_addresses} addresses, inventing documents, holding {scene.bot_loops} real phones (it reads
 their codes and offers) and in lottery mode flooding requests with made-up phone numbers. Both
 offices verify phones. The bot's fair share is its identities' share: {scene.bot_loops} / {identities:,}
@@ -699,7 +699,8 @@ Lottery: {lottery["fakes"]:,} requests with made-up phone numbers were taken fro
 window; {lottery["rounds"]} rounds of offers (each {settings.LOTTERY_CONFIRM_HOURS} hours after the one
 before, as offers expire; the period starts {LOTTERY_PERIOD_AFTER_DAYS} days after the draw); offers
 confirmed over HTTP: {lottery["confirmed"]["human"]} by applicants, {lottery["confirmed"]["bot"]} by the
-bot; requests at the end: {statuses}.
+bot; requests at the end: {statuses}. Places not booked: {lottery["unbooked"]} (after the last round
+no request left in the order could be offered a slot far enough ahead to confirm in time).
 """
     first_come = next((r for r in results if r["mode"] == "first_come"), None)
     if first_come:
