@@ -213,6 +213,8 @@ def test_the_privacy_notice_says_the_numbers_the_code_uses(client, settings) -> 
     html = " ".join(client.get("/en/privacy/").content.decode().split())
     assert "at most 5 hours after your last step" in html
     assert "closes after 25 minutes without activity" in html
+    assert "deleted 12 days after you leave it" in html
+    assert "deleted 45 days after the last day of the places" in html
     assert "45 days after your appointment" in html
     assert "after 12 days we keep only" in html
     spanish = " ".join(client.get("/es/privacy/").content.decode().split())
