@@ -17,7 +17,7 @@ from appointments import selectors
 from appointments.errors import BookingError
 from appointments.forms import DetailsForm, PartySizeForm
 from appointments.models import Office
-from appointments.views.booking import ScreeningFacts, _screening_facts, booking_view
+from appointments.views.booking import ScreeningFacts, booking_view, screening_facts
 from appointments.views.common import (
     BOOKING,
     GET_POST,
@@ -54,7 +54,7 @@ def lottery(request: HttpRequest, office: str) -> HttpResponse:
     eligible result in this browser may request a place while the window is open."""
     chosen = _lottery_office(office)
     now = timezone.now()
-    screening = _screening_facts(request)
+    screening = screening_facts(request)
     can_request = screening is not None and selectors.office_for(screening, chosen.slug) is not None
     mine = session_state(request, LOTTERY)
     return render(

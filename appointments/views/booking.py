@@ -117,7 +117,7 @@ class ScreeningFacts:
         return screening
 
 
-def _screening_facts(request: HttpRequest) -> ScreeningFacts | None:
+def screening_facts(request: HttpRequest) -> ScreeningFacts | None:
     booking = session_state(request, BOOKING)
     try:
         return ScreeningFacts(
@@ -134,7 +134,7 @@ def booking_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
     """Pass the session's screening (still valid for booking) to the view."""
 
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        screening = _screening_facts(request)
+        screening = screening_facts(request)
         if screening is None:
             return problem(
                 request,
