@@ -78,7 +78,10 @@ class SlotForm(DescribedForm):
         self.fields["slot"].label = _("Time")
         self.available = [slot for slot in slots if slot.places_left > 0]
         self.fields["slot"].choices = NormalisedChoices([(slot.pk, slot.pk) for slot in self.available])
-        # Labels made here, not in the template: a day can have dozens of times.
+
+    def _label_times(self) -> None:
+        """Each time's label and places, made in Python (a day can have dozens of times), only
+        when the radios are rendered."""
         places: dict[int, str] = {}
         for slot in self.available:
             if slot.places_left not in places:
@@ -88,12 +91,20 @@ class SlotForm(DescribedForm):
             slot.label = f"{slot.local_start():%H:%M}–{slot.local_end():%H:%M}"
             slot.places_text = places[slot.places_left]
 
+    def shown(self) -> tuple:
+        """What the radios show besides the language: the chosen value and each time offered (in
+        its office's time zone)."""
+        zone = self.available[0].office.time_zone if self.available else ""
+        times = tuple((s.pk, s.starts_at, s.ends_at, s.places_left) for s in self.available)
+        return (str(self["slot"].value()), zone, times)
+
     def radios(self) -> SafeString:
         """The times as radio buttons, made in Python: a day can have dozens of them."""
         chosen = str(self["slot"].value())
-        key = (get_language(), chosen, tuple((slot.pk, slot.label, slot.places_text) for slot in self.available))
+        key = (get_language(), self.shown())
         html = self._radios.get(key)
         if html is None:
+            self._label_times()
             html = format_html_join(
                 "\n",
                 '<div class="form-check time-choice"><input class="form-check-input" type="radio" name="slot" '

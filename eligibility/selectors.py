@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.pages import forget_pages
 from eligibility import rules
 from eligibility.models import HostCountry, PathwayRule, Question, ScreenerVersion
 
@@ -146,6 +147,7 @@ def forget_screeners() -> None:
     back under the same ids)."""
     _frozen.clear()
     _published.clear()
+    forget_pages()  # the question pages kept from them
 
 
 def load_screener(version: ScreenerVersion) -> Screener:

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
 
 from core.limits import over_limit, refused, try_again
+from core.pages import render_shared
 from eligibility.forms import AnswerForm
 from eligibility.models import Question, Screening
 from eligibility.rules import CURRENT_COUNTRY
@@ -34,6 +35,8 @@ from eligibility.services import ScreeningError, count_start, is_finished, recor
 SESSION_KEY = "screener"
 # Kinds answered with several inputs (radios, day/month/year), grouped in a fieldset.
 GROUPED_KINDS = (Question.Kind.YES_NO, Question.Kind.CHOICE, Question.Kind.DATE)
+# Kinds whose answer is one of a list (never typed): a page with it chosen is the same for everyone.
+CHOSEN_KINDS = (Question.Kind.YES_NO, Question.Kind.CHOICE, Question.Kind.COUNTRY)
 RESULT_KEY = "screening"
 # What the booking may fill in from the answers (never stored with the anonymous screening).
 KNOWN_KEY = "screened_person"
@@ -42,7 +45,7 @@ KNOWN_KEY = "screened_person"
 @require_safe
 def start(request: HttpRequest) -> HttpResponse:
     """The service's start page: what it is, who it is for, that it is free, how long it takes."""
-    return render(request, "eligibility/start.html")
+    return render_shared(request, "eligibility/start.html", {}, key=())  # the same for everyone
 
 
 def _session(request: HttpRequest) -> dict[str, Any] | None:
@@ -157,18 +160,33 @@ def question(request: HttpRequest, key: str) -> HttpResponse:
         if position
         else reverse("eligibility:start")
     )
-    response = render(
+    number, total = position + 1, max(len(screener.still_possible(kept, today)), position + 1)
+    chosen = kept.get(current.key)
+    stamp = frozen_stamp(screener.version)
+    # What the page shows besides the language and the path (core.pages): None, rendered for this
+    # request alone, for an error, a draft's question or an answer the person typed (a date of
+    # birth is theirs alone).
+    shared = (
+        (screener.version.pk, stamp, number, total, back, chosen)
+        if stamp
+        and wait is None
+        and not form.errors
+        and (chosen is None or (current.kind in CHOSEN_KINDS and isinstance(chosen, str)))
+        else None
+    )
+    response = render_shared(
         request,
         "eligibility/question.html",
         {
             "question": current,
             "form": form,
             "back_url": back,
-            "number": position + 1,
-            "total": max(len(screener.still_possible(kept, today)), position + 1),
+            "number": number,
+            "total": total,
             "changing": changing,
             "grouped": current.kind in GROUPED_KINDS,
         },
+        key=shared,
     )
     return refused(response, wait) if wait is not None else response
 

@@ -62,6 +62,7 @@ from appointments.views.common import (
     with_urls,
 )
 from core.limits import refused
+from core.pages import render_shared
 from eligibility.models import Screening
 from eligibility.services import ScreeningError, screening_from_reference
 from eligibility.views import KNOWN_KEY
@@ -229,10 +230,14 @@ def choose_slot(request: HttpRequest, screening: ScreeningFacts, office: str, da
             # A time chosen here is never the desk's walk-in (that page sets it again if it is).
             save_state(request, BOOKING, slot=hold.slot_id, hold=str(hold.token), walk_in=False)
             return redirect("appointments:people")
-    response = render(
+    # What the page shows besides the language and the path (core.pages): the same for everyone
+    # who sees this day with these times and places; None with an error or a limit to show.
+    shared = None if form.errors or wait is not None else (chosen.name, chosen.hold_minutes, form.shown())
+    response = render_shared(
         request,
         "appointments/book/time.html",
         {"office": chosen, "day": day, "form": form, "back_url": days_url, "moving": False},
+        key=shared,
         status=400 if form.errors else 200,
     )
     return refused(response, wait) if wait is not None else response

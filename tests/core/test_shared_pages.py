@@ -1,0 +1,163 @@
+"""Pages kept by each process and copied with the request's own CSRF token (core/pages.py): the
+question pages and the times page, which everyone reads at a release. A kept page must be the page
+rendering would make, never show one person what another typed, and never hide what changed."""
+
+import re
+
+import pytest
+from django.contrib import messages
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware
+from django.test import Client
+from django.test.signals import template_rendered
+from django.utils import translation
+
+from core import pages
+from eligibility.models import ScreenerVersion
+from eligibility.services import screening_reference
+from tests.appointments.conftest import make_screening
+from tests.appointments.test_pages import bookable, live_office, url  # noqa: F401 - live_office: a fixture
+
+pytestmark = pytest.mark.django_db
+
+Q = "/en/questions/"
+TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+@pytest.fixture(autouse=True)
+def _empty() -> None:
+    pages.forget_pages()
+
+
+def rendered(client: Client, path: str) -> tuple[str, list[str]]:
+    """The page's HTML and the templates rendered to make it."""
+    names: list[str] = []
+
+    def record(sender: object, template: object, **kwargs: object) -> None:
+        names.append(getattr(template, "name", ""))
+
+    template_rendered.connect(record)
+    try:
+        response = client.get(path)
+    finally:
+        template_rendered.disconnect(record)
+    assert response.status_code == 200, path
+    return response.content.decode(), names
+
+
+def without_token(html: str) -> str:
+    return TOKEN.sub('name="csrfmiddlewaretoken" value=""', html)
+
+
+def test_a_question_page_is_rendered_once_and_each_copy_has_its_own_token(published: ScreenerVersion) -> None:
+    first, second = Client(), Client()
+    html, names = rendered(first, f"{Q}current_country/")
+    assert "eligibility/question.html" in names
+    again, names = rendered(second, f"{Q}current_country/")
+    assert names == [], "the kept page, no template rendered"
+    assert without_token(again) == without_token(html)
+    token = TOKEN.search(again)[1]
+    assert token != TOKEN.search(html)[1]
+    assert pages.TOKEN_MARK not in again
+    # The token in the copy is this visitor's: their answer passes the CSRF check.
+    strict = Client(enforce_csrf_checks=True)
+    html, _names = rendered(strict, f"{Q}current_country/")
+    response = strict.post(f"{Q}current_country/", {"answer": "CR", "csrfmiddlewaretoken": TOKEN.search(html)[1]})
+    assert response.status_code == 302
+
+
+def test_the_option_chosen_is_shown_to_whoever_chose_it(published: ScreenerVersion) -> None:
+    costa_rica, guatemala = Client(), Client()
+    for client, country in ((costa_rica, "CR"), (guatemala, "GT")):
+        assert client.post(f"{Q}current_country/", {"answer": country}).status_code == 302
+    assert '<option value="CR" selected>' in rendered(costa_rica, f"{Q}current_country/")[0]
+    html = rendered(guatemala, f"{Q}current_country/")[0]
+    assert '<option value="GT" selected>' in html
+    assert '<option value="CR" selected>' not in html
+
+
+def test_a_date_typed_is_never_kept(published: ScreenerVersion) -> None:
+    client = Client()
+    steps = [
+        ("current_country", {"answer": "GT"}),
+        ("nationality", {"answer": "GT"}),
+        ("date_of_birth", {"answer_0": "17", "answer_1": "5", "answer_2": "1990"}),
+    ]
+    for key, data in steps:
+        assert client.post(f"{Q}{key}/", data).status_code == 302
+    for _ in range(2):
+        html, names = rendered(client, f"{Q}date_of_birth/")
+        assert "eligibility/question.html" in names, "rendered for this request alone"
+        assert 'value="1990"' in html
+    assert not any("1990" in html for html in pages._pages.values())
+
+
+def test_an_error_a_query_string_and_a_message_are_rendered_for_their_request(published: ScreenerVersion) -> None:
+    client = Client()
+    rendered(client, f"{Q}current_country/")
+    response = client.post(f"{Q}current_country/", {"answer": "XX"})
+    assert response.status_code == 200
+    assert "Select a country from the list." in response.content.decode()
+    kept = dict(pages._pages)
+    assert client.post(f"{Q}current_country/", {"answer": "CR"}).status_code == 302
+    _html, names = rendered(client, f"{Q}current_country/?change=1")
+    assert "eligibility/question.html" in names
+    assert pages._pages.keys() == kept.keys(), "nothing kept for a query string or a POST"
+
+
+def test_a_page_with_a_message_shows_it_and_is_not_kept(rf) -> None:
+    request = rf.get("/en/")
+    SessionMiddleware(lambda request: None).process_request(request)
+    MessageMiddleware(lambda request: None).process_request(request)
+    messages.error(request, "Something to say.")
+    with translation.override("en"):
+        html = pages.render_shared(request, "eligibility/start.html", {}, key=()).content.decode()
+    assert "Something to say." in html
+    assert not pages._pages
+
+
+def test_a_changed_setting_forgets_the_pages(published: ScreenerVersion, settings) -> None:
+    rendered(Client(), f"{Q}current_country/")
+    assert pages._pages
+    settings.SERVICE_OPERATOR = "Programa Movilidad Segura"
+    assert not pages._pages
+    assert "Programa Movilidad Segura" in rendered(Client(), f"{Q}current_country/")[0]
+
+
+def test_at_most_pages_kept_are_kept(published: ScreenerVersion, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pages, "PAGES_KEPT", 2)
+    for path in (f"{Q}current_country/", "/es/questions/current_country/", "/ht/questions/current_country/"):
+        rendered(Client(), path)
+    assert len(pages._pages) == 2
+    assert [language for _template, language, _path, _key in pages._pages] == ["es", "ht"], "the oldest went first"
+
+
+def booking_client(published: ScreenerVersion) -> Client:
+    client = Client()
+    reference = screening_reference(make_screening(published))
+    assert client.get("/es/book/", {"screening": reference}).status_code == 302
+    return client
+
+
+def test_the_times_page_is_kept_until_its_places_change(
+    published: ScreenerVersion,
+    live_office,  # noqa: F811 - the fixture imported above
+    django_capture_on_commit_callbacks,
+) -> None:
+    slot = bookable(live_office)
+    time_page = url("choose-slot", live_office.slug, slot.local_start().date())
+    first, second = booking_client(published), booking_client(published)
+    html, names = rendered(first, time_page)
+    assert "appointments/book/time.html" in names
+    assert f'value="{slot.pk}" id="id_slot_0"><label class="form-check-label" for="id_slot_0">' in html
+    assert "2 plazas disponibles" in html
+    again, names = rendered(second, time_page)
+    assert names == []
+    assert without_token(again) == without_token(html)
+    # The second person holds the first time: everyone now sees one place left there.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert second.post(time_page, {"slot": slot.pk}).status_code == 302
+    html, names = rendered(first, time_page)
+    assert "appointments/book/time.html" in names
+    first_time = html[html.index('id="id_slot_0"') :]
+    assert first_time.index("1 plaza disponible") < first_time.index('id="id_slot_1"')
