@@ -14,7 +14,7 @@ from django.test import Client
 from django.utils import timezone
 
 from allocation.models import PendingRequest, WaitlistEntry
-from allocation.models.lottery import LotteryRequest
+from allocation.models.lottery import Draw, LotteryRequest
 from appointments.models import Office, PhoneCheck
 from appointments.selectors import forget_office
 from appointments.services import phone_codes
@@ -412,3 +412,25 @@ def test_the_per_minute_hold_purge_deletes_pending_requests_that_are_over(flow):
     purge_expired_holds()
     assert not PendingRequest.objects.exists()
     assert not PhoneCheck.objects.exists()
+
+
+def test_a_request_never_confirmed_blocks_nobody(flow, published):
+    """Someone types another person's number (a bot, a typo) and never enters the code: the owner of
+    the number still asks, with their own document, and gets their request or entry."""
+    flow.submit()  # the first browser never enters its code
+    owner = english_client(published)
+    response = flow.submit(owner, document_number="Q7654321")
+    assert response["Location"] == flow.code_url
+    assert flow.enter(codes()[-1], owner)["Location"] == flow.done_url
+    assert flow.made() == 1
+    assert PendingRequest.objects.count() == 1  # the other, still waiting for its code
+
+
+def test_a_draw_that_closed_while_the_code_was_awaited_takes_no_request(published):
+    flow = make_flow("lottery", published)
+    flow.submit()
+    Draw.objects.update(closes_at=timezone.now() - datetime.timedelta(seconds=1))
+    response = flow.enter(codes()[0])
+    assert response.status_code == 409
+    assert "Requests for this draw are not open now" in html(response)
+    assert flow.made() == 0
