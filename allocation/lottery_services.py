@@ -436,6 +436,38 @@ def link_error() -> LotteryError:
     )
 
 
+def request_refusal(*, draw: Draw, values: dict[str, Any], now: datetime.datetime | None = None) -> LotteryError | None:
+    """What `submit_request` would refuse these details for, read without writing (the window; one
+    request per document and per phone in the draw), or None. The pages ask before a code is sent
+    by SMS (allocation/phone_services.py), so a request that cannot be made sends none;
+    `submit_request` decides again, with the database's constraints. The words are its refusals'."""
+    now = now or timezone.now()
+    if draw.status != Draw.Status.OPEN or not draw.opens_at <= now < draw.closes_at:
+        return LotteryError(
+            _("Requests for this draw are not open now. The office's lottery page says when they open."),
+            code=LotteryErrorCode.CLOSED,
+        )
+    made = LotteryRequest.objects.filter(draw=draw, erased_at__isnull=True)
+    document = {name: values[name] for name in ("document_type", "document_number", "document_country")}
+    if made.filter(**document).exists():
+        return LotteryError(
+            _(
+                "There is already a request for this identity document in this draw. Each person can make "
+                "one request: you will receive an SMS with the result."
+            ),
+            code=LotteryErrorCode.DUPLICATE_DOCUMENT,
+        )
+    if made.filter(phone=values["phone"]).exists():
+        return LotteryError(
+            _(
+                "There is already a request with this mobile phone number in this draw. Each request needs "
+                "its own number, so that each person receives their result."
+            ),
+            code=LotteryErrorCode.DUPLICATE_PHONE,
+        )
+    return None
+
+
 # ---------------------------------------------------------------------------------------------
 # Retention
 # ---------------------------------------------------------------------------------------------

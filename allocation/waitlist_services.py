@@ -162,14 +162,20 @@ def _when(slot: Slot, moment: datetime.datetime, language: str, *, hour_only: bo
 # ---------------------------------------------------------------------------------------------
 # Joining and leaving
 # ---------------------------------------------------------------------------------------------
-def join_waitlist(
+def check_join(
     *, office: Office, screening: Screening, values: dict[str, Any], now: datetime.datetime | None = None
-) -> tuple[WaitlistEntry, str]:
-    """Put the person on the office's waitlist, after everyone already on it. `values` are the
-    booking's details as typed (appointments.forms.DetailsForm.as_typed). One entry per identity
-    document and per phone number at an office; nobody with an active appointment. Returns the
-    entry and the secret of its link (sent by SMS)."""
-    now = now or timezone.now()
+) -> dict[str, Any]:
+    """What joining would refuse, read without writing: raises WaitlistError, else returns the
+    values with the document number in its stored spelling. The pages run it before a code is sent
+    by SMS (allocation.phone_services), so a join that cannot be made sends none."""
+    values, document = _checked(screening, values, now or timezone.now())
+    _refuse_if_listed(office, values, document)
+    return values
+
+
+def _checked(
+    screening: Screening, values: dict[str, Any], now: datetime.datetime
+) -> tuple[dict[str, Any], dict[str, str]]:
     try:
         check_screening(screening, now=now)
         number = normalise_document_number(str(values.get("document_number", "")))
@@ -184,14 +190,30 @@ def join_waitlist(
         "document_number": number,
         "document_country": values["document_country"],
     }
+    return values, document
+
+
+def _refuse_if_listed(office: Office, values: dict[str, Any], document: dict[str, str]) -> None:
+    if Appointment.objects.filter(status__in=ACTIVE_STATUSES, **document).exists():
+        raise WaitlistError(duplicate_error().message, code=WaitlistErrorCode.HAS_APPOINTMENT)
+    on_list = WaitlistEntry.objects.filter(office=office, status__in=[Status.WAITING, Status.OFFERED])
+    if on_list.filter(Q(**document) | Q(phone=values["phone"])).exists():
+        raise already_waiting()
+
+
+def join_waitlist(
+    *, office: Office, screening: Screening, values: dict[str, Any], now: datetime.datetime | None = None
+) -> tuple[WaitlistEntry, str]:
+    """Put the person on the office's waitlist, after everyone already on it. `values` are the
+    booking's details as typed (appointments.forms.DetailsForm.as_typed). One entry per identity
+    document and per phone number at an office; nobody with an active appointment. Returns the
+    entry and the secret of its link (sent by SMS)."""
+    now = now or timezone.now()
+    values, document = _checked(screening, values, now)
     token, digest = _new_token()
     try:
         with transaction.atomic(durable=True):
-            if Appointment.objects.filter(status__in=ACTIVE_STATUSES, **document).exists():
-                raise WaitlistError(duplicate_error().message, code=WaitlistErrorCode.HAS_APPOINTMENT)
-            on_list = WaitlistEntry.objects.filter(office=office, status__in=[Status.WAITING, Status.OFFERED])
-            if on_list.filter(Q(**document) | Q(phone=values["phone"])).exists():
-                raise already_waiting()
+            _refuse_if_listed(office, values, document)
             entry = WaitlistEntry.objects.create(
                 office=office,
                 screening=screening,

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from appointments.services import booking, closures, slots
+from appointments.services import booking, closures, phone_codes, slots
 
 
 @shared_task
@@ -13,7 +13,9 @@ def generate_slots() -> dict[str, int]:
 
 @shared_task
 def purge_expired_holds() -> int:
-    """Give back the places of holds that expired; return how many."""
+    """Give back the places of holds that expired; return how many. Phone checks of no hold that
+    are over go too (a lottery request or waitlist entry whose code was never entered)."""
+    phone_codes.purge_unlinked_checks()
     return booking.purge_expired_holds()
 
 

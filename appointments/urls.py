@@ -2,7 +2,7 @@ import datetime
 
 from django.urls import path, register_converter
 
-from appointments.views import booking, manage
+from appointments.views import booking, confirm, manage
 
 
 class IsoDate:
@@ -26,8 +26,8 @@ urlpatterns = [
     path("book/office/<slug:office>/<isodate:date>/", booking.choose_slot, name="choose-slot"),
     path("book/people/", booking.people, name="people"),
     path("book/details/", booking.details, name="details"),
-    path("book/check/", booking.check, name="check"),
-    path("book/phone/", booking.verify_phone, name="verify-phone"),
+    path("book/check/", confirm.check, name="check"),
+    path("book/phone/", confirm.verify_phone, name="verify-phone"),
     path("manage/", manage.manage, name="manage"),
     path("manage/link/<str:token>/", manage.manage_link, name="manage-link"),
     path("manage/appointment/", manage.appointment, name="appointment"),

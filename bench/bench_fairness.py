@@ -15,14 +15,15 @@ Who is who:
   (a pool of client threads, so at a rush they queue as at a slow site) and make one attempt.
   First come: start → days → times → hold (another time, up to 3 tries, when it is taken) →
   people → details → check → confirm → the code from their SMS (the outbox row for their phone) →
-  booked, or told the days are full. Lottery: start → lottery page → people → request → requested;
-  after the draw they confirm the offer link sent to their phone.
+  booked, or told the days are full. Lottery: start → lottery page → people → request → the code
+  from their SMS → requested; after the draw they confirm the offer link sent to their phone.
 - The bot controls real SIM cards (100 phones, one per loop: it reads their codes and offers and
   nothing else), invents documents freely and has one screening per loop (one hold per screening;
   the screener's own limit allows it 10 an hour per address). It skips pages it does not need.
   First come: each loop books again and again with its phone, polling the days when full. Lottery:
-  one request per phone, then a flood of requests with made-up phone numbers and documents (their
-  offers it cannot confirm).
+  one request per phone, then a flood of requests with made-up phone numbers and documents: their
+  codes reach nobody, so none is made (before the lottery verified phones, they were, and took
+  places in the order that it could not confirm).
 - Lottery: the window is open while the applicants arrive (and the bot floods); then it is closed
   and the draw run in this process (allocation.lottery_services.run_draw); applicants and the bot
   confirm offers to their phones over HTTP; offers to phones nobody has expire: expire_offers runs
@@ -366,13 +367,21 @@ def fc_bot(base: str, stats: Stats, slug: str, reference: str, *, loop: int, sce
 # ---------------------------------------------------------------------------------------------
 # Lottery
 # ---------------------------------------------------------------------------------------------
-def lot_request(browser: Browser, slug: str, token: str, *, n: int, who: str, e164: str) -> bool:
+def lot_request(browser: Browser, slug: str, token: str, *, n: int, who: str, e164: str, reads_sms: bool) -> bool:
     status, _, location = browser.request(
         f"/es/lottery/{slug}/request/",
         # Documents differ between the modes: one active appointment per document across offices.
-        # Documents differ between the modes: one active appointment per document across offices.
         details_form(token, name=f"Persona {who} {n}", document=f"L{who[0].upper()}{n:08d}", e164=e164),
     )
+    if status == 302 and location.endswith("/code/") and reads_sms:
+        # The office verifies phones: the request is made with the code sent to the number (read
+        # from its outbox row). A made-up number's code reaches nobody: no request.
+        sms = latest_sms(e164, Notification.Kind.PHONE_CODE)
+        if sms is None:
+            return False
+        status, _, location = browser.request(
+            f"/es/lottery/{slug}/code/", {"csrfmiddlewaretoken": token, "code": sms.details["code"]}
+        )
     return status == 302 and location.endswith("/requested/")
 
 
@@ -389,7 +398,8 @@ def lot_human(base: str, stats: Stats, slug: str, reference: str, n: int) -> str
     _, page, _ = browser.request(f"/es/lottery/{slug}/request/")
     if not CSRF.search(page):
         return "failed"
-    if not lot_request(browser, slug, CSRF.search(page)[1], n=n, who="human", e164=phone(HUMAN_PHONE, n)):
+    token = CSRF.search(page)[1]
+    if not lot_request(browser, slug, token, n=n, who="human", e164=phone(HUMAN_PHONE, n), reads_sms=True):
         return "failed"
     browser.request(f"/es/lottery/{slug}/requested/")
     return "requested"
@@ -401,13 +411,14 @@ def lot_bot(
     browser = bot_browser(base, stats, reference, loop, scene.bot_addresses)
     _, page, _ = browser.request(f"/es/lottery/{slug}/request/")
     token = CSRF.search(page)[1]
-    lot_request(browser, slug, token, n=loop, who="bot", e164=phone(BOT_PHONE, loop))  # its real SIM
+    lot_request(browser, slug, token, n=loop, who="bot", e164=phone(BOT_PHONE, loop), reads_sms=True)  # its real SIM
     tries = 0
     while not stop.is_set():
         tries += 1
         browser.address = f"192.168.0.{(loop + tries) % scene.bot_addresses + 1}"
         n = loop * 100_000 + tries
-        if lot_request(browser, slug, token, n=n + 1_000_000, who="fake", e164=phone(FAKE_PHONE, n)):
+        fake = phone(FAKE_PHONE, n)
+        if lot_request(browser, slug, token, n=n + 1_000_000, who="fake", e164=fake, reads_sms=False):
             fakes.append(n)
 
 

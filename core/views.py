@@ -92,6 +92,7 @@ def privacy(request: HttpRequest) -> HttpResponse:
         "screening_days": settings.SCREENING_RETENTION_DAYS,
         "session_hours": settings.SESSION_HOURS,
         "manage_minutes": settings.MANAGE_SESSION_IDLE_MINUTES,
+        "code_minutes": settings.PHONE_CODE_MINUTES,
     }
     return render(request, "core/privacy.html", numbers)
 

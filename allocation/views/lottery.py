@@ -2,17 +2,21 @@
 their seed), how many people, the request, its confirmation, the list of numbers in the drawn
 order (plain text, to check a draw) and the offer link's page."""
 
+from typing import Any
+
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from allocation import lottery_services
+from allocation import lottery_services, phone_services
 from allocation.limits import too_many_requests
+from allocation.models import PendingRequest
 from allocation.models.lottery import Draw, LotteryRequest
+from allocation.views.phone import add_refusal, ask_for_code, code_page, needs_code, pending_of, typed_initial
 from appointments import selectors
 from appointments.errors import BookingError
 from appointments.forms import DetailsForm, PartySizeForm
@@ -95,7 +99,7 @@ def people(request: HttpRequest, screening: ScreeningFacts, office: str) -> Http
     return render(
         request,
         "allocation/lottery/people.html",
-        {"form": form, "office": chosen, "draw": draw},
+        {"form": form, "office": chosen, "draw": draw, "code_next": needs_code(request, chosen)},
         status=400 if form.errors else 200,
     )
 
@@ -107,36 +111,113 @@ def make_request(request: HttpRequest, screening: ScreeningFacts, office: str) -
     draw = _open_draw_or_problem(request, chosen)
     if isinstance(draw, HttpResponse):
         return draw
+    form = _details_form(request, chosen, draw, request.POST or None)
+    status = 200
+    wait = None
+    if request.method == "POST" and form.is_valid() and (wait := too_many_requests(request, chosen)) is None:
+        values = form.as_typed()
+        if not needs_code(request, chosen):
+            return _submit(request, chosen, draw, screening_id=screening.pk, values=values, form=form)
+        refusal = lottery_services.request_refusal(draw=draw, values=values)
+        if refusal is None:
+            return ask_for_code(
+                request,
+                state_key=LOTTERY,
+                kind=PendingRequest.Kind.LOTTERY,
+                office=chosen,
+                draw=draw,
+                screening_id=screening.pk,
+                values=values,
+                form=form,
+                code_url=reverse("allocation:lottery-code", args=[chosen.slug]),
+                make=lambda pending: _submit(request, chosen, draw, form=form, pending=pending),
+                form_page=lambda code_status: _request_page(request, chosen, draw, form, code_status),
+            )
+        form.add_error(None, refusal.message)
+        status = 409
+    response = _request_page(request, chosen, draw, form, 400 if form.errors and status == 200 else status)
+    return refused(response, wait) if wait is not None else response
+
+
+def _details_form(request: HttpRequest, office: Office, draw: Draw, data: Any) -> DetailsForm:
+    """The request's details form: posted, or filled in with what was typed before the code."""
     booking = session_state(request, BOOKING)
     known = booking.get("known") if isinstance(booking.get("known"), dict) else {}
     asking = request.POST.get("identity") == "ask"
     people_count = session_state(request, LOTTERY).get("people", 1)
-    form = DetailsForm(
-        request.POST or None,
-        office=chosen,
+    pending = pending_of(request, LOTTERY, kind=PendingRequest.Kind.LOTTERY, office=office, draw=draw)
+    return DetailsForm(
+        data,
+        office=office,
         day=draw.period_start,
         party_size=people_count,
         known={} if asking else known,
-        initial={"party_size": people_count},
+        initial={**typed_initial(pending), "party_size": people_count},
     )
-    status = 200
-    wait = None
-    if request.method == "POST" and form.is_valid() and (wait := too_many_requests(request)) is None:
-        try:
-            made = lottery_services.submit_request(draw_id=draw.pk, screening_id=screening.pk, values=form.as_typed())
-        except lottery_services.LotteryError as exc:
-            form.add_error(None, exc.message)
-            status = 409
-        else:
-            request.session[LOTTERY] = {"office": chosen.slug, "number": made.number, "draw": draw.pk}
-            return redirect("allocation:lottery-requested", chosen.slug)
-    response = render(
+
+
+def _request_page(request: HttpRequest, office: Office, draw: Draw, form: DetailsForm, status: int) -> HttpResponse:
+    return render(
         request,
         "allocation/lottery/request.html",
-        {"form": form, "office": chosen, "draw": draw, "known": form.known},
-        status=400 if form.errors and status == 200 else status,
+        {"form": form, "office": office, "draw": draw, "known": form.known, "code_next": needs_code(request, office)},
+        status=status,
     )
-    return refused(response, wait) if wait is not None else response
+
+
+def _submit(
+    request: HttpRequest,
+    office: Office,
+    draw: Draw,
+    *,
+    form: DetailsForm,
+    screening_id: int = 0,
+    values: dict[str, Any] | None = None,
+    pending: PendingRequest | None = None,
+) -> HttpResponse:
+    """Make the request: at once from what was posted, or from what waited for the code (`pending`,
+    then deleted). Refused, the details page again (409), filled in."""
+    if pending is not None:
+        screening_id, values = pending.screening_id, pending.details
+    try:
+        made = lottery_services.submit_request(draw_id=draw.pk, screening_id=screening_id, values=values)
+    except lottery_services.LotteryError as exc:
+        add_refusal(form, None, exc.message)
+        return _request_page(request, office, draw, form, 409)
+    if pending is not None:
+        phone_services.forget(pending)
+    request.session[LOTTERY] = {"office": office.slug, "number": made.number, "draw": draw.pk}
+    return redirect("allocation:lottery-requested", office.slug)
+
+
+@GET_POST
+@booking_view
+def code(request: HttpRequest, screening: ScreeningFacts, office: str) -> HttpResponse:
+    """The code sent by SMS at an office that verifies phones: the request is made when it is entered."""
+    chosen = _person_office(screening, office)
+    draw = _open_draw_or_problem(request, chosen)
+    if isinstance(draw, HttpResponse):
+        return draw
+    details_url = reverse("allocation:lottery-request", args=[chosen.slug])
+    return code_page(
+        request,
+        pending=pending_of(request, LOTTERY, kind=PendingRequest.Kind.LOTTERY, office=chosen, draw=draw),
+        office=chosen,
+        details_url=details_url,
+        code_url=reverse("allocation:lottery-code", args=[chosen.slug]),
+        made=lambda: _made_already(request, chosen),
+        make=lambda pending: _submit(
+            request, chosen, draw, form=_details_form(request, chosen, draw, None), pending=pending
+        ),
+        context={"kind": "lottery", "draw": draw},
+    )
+
+
+def _made_already(request: HttpRequest, office: Office) -> HttpResponse | None:
+    mine = session_state(request, LOTTERY)
+    if mine.get("office") == office.slug and mine.get("number"):
+        return redirect("allocation:lottery-requested", office.slug)
+    return None
 
 
 @require_safe
@@ -220,6 +301,7 @@ urlpatterns = [
     path("lottery/<slug:office>/", lottery, name="lottery"),
     path("lottery/<slug:office>/people/", people, name="lottery-people"),
     path("lottery/<slug:office>/request/", make_request, name="lottery-request"),
+    path("lottery/<slug:office>/code/", code, name="lottery-code"),
     path("lottery/<slug:office>/requested/", requested, name="lottery-requested"),
     path("lottery/<slug:office>/draw/<int:draw>/numbers.txt", numbers, name="lottery-numbers"),
 ]

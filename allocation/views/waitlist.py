@@ -12,9 +12,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
+from allocation import phone_services
 from allocation import waitlist_services as services
 from allocation.limits import too_many_requests
-from allocation.models import WaitlistEntry
+from allocation.models import PendingRequest, WaitlistEntry
+from allocation.views.phone import add_refusal, ask_for_code, code_page, needs_code, pending_of, typed_initial
 from allocation.waitlist_services import WaitlistError, WaitlistErrorCode
 from appointments import selectors
 from appointments.errors import BookingError
@@ -32,6 +34,7 @@ from appointments.views.common import (
     show_appointment,
 )
 from core.limits import refused
+from eligibility.models import Screening
 
 # The session's waitlist state: the number of people chosen, and the entry joined (its page).
 WAITLIST = "waitlist"
@@ -74,54 +77,129 @@ def join(request: HttpRequest, screening: ScreeningFacts, office: str) -> HttpRe
 @GET_POST
 @booking_view
 def details(request: HttpRequest, screening: ScreeningFacts, office: str) -> HttpResponse:
-    """Second step: the details a booking needs (the booking's own form), then join."""
+    """Second step: the details a booking needs (the booking's own form), then join (at an office
+    that verifies phones, once the code sent by SMS is entered)."""
     chosen = _office(screening, office)
     state = session_state(request, WAITLIST)
     if state.get("office") != chosen.slug:
         return redirect("allocation:waitlist-join", office=chosen.slug)
-    booking = session_state(request, BOOKING)
-    known = booking.get("known") if isinstance(booking.get("known"), dict) else {}
-    asking = request.GET.get("change") == "identity" or request.POST.get("identity") == "ask"
-    people = state.get("people", 1)
-    form = DetailsForm(
-        request.POST if request.method == "POST" else None,
-        office=chosen,
-        day=chosen.local_today(timezone.now()),
-        party_size=people,
-        known={} if asking else known,
-        initial={"party_size": people},
-    )
+    form = _details_form(request, chosen, request.POST if request.method == "POST" else None)
     status = 400 if form.is_bound else 200
     wait = None
-    if request.method == "POST" and form.is_valid() and (wait := too_many_requests(request)) is None:
+    if request.method == "POST" and form.is_valid() and (wait := too_many_requests(request, chosen)) is None:
         try:
             loaded = screening.load()
         except BookingError as exc:
             return problem(request, exc.message, restart=True)
+        values = form.as_typed()
         try:
-            entry, _token = services.join_waitlist(office=chosen, screening=loaded, values=form.as_typed())
+            if not needs_code(request, chosen):
+                return _join(request, chosen, loaded, values)
+            services.check_join(office=chosen, screening=loaded, values=values)
         except WaitlistError as exc:
-            if exc.code == WaitlistErrorCode.SCREENING:
-                return problem(request, exc.message, restart=True)
-            if exc.code == WaitlistErrorCode.HAS_APPOINTMENT:
-                return render(request, "appointments/duplicate.html", {"message": exc.message}, status=409)
-            form.add_error("document_number", exc.message)
-            status = 409 if exc.code == WaitlistErrorCode.ALREADY_WAITING else 400
+            answer = _join_refused(request, exc, form)
+            if isinstance(answer, HttpResponse):
+                return answer
+            status = answer
         else:
-            request.session[WAITLIST] = {"entry": entry.pk}
-            return redirect("allocation:waitlist-joined")
-    response = render(
+            return ask_for_code(
+                request,
+                state_key=WAITLIST,
+                kind=PendingRequest.Kind.WAITLIST,
+                office=chosen,
+                draw=None,
+                screening_id=loaded.pk,
+                values=values,
+                form=form,
+                code_url=reverse("allocation:waitlist-code", args=[chosen.slug]),
+                make=lambda pending: _join_pending(request, chosen, pending, form),
+                form_page=lambda code_status: _details_page(request, chosen, form, code_status),
+            )
+    response = _details_page(request, chosen, form, status)
+    return refused(response, wait) if wait is not None else response
+
+
+def _details_form(request: HttpRequest, office: Office, data: Any) -> DetailsForm:
+    """The details form: posted, or filled in with what was typed before the code."""
+    booking = session_state(request, BOOKING)
+    known = booking.get("known") if isinstance(booking.get("known"), dict) else {}
+    asking = request.GET.get("change") == "identity" or request.POST.get("identity") == "ask"
+    people = session_state(request, WAITLIST).get("people", 1)
+    pending = pending_of(request, WAITLIST, kind=PendingRequest.Kind.WAITLIST, office=office)
+    return DetailsForm(
+        data,
+        office=office,
+        day=office.local_today(timezone.now()),
+        party_size=people,
+        known={} if asking else known,
+        initial={**typed_initial(pending), "party_size": people},
+    )
+
+
+def _details_page(request: HttpRequest, office: Office, form: DetailsForm, status: int) -> HttpResponse:
+    return render(
         request,
         "allocation/waitlist/details.html",
         {
             "form": form,
-            "office": chosen,
+            "office": office,
             "known": form.known,
-            "back_url": reverse("allocation:waitlist-join", args=[chosen.slug]),
+            "back_url": reverse("allocation:waitlist-join", args=[office.slug]),
+            "code_next": needs_code(request, office),
         },
         status=status,
     )
-    return refused(response, wait) if wait is not None else response
+
+
+def _join(request: HttpRequest, office: Office, screening: Screening, values: dict[str, Any]) -> HttpResponse:
+    """Join the list (raises WaitlistError); this browser's page of the entry next."""
+    entry, _token = services.join_waitlist(office=office, screening=screening, values=values)
+    request.session[WAITLIST] = {"entry": entry.pk}
+    return redirect("allocation:waitlist-joined")
+
+
+def _join_refused(request: HttpRequest, error: WaitlistError, form: DetailsForm) -> HttpResponse | int:
+    """A join refused: the page that says so, or the status of the details page again with the
+    message at the document number."""
+    if error.code == WaitlistErrorCode.SCREENING:
+        return problem(request, error.message, restart=True)
+    if error.code == WaitlistErrorCode.HAS_APPOINTMENT:
+        return render(request, "appointments/duplicate.html", {"message": error.message}, status=409)
+    add_refusal(form, "document_number", error.message)
+    return 409 if error.code == WaitlistErrorCode.ALREADY_WAITING else 400
+
+
+def _join_pending(request: HttpRequest, office: Office, pending: PendingRequest, form: DetailsForm) -> HttpResponse:
+    """The code was entered: join with what waited for it, which then goes."""
+    try:
+        response = _join(request, office, pending.screening, pending.details)
+    except WaitlistError as exc:
+        answer = _join_refused(request, exc, form)
+        return answer if isinstance(answer, HttpResponse) else _details_page(request, office, form, answer)
+    phone_services.forget(pending)
+    return response
+
+
+@GET_POST
+@booking_view
+def code(request: HttpRequest, screening: ScreeningFacts, office: str) -> HttpResponse:
+    """The code sent by SMS at an office that verifies phones: the entry is made when it is entered."""
+    chosen = _office(screening, office)
+    return code_page(
+        request,
+        pending=pending_of(request, WAITLIST, kind=PendingRequest.Kind.WAITLIST, office=chosen),
+        office=chosen,
+        details_url=reverse("allocation:waitlist-details", args=[chosen.slug]),
+        code_url=reverse("allocation:waitlist-code", args=[chosen.slug]),
+        made=lambda: _joined_here(request, chosen),
+        make=lambda pending: _join_pending(request, chosen, pending, _details_form(request, chosen, None)),
+        context={"kind": "waitlist"},
+    )
+
+
+def _joined_here(request: HttpRequest, office: Office) -> HttpResponse | None:
+    entry = _joined_entry(request)
+    return redirect("allocation:waitlist-joined") if entry is not None and entry.office_id == office.pk else None
 
 
 def _joined_entry(request: HttpRequest) -> WaitlistEntry | None:
@@ -208,6 +286,7 @@ def place(request: HttpRequest, token: str) -> HttpResponse:
 urlpatterns = [
     path("waitlist/join/<slug:office>/", join, name="waitlist-join"),
     path("waitlist/join/<slug:office>/details/", details, name="waitlist-details"),
+    path("waitlist/join/<slug:office>/code/", code, name="waitlist-code"),
     path("waitlist/joined/", joined, name="waitlist-joined"),
     path("waitlist/leave/", leave, name="waitlist-leave"),
     path("waitlist/place/<str:token>/", place, name="waitlist-place"),

@@ -1,7 +1,8 @@
 """Codes sent by SMS to show that a phone number is the person's (issue 13).
 
-Independent of the booking pages: a flow keeps a `PhoneCheck` (a booking's belongs to its hold;
-`check_for_hold`), sends a code with `send_code` and checks what was typed with `check_code`.
+Independent of the booking pages: a flow keeps a `PhoneCheck` (a booking's belongs to its hold,
+`check_for_hold`; a lottery request's or waitlist entry's has none, `new_check`, and is purged when
+over, `purge_unlinked_checks`), sends a code with `send_code` and checks what was typed with `check_code`.
 Only an HMAC of the code is stored (keyed with SECRET_KEY, bound to the check and the number),
 compared in constant time. A code lasts PHONE_CODE_MINUTES, allows PHONE_CODE_ATTEMPTS wrong
 entries (then it is void), and PHONE_CODE_RESENDS new codes may follow the first, at least
@@ -18,6 +19,7 @@ from enum import StrEnum
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
@@ -106,6 +108,28 @@ def check_for_hold(
         return PhoneCheck.objects.filter(hold=hold).first()
     check, _created = PhoneCheck.objects.get_or_create(hold=hold)
     return check
+
+
+def new_check() -> PhoneCheck:
+    """A check of no hold, for a flow that links its own (allocation's pending requests). It is
+    over, and the per-minute purge deletes it, PHONE_CODE_MINUTES after its last code expired."""
+    return PhoneCheck.objects.create()
+
+
+def unlinked_check_ends_at(check: PhoneCheck) -> datetime.datetime:
+    """When a check of no hold is over: PHONE_CODE_MINUTES after its last code expired, or after
+    it was made when no code went (time to ask for a new code after one expired)."""
+    return (check.expires_at or check.created_at) + datetime.timedelta(minutes=settings.PHONE_CODE_MINUTES)
+
+
+def purge_unlinked_checks(*, now: datetime.datetime | None = None) -> int:
+    """Delete the checks of no hold that are over (and, by cascade, what a flow linked to them);
+    returns how many. A booking's check goes with its hold instead."""
+    cutoff = (now or timezone.now()) - datetime.timedelta(minutes=settings.PHONE_CODE_MINUTES)
+    over = PhoneCheck.objects.filter(hold__isnull=True).filter(
+        Q(expires_at__lt=cutoff) | Q(expires_at__isnull=True, created_at__lt=cutoff)
+    )
+    return over.delete()[1].get(PhoneCheck._meta.label, 0)  # noqa: SLF001
 
 
 def is_verified(check: PhoneCheck | None, phone: str) -> bool:

@@ -1,9 +1,8 @@
 """Booking pages: /book/?screening=<signed reference> → office → day → time (holds a place) →
-details → check your answers → confirm (→ the code sent by SMS, at offices that verify phones) →
-the appointment page."""
+details; then check your answers, confirm and the code sent by SMS (appointments/views/confirm.py)
+→ the appointment page."""
 
 import datetime
-import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,30 +14,21 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
-from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 from django_countries import countries
-from phonenumber_field.phonenumber import PhoneNumber
 
 from appointments import selectors
 from appointments.errors import BookingError, ErrorCode
 from appointments.forms import (
-    LANGUAGE_CHOICES,
     DetailsForm,
     PartySizeForm,
-    PhoneCodeForm,
     SlotForm,
-    describe,
     initial_from_typed,
 )
-from appointments.models import Appointment, DocumentType, Hold, Office, Slot
-from appointments.services import phone_codes
+from appointments.models import Hold, Office, Slot
 from appointments.services.booking import (
-    ApplicantDetails,
-    book_appointment,
     check_screening,
     held_details,
     hold_slot,
@@ -48,7 +38,6 @@ from appointments.views.common import (
     BOOKING,
     DESK_RETURN,
     GET_POST,
-    JUST_BOOKED,
     address_of,
     busy,
     day_or_redirect,
@@ -57,7 +46,6 @@ from appointments.views.common import (
     problem,
     save_state,
     session_state,
-    show_appointment,
     too_many_holds,
     with_urls,
 )
@@ -217,7 +205,7 @@ def choose_slot(request: HttpRequest, screening: ScreeningFacts, office: str, da
                 slot_id=form.cleaned_data["slot"],
                 screening=screening.load(),
                 replaces=parse_uuid(booking.get("hold")),
-                address=address_of(request, _staff_of(request, chosen)),
+                address=address_of(request, staff_of(request, chosen)),
             )
         except BookingError as exc:
             if exc.code == "busy":
@@ -248,12 +236,12 @@ def _too_many_attempts(seconds: int) -> BookingError:
     return BookingError(_("Too many attempts from this connection."), code=ErrorCode.LIMIT, retry_at=retry_at)
 
 
-def _held_slot(request: HttpRequest) -> Slot | None:
+def held_slot(request: HttpRequest) -> Slot | None:
     slot_id = session_state(request, BOOKING).get("slot")
     return Slot.objects.select_related("office").filter(pk=slot_id).first() if slot_id else None
 
 
-def _hold_expiry(request: HttpRequest) -> datetime.datetime | None:
+def hold_expiry(request: HttpRequest) -> datetime.datetime | None:
     token = parse_uuid(session_state(request, BOOKING).get("hold"))
     hold = Hold.objects.filter(token=token).first() if token else None
     return hold.expires_at if hold else None
@@ -263,7 +251,7 @@ def _hold_expiry(request: HttpRequest) -> datetime.datetime | None:
 @booking_view
 def people(request: HttpRequest, screening: ScreeningFacts) -> HttpResponse:
     """How many people come: asked first, so the details page asks only for the companions needed."""
-    slot = _held_slot(request)
+    slot = held_slot(request)
     if slot is None:
         messages.error(request, _("Please choose a time first."))
         return redirect("appointments:choose-office")
@@ -280,7 +268,7 @@ def people(request: HttpRequest, screening: ScreeningFacts) -> HttpResponse:
             "form": form,
             "slot": slot,
             "office": slot.office,
-            "hold_expires": _hold_expiry(request),
+            "hold_expires": hold_expiry(request),
             "back_url": reverse("appointments:choose-slot", args=[slot.office.slug, day]),
         },
         status=400 if form.errors else 200,
@@ -290,7 +278,7 @@ def people(request: HttpRequest, screening: ScreeningFacts) -> HttpResponse:
 @GET_POST
 @booking_view
 def details(request: HttpRequest, screening: ScreeningFacts) -> HttpResponse:
-    slot = _held_slot(request)
+    slot = held_slot(request)
     if slot is None:
         messages.error(request, _("Please choose a time first."))
         return redirect("appointments:choose-office")
@@ -327,7 +315,7 @@ def details(request: HttpRequest, screening: ScreeningFacts) -> HttpResponse:
             "slot": slot,
             "office": slot.office,
             "known": form.known,
-            "hold_expires": _hold_expiry(request),
+            "hold_expires": hold_expiry(request),
             "back_url": reverse("appointments:people"),
         },
         status=400 if form.errors else 200,
@@ -347,7 +335,7 @@ def _keep_with_hold(
     wait = too_many_holds(request)
     if wait is not None:
         return over_limit_message(request, _too_many_attempts(wait), zone=slot.office.zone)
-    staff = _staff_of(request, slot.office)
+    staff = staff_of(request, slot.office)
     try:
         hold = hold_slot(
             slot_id=slot.pk,
@@ -361,7 +349,7 @@ def _keep_with_hold(
             return busy(request, exc)
         if exc.code == ErrorCode.LIMIT:
             return over_limit_message(request, exc, zone=slot.office.zone)
-        _forget_hold(request)
+        forget_hold(request)
         messages.error(request, exc.message)
         return redirect("appointments:choose-day", office=slot.office.slug)
     keep_details(token=hold.token, details=values)
@@ -369,284 +357,14 @@ def _keep_with_hold(
     return None
 
 
-def _forget_hold(request: HttpRequest) -> None:
+def forget_hold(request: HttpRequest) -> None:
     booking = session_state(request, BOOKING)
     for name in ("slot", "hold", "key"):
         booking.pop(name, None)
     request.session[BOOKING] = booking
 
 
-def _summary_rows(values: dict[str, Any]) -> list[tuple[str, str, str]]:
-    born = datetime.date.fromisoformat(values["date_of_birth"])
-    people = [str(values["party_size"])] + [f"{c['name']} ({c['age']})" for c in values.get("companions", [])]
-    details = reverse("appointments:details")
-    identity = f"{details}?change=identity"
-    return [
-        (_("Full name"), values["full_name"], details),
-        (_("Date of birth"), date_format(born, "DATE_FORMAT"), identity),
-        (_("Nationality"), str(countries.name(values["nationality"])), identity),
-        (_("Identity document"), f"{DocumentType(values['document_type']).label} {values['document_number']}", details),
-        (_("Country that issued the document"), str(countries.name(values["document_country"])), details),
-        (_("Mobile phone"), PhoneNumber.from_string(values["phone"]).as_international, details),
-        (_("E-mail"), values["email"] or _("None"), details),
-        (_("Language for messages"), dict(LANGUAGE_CHOICES).get(values["language"], values["language"]), details),
-        (_("People attending"), ", ".join(people), reverse("appointments:people")),
-    ]
-
-
-def _details(values: dict[str, Any]) -> ApplicantDetails:
-    return ApplicantDetails(**{**values, "date_of_birth": datetime.date.fromisoformat(values["date_of_birth"])})
-
-
-def _booked_already(request: HttpRequest) -> Appointment | None:
-    """A second press, a replayed form or the back button: the key finds the appointment made. A
-    booking in progress (another adult of the family) has its own check page."""
-    booking = session_state(request, BOOKING)
-    key = request.POST.get("key") if request.method == "POST" else None if booking.get("key") else booking.get("done")
-    if key and key in (booking.get("key"), booking.get("done")):
-        return Appointment.objects.filter(booking_key=parse_uuid(key)).first()
-    return None
-
-
-def _held_booking(request: HttpRequest) -> tuple[Slot, dict[str, Any]] | HttpResponse:
-    """The held time and the details typed with it, or where to go when they are gone (the hold
-    expired and its details with it, or nothing was chosen yet)."""
-    booking = session_state(request, BOOKING)
-    slot = _held_slot(request)
-    values = held_details(token=parse_uuid(booking.get("hold"))) if slot is not None else None
-    if slot is not None and not values and booking.get("key"):
-        expires = _hold_expiry(request)
-        if expires is not None and expires > timezone.now():
-            # Another time held after the first hold ran out: its details are still to be typed.
-            return redirect("appointments:details")
-        # The details went with the hold when it expired.
-        _forget_hold(request)
-        messages.error(
-            request,
-            _(
-                "Your time was held for %(minutes)s minutes and that time is over: it is free for others again, "
-                "and the details you typed were deleted. Please choose a time and enter your details again."
-            )
-            % {"minutes": slot.office.hold_minutes},
-        )
-        return redirect("appointments:choose-day", office=slot.office.slug)
-    if slot is None or not values or not booking.get("key"):
-        messages.error(request, _("Please choose a time and fill in your details first."))
-        return redirect("appointments:choose-office")
-    return slot, values
-
-
-@GET_POST
-@booking_view
-def check(request: HttpRequest, screening: ScreeningFacts) -> HttpResponse:
-    done = _booked_already(request)
-    if done is not None:
-        return show_appointment(request, done)
-    held = _held_booking(request)
-    if isinstance(held, HttpResponse):
-        return held
-    slot, values = held
-    booking = session_state(request, BOOKING)
-    actor = _staff_of(request, slot.office)
-    if request.method == "POST":
-        if request.POST.get("key") != booking["key"]:
-            messages.error(request, _("Please check your answers again: they changed in another window."))
-            return redirect("appointments:check")
-        if actor is None and slot.office.verify_phone:
-            return _send_code(request, screening, slot, values)
-        return _book(request, screening, slot, values, actor=actor)
-    return _check_page(request, slot, values, actor=actor)
-
-
-def _check_page(
-    request: HttpRequest, slot: Slot, values: dict[str, Any], *, actor: Any, wait: Any = None
-) -> HttpResponse:
-    """The check page; with `wait`, refused by a limit (429) with when to try again, the details
-    still kept with the hold, to confirm later or change the phone."""
-    response = render(
-        request,
-        "appointments/book/check.html",
-        {
-            "slot": slot,
-            "office": slot.office,
-            "rows": _summary_rows(values),
-            "key": session_state(request, BOOKING)["key"],
-            "hold_expires": _hold_expiry(request),
-            "time_url": reverse("appointments:choose-day", args=[slot.office.slug]),
-            "on_behalf": actor is not None,
-            "code_next": actor is None and slot.office.verify_phone,
-        },
-    )
-    return refused(response, wait) if wait is not None else response
-
-
-def _book(
-    request: HttpRequest, screening: ScreeningFacts, slot: Slot, values: dict[str, Any], *, actor: Any
-) -> HttpResponse:
-    booking = session_state(request, BOOKING)
-    try:
-        appointment = book_appointment(
-            screening=screening.load(),
-            slot_id=slot.pk,
-            details=_details(values),
-            booking_key=uuid.UUID(booking["key"]),
-            hold=parse_uuid(booking.get("hold")),
-            actor=actor,
-            walk_in=actor is not None and bool(booking.get("walk_in")),
-        )
-    except BookingError as exc:
-        if exc.code != ErrorCode.LIMIT:
-            return _booking_failed(request, exc, slot)
-        wait = over_limit_message(request, exc, zone=slot.office.zone)
-        return _check_page(request, slot, values, actor=actor, wait=wait)
-    # Only the screening stays: booking again (another adult of the family) starts afresh.
-    request.session[BOOKING] = {
-        **{name: booking[name] for name in ("screening", "eligible", "created", "country") if name in booking},
-        "done": booking["key"],
-    }
-    request.session[JUST_BOOKED] = appointment.pk
-    return show_appointment(request, appointment)
-
-
-# ---------------------------------------------------------------------------------------------
-# A verified phone (issue 13): at offices with `verify_phone`, an applicant booking for themselves
-# enters a code sent by SMS before the booking is made. Nothing but the hold keeps the place meanwhile.
-# ---------------------------------------------------------------------------------------------
-def _e164(values: dict[str, Any]) -> str:
-    return PhoneNumber.from_string(values["phone"]).as_e164
-
-
-def masked_phone(phone: str) -> str:
-    """The number as the code page shows it: "+57 300 *** **67" (the country code, the first three
-    and the last two digits)."""
-    number = PhoneNumber.from_string(phone)
-    national = str(number.national_number)
-    hidden = "*" * max(0, len(national) - 5) + national[-2:]
-    return f"+{number.country_code} {national[:3]} {hidden[:3]} {hidden[3:]}".rstrip()
-
-
-def _code_refused(
-    request: HttpRequest, error: phone_codes.PhoneCodeError, context: dict[str, Any] | None
-) -> HttpResponse:
-    """The code page with the refusal, or (no code went to this number yet) the problem page."""
-    status = error.code.status
-    if context is None and error.code == phone_codes.CodeProblem.TOO_SOON:
-        response = busy(request, error)  # "press the button again in a few seconds", with a link back
-    elif context is None:
-        response = problem(request, error.message, status=status)
-    else:
-        response = render(request, "appointments/book/phone_code.html", {**context, "refusal": error}, status=status)
-    if status == 429:
-        # When trying again can help: the next code may be sent, or (every code used) the hold has gone.
-        retry_at = error.retry_at or _hold_expiry(request) or timezone.now()
-        response["Retry-After"] = str(max(1, math.ceil((retry_at - timezone.now()).total_seconds())))
-    return response
-
-
-def _send_code(request: HttpRequest, screening: ScreeningFacts, slot: Slot, values: dict[str, Any]) -> HttpResponse:
-    """Confirm at an office that verifies phones: book if this number was verified already, else
-    send a code (unless one sent to this number can still be entered) and ask for it."""
-    phone = _e164(values)
-    check = phone_codes.check_for_hold(parse_uuid(session_state(request, BOOKING).get("hold")))
-    if check is None:
-        return redirect("appointments:check")  # the hold ran out just now: that page says so
-    if phone_codes.is_verified(check, phone):
-        return _book(request, screening, slot, values, actor=None)
-    if not phone_codes.has_live_code(check, phone):
-        try:
-            phone_codes.send_code(check=check, phone=phone, office=slot.office, language=values["language"])
-        except phone_codes.PhoneCodeError as exc:
-            if exc.code == phone_codes.CodeProblem.GONE:
-                return redirect("appointments:check")  # the hold ended just now: that page says so
-            # A code to another number just now, or every code used: the page would name a number
-            # that got none.
-            return _code_refused(request, exc, None)
-    return redirect("appointments:verify-phone")
-
-
-def _code_context(request: HttpRequest, slot: Slot, phone: str, form: PhoneCodeForm) -> dict[str, Any]:
-    return {
-        "form": form,
-        "slot": slot,
-        "office": slot.office,
-        # Kept on one line, as it is read.
-        "phone": format_html('<span class="text-nowrap">{}</span>', masked_phone(phone)),
-        "key": session_state(request, BOOKING)["key"],
-        "minutes": settings.PHONE_CODE_MINUTES,
-        "hold_expires": _hold_expiry(request),
-        "back_url": reverse("appointments:check"),
-    }
-
-
-@GET_POST
-@booking_view
-def verify_phone(request: HttpRequest, screening: ScreeningFacts) -> HttpResponse:
-    """The code page: the code sent by SMS books the appointment; a new code can be asked for, and
-    the number changed on the details page."""
-    done = _booked_already(request)
-    if done is not None:
-        return show_appointment(request, done)
-    held = _held_booking(request)
-    if isinstance(held, HttpResponse):
-        return held
-    slot, values = held
-    booking = session_state(request, BOOKING)
-    if _staff_of(request, slot.office) is not None or not slot.office.verify_phone:
-        return redirect("appointments:check")
-    phone = _e164(values)
-    check = phone_codes.check_for_hold(parse_uuid(booking.get("hold")), create=False)
-    if check is None or check.phone != phone or not check.sends:
-        # No code went to this number yet (a new number typed, or the page opened directly).
-        messages.info(request, _("Check your booking and press the button to get a code by SMS."))
-        return redirect("appointments:check")
-    if request.method != "POST" and phone_codes.is_verified(check, phone):
-        return redirect("appointments:check")  # its button books at once (after a busy moment)
-    resend = request.method == "POST" and "resend" in request.POST
-    form = PhoneCodeForm(request.POST if request.method == "POST" and not resend else None)
-    context = _code_context(request, slot, phone, form)
-    if request.method == "POST":
-        if request.POST.get("key") != booking["key"]:
-            messages.error(request, _("Please check your answers again: they changed in another window."))
-            return redirect("appointments:check")
-        try:
-            if resend:
-                phone_codes.send_code(check=check, phone=phone, office=slot.office, language=values["language"])
-                messages.success(request, _("We sent a new code. The codes sent before no longer work."))
-                return redirect("appointments:verify-phone")
-            if form.is_valid():
-                phone_codes.check_code(check=check, phone=phone, code=form.cleaned_data["code"])
-                return _book(request, screening, slot, values, actor=None)
-        except phone_codes.PhoneCodeError as exc:
-            if exc.code == phone_codes.CodeProblem.GONE:
-                # A second press booked meanwhile (its hold took the check along), or the hold ended.
-                done = Appointment.objects.filter(booking_key=parse_uuid(booking["key"])).first()
-                return show_appointment(request, done) if done else redirect("appointments:check")
-            if not resend:
-                form.add_error("code", exc.message)
-                describe(form)
-            return _code_refused(request, exc, context)
-    return render(request, "appointments/book/phone_code.html", context, status=400 if form.errors else 200)
-
-
-def _staff_of(request: HttpRequest, office: Office) -> Any:
+def staff_of(request: HttpRequest, office: Office) -> Any:
     """The signed-in member of staff of this office booking on a person's behalf (a phone call, or
     a person at the desk), or None: the applicant books for themselves."""
     return request.user if selectors.offices_of(request.user).filter(pk=office.pk).exists() else None
-
-
-def _booking_failed(request: HttpRequest, error: BookingError, slot: Slot) -> HttpResponse:
-    if error.code == "busy":
-        return busy(request, error)
-    if error.code == "duplicate":
-        return render(request, "appointments/duplicate.html", {"message": error.message}, status=409)
-    if error.code == "screening":
-        return problem(request, error.message, restart=True)
-    messages.error(request, error.message)
-    if error.code == "invalid":
-        return redirect("appointments:details")
-    # Full or no longer bookable: choose another time. The session's hold is kept as the one the
-    # next time replaces, so the details typed come along while it lasts.
-    booking = session_state(request, BOOKING)
-    booking.pop("slot", None)
-    request.session[BOOKING] = booking
-    return redirect("appointments:choose-day", office=slot.office.slug)

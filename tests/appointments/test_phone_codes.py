@@ -518,7 +518,7 @@ def test_the_office_s_admin_page_turns_it_on_and_off(live_office):
 
 
 def test_the_number_is_masked_on_the_page():
-    from appointments.views.booking import masked_phone
+    from appointments.views.phone import masked_phone
 
     assert masked_phone("+573001234567") == "+57 300 *** **67"
     assert masked_phone("+50251234567") == "+502 512 *** 67"

@@ -1,6 +1,7 @@
 """A lottery request in chromium at 360 px, axe-core on every page: the questions → the office's
-lottery page with the published hash → how many people → details → the request's confirmation;
-then the draw (the beat task), the offer SMS written by a real worker, and the place confirmed."""
+lottery page with the published hash → how many people → details → the code sent by SMS (read
+from the file the worker wrote, a wrong one first) → the request's confirmation; then the draw
+(the beat task), the offer SMS written by a real worker, and the place confirmed."""
 
 import datetime
 import re
@@ -66,6 +67,7 @@ def draw(transactional_db: None, live_server: Any, settings: Any) -> Draw:
         pathways=["refugee", "family-reunification", "temporary-work"],
         hours=[(day, datetime.time(8), datetime.time(9), 1) for day in range(7)],
         allocation=Office.Allocation.LOTTERY,
+        verify_phone=True,  # as offices are by default: the request waits for the code sent by SMS
     )
     now = timezone.now()
     generate_slots(office=office, now=now)
@@ -87,6 +89,28 @@ def sms_texts(folder: Path) -> list[str]:
     return [path.read_text(encoding="utf-8") for path in sorted(folder.glob("*.txt"))] if folder.exists() else []
 
 
+def enter_code_from_sms(checked: CheckedPage, folder: Path, *, purpose: str, button: str, screenshot: str) -> None:
+    """The code page at 360 px: what the code is for, the number masked; a wrong code refused
+    (the page again, with the message), then the code from the SMS the worker wrote."""
+    page = checked.page
+    expect(page.get_by_role("heading", level=1)).to_have_text("Enter the code we sent you")
+    checked.check_accessibility()
+    expect(page.get_by_text(purpose)).to_be_visible()
+    expect(page.get_by_text("+502 512 *** 67")).to_be_visible()
+    [sms] = wait_until(lambda: [text for text in sms_texts(folder) if "your code is" in text])
+    assert sms.startswith("To: +50251234567\n")
+    code = re.search(r"\b([0-9]{6})\b", sms)[1]
+    checked.screenshot(f"{screenshot}-360")
+    page.get_by_label("Code", exact=True).fill(f"{(int(code) + 1) % 10**6:06d}")
+    page.get_by_role("button", name=button, exact=True).click()
+    checked.check_accessibility()
+    expect(page.get_by_role("alert")).to_contain_text("This code is not right")
+    checked.screenshot(f"{screenshot}-error-360")
+    page.get_by_label("Code", exact=True).fill(code)
+    page.get_by_role("button", name=button, exact=True).click()
+    checked.check_accessibility()
+
+
 def test_a_lottery_request_drawn_offered_and_confirmed(
     draw: Draw, celery_worker: Any, checked_page: CheckedPage, sms_folder: Path
 ) -> None:
@@ -106,7 +130,7 @@ def test_a_lottery_request_drawn_offered_and_confirmed(
     page.get_by_role("button", name="Continue").click()
     checked.check_accessibility()
     expect(page.get_by_role("heading", level=1)).to_have_text("Your details")
-    page.get_by_role("button", name="Send my request").click()  # nothing typed: the errors
+    page.get_by_role("button", name="Continue", exact=True).click()  # nothing typed: the errors
     checked.check_accessibility()
     expect(page.get_by_role("alert")).to_contain_text("There is a problem")
     checked.screenshot("lottery-request-errors-360")
@@ -117,8 +141,15 @@ def test_a_lottery_request_drawn_offered_and_confirmed(
     page.fill("#id_phone", "5123 4567")
     page.locator("input[name=language][value=en]").check()
     page.locator("#id_consent").check()
-    page.get_by_role("button", name="Send my request").click()
-    checked.check_accessibility()
+    page.get_by_role("button", name="Continue", exact=True).click()
+    assert not LotteryRequest.objects.exists()  # not in the draw before the code
+    enter_code_from_sms(
+        checked,
+        sms_folder,
+        purpose=f"Your request for the lottery of {OFFICE} is sent only when you enter this code.",
+        button="Send my request",
+        screenshot="lottery-phone-code",
+    )
     expect(page.get_by_role("heading", level=1)).to_have_text("Your request is registered")
     made = LotteryRequest.objects.get()
     expect(page.get_by_text(lottery_services.display_number(made.number))).to_be_visible()

@@ -1,6 +1,7 @@
 """The waitlist in chromium, axe-core on every page: a person finds every time taken and joins the
-office's waitlist, someone cancels, the worker offers the place by SMS (a file of the file
-backend), the person opens the link and takes the place."""
+office's waitlist (once the code sent by SMS, read from the worker's file, is entered), someone
+cancels, the worker offers the place by SMS (a file of the file backend), the person opens the
+link and takes the place."""
 
 import datetime
 import re
@@ -23,6 +24,7 @@ from eligibility import seed
 from tests.appointments.conftest import OfficeFactory, details, make_screening
 from tests.browser.conftest import CheckedPage
 from tests.browser.test_booking import answer_screener
+from tests.browser.test_lottery import enter_code_from_sms
 
 OFFICE = "Oficina de Movilidad Segura Guatemala"
 
@@ -41,6 +43,7 @@ def full_office(transactional_db: None) -> Any:
         pathways=["refugee", "family-reunification", "temporary-work"],
         hours=[],
         max_party_size=3,
+        verify_phone=True,  # as offices are by default: joining waits for the code sent by SMS
     )
     starts = (timezone.now() + datetime.timedelta(days=3)).replace(hour=15, minute=0, second=0, microsecond=0)
     slot = Slot.objects.create(
@@ -101,7 +104,7 @@ def test_join_the_waitlist_then_take_a_cancelled_place(
     checked_page.check_accessibility()
     expect(page.get_by_role("heading", level=1)).to_have_text("Your details")
     # Sent empty: the errors, checked by axe too.
-    page.get_by_role("button", name="Join the waitlist").click()
+    page.get_by_role("button", name="Continue", exact=True).click()
     checked_page.check_accessibility()
     expect(page.get_by_role("alert")).to_be_visible()
     checked_page.screenshot("waitlist-details-errors-360")
@@ -112,8 +115,15 @@ def test_join_the_waitlist_then_take_a_cancelled_place(
     page.fill("#id_phone", "5123 4567")
     page.locator("input[name=language][value=en]").check()
     page.locator("#id_consent").check()
-    page.get_by_role("button", name="Join the waitlist").click()
-    checked_page.check_accessibility()
+    page.get_by_role("button", name="Continue", exact=True).click()
+    assert not WaitlistEntry.objects.exists()  # not on the list before the code
+    enter_code_from_sms(
+        checked_page,
+        sms_folder,
+        purpose=f"You join the waitlist of {OFFICE} only when you enter this code.",
+        button="Join the waitlist",
+        screenshot="waitlist-phone-code",
+    )
     expect(page.get_by_role("heading", level=1)).to_have_text("You are on the waitlist")
     expect(page.get_by_text("You are first on the list.")).to_be_visible()
     checked_page.screenshot("waitlist-joined-360")

@@ -127,9 +127,11 @@ HARMLESS_PARAMETERS = {
     "eligibility:question": "the question's key, the same for everyone",
     "allocation:waitlist-join": "the office's public slug",
     "allocation:waitlist-details": "the office's public slug",
+    "allocation:waitlist-code": "the office's public slug",
     "allocation:lottery": "the office's public slug",
     "allocation:lottery-people": "the office's public slug",
     "allocation:lottery-request": "the office's public slug",
+    "allocation:lottery-code": "the office's public slug",
     "allocation:lottery-requested": "the office's public slug",
     "allocation:lottery-numbers": "the office's public slug and the draw's id",
 }

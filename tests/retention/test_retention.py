@@ -210,8 +210,10 @@ def test_an_erased_appointment_cannot_be_looked_up(office, published) -> None:
 def test_the_privacy_notice_says_the_numbers_the_code_uses(client, settings) -> None:
     settings.RETENTION_DAYS, settings.SCREENING_RETENTION_DAYS = 45, 12
     settings.SESSION_HOURS, settings.MANAGE_SESSION_IDLE_MINUTES = 5, 25
+    settings.PHONE_CODE_MINUTES = 7
     html = " ".join(client.get("/en/privacy/").content.decode().split())
     assert "at most 5 hours after your last step" in html
+    assert "it is deleted 7 minutes after the last code stops working" in html
     assert "closes after 25 minutes without activity" in html
     assert "deleted 12 days after you leave it" in html
     assert "deleted 45 days after the last day of the places" in html
