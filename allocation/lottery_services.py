@@ -160,12 +160,32 @@ def find_offer(token: str) -> LotteryRequest | None:
 # ---------------------------------------------------------------------------------------------
 # Draws: save, open, draw
 # ---------------------------------------------------------------------------------------------
+def lock_office_draws(office_id: int | None) -> None:
+    """Inside the caller's transaction: one creation or change of an office's draws at a time, so
+    the check that draws do not overlap (Draw.clean) sees the others. The admin takes it before
+    the form is checked. A lock that lets rows pointing to the office be written meanwhile."""
+    if office_id is not None:
+        list(Office.objects.select_for_update(no_key=True).filter(pk=office_id).values_list("pk"))
+
+
 def save_draw(*, draw: Draw, actor: Any = None, now: datetime.datetime | None = None) -> Draw:
-    """Create or change a draw (admin); its window opens at once when due."""
+    """Create or change a draw (admin); its window opens at once when due. Raises ValidationError
+    for a draw that overlaps another of its office (window or days), even one created at the same
+    moment (the database's exclusion constraints)."""
     if draw.pk is None:
         draw.created_by = actor
-    draw.full_clean()
-    draw.save()
+    with transaction.atomic():
+        lock_office_draws(draw.office_id)
+        draw.full_clean()
+        try:
+            with transaction.atomic():
+                draw.save()
+        except IntegrityError as exc:
+            if "allocation_draw_windows_apart" not in str(exc) and "allocation_draw_periods_apart" not in str(exc):
+                raise
+            # The other draw committed meanwhile: the check now sees it and says what overlaps.
+            draw.full_clean()
+            raise
     transaction.on_commit(lambda: open_draw(draw_id=draw.pk, now=now))
     return draw
 
