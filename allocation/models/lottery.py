@@ -178,6 +178,7 @@ class LotteryRequest(models.Model):
         OFFERED = "offered", _("Place offered")
         BOOKED = "booked", _("Confirmed")
         PASSED = "passed", _("Not confirmed in time: passed down")
+        DECLINED = "declined", _("Declined, passed down")
 
     draw = models.ForeignKey(Draw, verbose_name=_("draw"), on_delete=models.CASCADE, related_name="requests")
     number = models.CharField(_("request number"), max_length=12, unique=True, editable=False)
@@ -234,7 +235,7 @@ class LotteryRequest(models.Model):
                 fields=["draw", "phone"], condition=Q(erased_at__isnull=True), name="allocation_lottery_one_per_phone"
             ),
             models.CheckConstraint(
-                condition=Q(status__in=["requested", "offered", "booked", "passed"]),
+                condition=Q(status__in=["requested", "offered", "booked", "passed", "declined"]),
                 name="allocation_lottery_status_valid",
             ),
         ]
