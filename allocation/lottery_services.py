@@ -361,15 +361,15 @@ def _tell(
     **details: Any,
 ) -> None:
     """The person's SMS about their request, in their language (the times written in it, in the
-    office's time, are formatted here in that language)."""
+    office's time, are formatted here in that language, short as every SMS writes them: one part)."""
     details = {"event": event, "number": display_number(request.number), **details}
     with translation.override(request.language), timezone.override(office.zone):
         if when is not None:
-            details["when"] = date_format(timezone.localtime(when), _("l j F, H:i"))
+            details["when"] = date_format(timezone.localtime(when), _("D j M H:i"))
         if expires is not None:
             # The outbox does not send an offer whose time is over.
             details["expires_at"] = expires.isoformat()
-            details["until"] = date_format(timezone.localtime(expires), _("l j F, H:i"))
+            details["until"] = date_format(timezone.localtime(expires), _("D j M H:i"))
     notify_person(
         kind=Notification.Kind.LOTTERY,
         office=office,
