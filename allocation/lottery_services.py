@@ -42,10 +42,11 @@ NUMBER_LENGTH = 8
 # The one table of a request's status changes (`change_status` applies it).
 TRANSITIONS: dict[str, set[str]] = {
     Status.REQUESTED: {Status.OFFERED},
-    Status.OFFERED: {Status.BOOKED, Status.PASSED},
+    Status.OFFERED: {Status.BOOKED, Status.PASSED, Status.DECLINED},
     # Confirmed in the instant its offer was being passed down: the booking stands (the place it
     # took was counted like any other, so nothing is overbooked).
     Status.PASSED: {Status.BOOKED},
+    Status.DECLINED: {Status.BOOKED},
 }
 DRAW_TRANSITIONS: dict[str, set[str]] = {
     Draw.Status.SCHEDULED: {Draw.Status.OPEN},
@@ -59,6 +60,8 @@ class LotteryErrorCode(StrEnum):
     DUPLICATE_PHONE = "duplicate_phone"
     LINK = "link"  # no offer with this link
     EXPIRED = "expired"  # the offer is over (passed down, or confirmed already elsewhere)
+    DECLINED = "declined"  # the person gave the place up
+    BOOKED = "booked"  # the place is confirmed already
 
 
 class LotteryError(Exception):
@@ -110,7 +113,12 @@ def change_status(request: LotteryRequest, to: str, *, now: datetime.datetime, *
     """Move a request (locked by the caller) along the table, with the fields that go with it."""
     if to not in TRANSITIONS.get(request.status, set()):
         raise TransitionError(f"lottery request {request.pk}: {request.status} -> {to}")
-    stamp = {Status.OFFERED: "offered_at", Status.BOOKED: "booked_at", Status.PASSED: "passed_at"}[to]
+    stamp = {
+        Status.OFFERED: "offered_at",
+        Status.BOOKED: "booked_at",
+        Status.PASSED: "passed_at",
+        Status.DECLINED: "passed_at",
+    }[to]
     fields = {"status": to, stamp: now, **fields}
     for name, value in fields.items():
         setattr(request, name, value)
@@ -160,12 +168,32 @@ def find_offer(token: str) -> LotteryRequest | None:
 # ---------------------------------------------------------------------------------------------
 # Draws: save, open, draw
 # ---------------------------------------------------------------------------------------------
+def lock_office_draws(office_id: int | None) -> None:
+    """Inside the caller's transaction: one creation or change of an office's draws at a time, so
+    the check that draws do not overlap (Draw.clean) sees the others. The admin takes it before
+    the form is checked. A lock that lets rows pointing to the office be written meanwhile."""
+    if office_id is not None:
+        list(Office.objects.select_for_update(no_key=True).filter(pk=office_id).values_list("pk"))
+
+
 def save_draw(*, draw: Draw, actor: Any = None, now: datetime.datetime | None = None) -> Draw:
-    """Create or change a draw (admin); its window opens at once when due."""
+    """Create or change a draw (admin); its window opens at once when due. Raises ValidationError
+    for a draw that overlaps another of its office (window or days), even one created at the same
+    moment (the database's exclusion constraints)."""
     if draw.pk is None:
         draw.created_by = actor
-    draw.full_clean()
-    draw.save()
+    with transaction.atomic():
+        lock_office_draws(draw.office_id)
+        draw.full_clean()
+        try:
+            with transaction.atomic():
+                draw.save()
+        except IntegrityError as exc:
+            if "allocation_draw_windows_apart" not in str(exc) and "allocation_draw_periods_apart" not in str(exc):
+                raise
+            # The other draw committed meanwhile: the check now sees it and says what overlaps.
+            draw.full_clean()
+            raise
     transaction.on_commit(lambda: open_draw(draw_id=draw.pk, now=now))
     return draw
 
@@ -219,6 +247,28 @@ def expire_offers(*, now: datetime.datetime | None = None) -> int:
                 _tell(request, draw.office, "expired", now)
             passed += len(expired)
     return passed
+
+
+def decline_offer(*, token: str, now: datetime.datetime | None = None) -> LotteryRequest:
+    """ "I cannot come": the place offered goes down the order at once, as an offer not confirmed
+    in time does (the next person's SMS), and the link no longer works. Raises LotteryError for a
+    link that is wrong, over, declined or confirmed already."""
+    now = now or timezone.now()
+    found = find_offer(token)
+    if found is None:
+        raise link_error()
+    with transaction.atomic(durable=True), bounded_lock_waits():
+        draw = Draw.objects.select_for_update().select_related("office").get(pk=found.draw_id)
+        request = draw.requests.select_for_update(of=("self",)).get(pk=found.pk)
+        # Confirmed a moment ago (the booking is made before the request is marked): it stands.
+        if request.status == Status.OFFERED and Appointment.objects.filter(booking_key=request.booking_key).exists():
+            raise offer_error(Status.BOOKED)
+        if request.status != Status.OFFERED or request.offer_expires_at <= now:
+            raise offer_error(request.status)
+        _fill_offers(draw, now, event="passed_down", releasing=[request])
+        change_status(request, Status.DECLINED, now=now)
+    logger.info("lottery offer declined draw=%s", draw.pk)
+    return request
 
 
 def offer_freed_places(*, now: datetime.datetime | None = None) -> int:
@@ -311,15 +361,15 @@ def _tell(
     **details: Any,
 ) -> None:
     """The person's SMS about their request, in their language (the times written in it, in the
-    office's time, are formatted here in that language)."""
+    office's time, are formatted here in that language, short as every SMS writes them: one part)."""
     details = {"event": event, "number": display_number(request.number), **details}
     with translation.override(request.language), timezone.override(office.zone):
         if when is not None:
-            details["when"] = date_format(timezone.localtime(when), _("l j F, H:i"))
+            details["when"] = date_format(timezone.localtime(when), _("D j M H:i"))
         if expires is not None:
             # The outbox does not send an offer whose time is over.
             details["expires_at"] = expires.isoformat()
-            details["until"] = date_format(timezone.localtime(expires), _("l j F, H:i"))
+            details["until"] = date_format(timezone.localtime(expires), _("D j M H:i"))
     notify_person(
         kind=Notification.Kind.LOTTERY,
         office=office,
@@ -406,10 +456,7 @@ def confirm_offer(*, token: str, now: datetime.datetime | None = None) -> Appoin
     if request.status == Status.BOOKED and request.appointment_id:
         return request.appointment
     if request.status != Status.OFFERED or request.offer_expires_at <= now or request.screening_id is None:
-        raise LotteryError(
-            _("This offer is over: it was not confirmed in time, so the place went to the next person in the order."),
-            code=LotteryErrorCode.EXPIRED,
-        )
+        raise offer_error(request.status)
     values = request.details
     appointment = book_appointment(
         screening=request.screening,
@@ -427,6 +474,27 @@ def confirm_offer(*, token: str, now: datetime.datetime | None = None) -> Appoin
         if request.status != Status.BOOKED:
             change_status(request, Status.BOOKED, now=now, appointment=appointment)
     return appointment
+
+
+def offer_error(status: str) -> LotteryError:
+    """Why an offer's link can no longer be used, by the request's status."""
+    if status == Status.DECLINED:
+        return LotteryError(
+            _(
+                "You gave up this place, so it went to the next person in the order. This link no longer "
+                "works. Thank you for letting us know."
+            ),
+            code=LotteryErrorCode.DECLINED,
+        )
+    if status == Status.BOOKED:
+        return LotteryError(
+            _("This place is already confirmed. Your appointment's reference is in the SMS we sent."),
+            code=LotteryErrorCode.BOOKED,
+        )
+    return LotteryError(
+        _("This offer is over: it was not confirmed in time, so the place went to the next person in the order."),
+        code=LotteryErrorCode.EXPIRED,
+    )
 
 
 def link_error() -> LotteryError:

@@ -7,6 +7,7 @@ from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.db.models import Q
 
+from allocation.demo import load_demo_allocation
 from appointments.demo import load_demo_offices
 from desk.demo import load_demo_queues
 from reports.demo import load_demo_history
@@ -156,9 +157,13 @@ def ensure_roles() -> dict[str, Group]:
 
 def load_demo_data() -> None:
     """Create or reset the demo accounts and offices, book today's queue at the demo offices (once
-    a day) and four weeks of history for the reports (once); running it again changes nothing else."""
+    a day) and four weeks of history for the reports (once), and the lottery and waitlist offices
+    (allocation.demo); running it again changes nothing else."""
     _load_accounts_and_offices()
-    # Bookings and desk actions are durable transactions of their own.
+    # Bookings and desk actions are durable transactions of their own. A lottery office with a
+    # window open now, and an office whose days are full (the waitlist), first: they get a queue
+    # and a history too.
+    load_demo_allocation()
     load_demo_queues()
     load_demo_history()
 

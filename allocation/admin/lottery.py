@@ -54,6 +54,13 @@ class DrawForm(forms.ModelForm):
         model = Draw
         fields = ["office", "opens_at", "closes_at", "period_start", "period_end"]
 
+    def clean(self) -> dict[str, Any]:
+        # The admin checks and saves in one transaction: with the office locked first, a draw
+        # saved at the same moment is seen by the overlap check (Draw.clean), and refused there.
+        office = self.cleaned_data.get("office")
+        lottery_services.lock_office_draws(office.pk if office else self.instance.office_id)
+        return super().clean()
+
 
 @admin.register(Draw)
 class DrawAdmin(admin.ModelAdmin):

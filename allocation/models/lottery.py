@@ -2,10 +2,16 @@
 during a window. The seed's SHA-256 is published when the window opens and the seed itself after
 the draw, so anyone can recompute the order (docs/lottery.md)."""
 
+from typing import Any
+
 from django.conf import settings
+from django.contrib.postgres.constraints import ExclusionConstraint
+from django.contrib.postgres.fields import BigIntegerRangeField, DateRangeField, DateTimeRangeField, RangeOperators
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, Func, Q, Value
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 from phonenumber_field.modelfields import PhoneNumberField
@@ -14,6 +20,39 @@ from appointments.models import Appointment, DocumentType, Office, Slot
 from eligibility.models import Screening
 
 __all__ = ["Draw", "LotteryRequest"]
+
+
+class PostgresExclusion(ExclusionConstraint):
+    """An exclusion constraint in PostgreSQL, and nothing in the local demo's SQLite (which has
+    none: there the model's clean() is the only check). Its validate() does nothing: the model's
+    clean() says the same in words, naming what it overlaps."""
+
+    def constraint_sql(self, model: Any, schema_editor: Any) -> Any:
+        return super().constraint_sql(model, schema_editor) if schema_editor.connection.vendor == "postgresql" else None
+
+    def create_sql(self, model: Any, schema_editor: Any) -> Any:
+        return super().create_sql(model, schema_editor) if schema_editor.connection.vendor == "postgresql" else None
+
+    def remove_sql(self, model: Any, schema_editor: Any) -> Any:
+        return super().remove_sql(model, schema_editor) if schema_editor.connection.vendor == "postgresql" else None
+
+    def validate(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def _office_range() -> Func:
+    # The office as a one-value range: GiST compares ranges with `=` without the btree_gist
+    # extension (which needs a superuser to install).
+    return Func(F("office"), F("office"), Value("[]"), function="int8range", output_field=BigIntegerRangeField())
+
+
+def _window_range() -> Func:
+    # Half-open: a window may open when another closes.
+    return Func(F("opens_at"), F("closes_at"), Value("[)"), function="tstzrange", output_field=DateTimeRangeField())
+
+
+def _period_range() -> Func:
+    return Func(F("period_start"), F("period_end"), Value("[]"), function="daterange", output_field=DateRangeField())
 
 
 class Draw(models.Model):
@@ -60,6 +99,16 @@ class Draw(models.Model):
             models.CheckConstraint(
                 condition=Q(status="scheduled") | ~Q(seed_hash=""), name="allocation_draw_hash_published"
             ),
+            # Two draws of one office never take requests at the same time, nor give the places
+            # of the same day (clean() says so in words; these settle a race).
+            PostgresExclusion(
+                name="allocation_draw_windows_apart",
+                expressions=[(_office_range(), RangeOperators.EQUAL), (_window_range(), RangeOperators.OVERLAPS)],
+            ),
+            PostgresExclusion(
+                name="allocation_draw_periods_apart",
+                expressions=[(_office_range(), RangeOperators.EQUAL), (_period_range(), RangeOperators.OVERLAPS)],
+            ),
         ]
 
     def __str__(self) -> str:
@@ -79,6 +128,45 @@ class Draw(models.Model):
             raise ValidationError(
                 {"period_start": _("The places must be on days after the draw, so winners have time to confirm.")}
             )
+        if self.office_id and self.opens_at and self.closes_at and self.period_start and self.period_end:
+            self._check_apart()
+
+    def _check_apart(self) -> None:
+        """No other draw of the office takes requests at the same time or gives the same days."""
+        others = Draw.objects.filter(office_id=self.office_id).exclude(pk=self.pk).order_by("opens_at")
+        errors = []
+        window = others.filter(opens_at__lt=self.closes_at, closes_at__gt=self.opens_at).first()
+        if window is not None:
+            errors.append(
+                ValidationError(
+                    _(
+                        "This window overlaps the requests of another draw of this office (%(opens)s to "
+                        "%(closes)s). An office takes requests for one draw at a time."
+                    ),
+                    code="window_overlap",
+                    params={"opens": self._local(window.opens_at), "closes": self._local(window.closes_at)},
+                )
+            )
+        period = others.filter(period_start__lte=self.period_end, period_end__gte=self.period_start).first()
+        if period is not None:
+            errors.append(
+                ValidationError(
+                    _(
+                        "These days overlap the days of another draw of this office (%(first)s to %(last)s). "
+                        "The places of a day are given by one draw only."
+                    ),
+                    code="period_overlap",
+                    params={
+                        "first": date_format(period.period_start, "SHORT_DATE_FORMAT"),
+                        "last": date_format(period.period_end, "SHORT_DATE_FORMAT"),
+                    },
+                )
+            )
+        if errors:
+            raise ValidationError(errors)
+
+    def _local(self, moment: Any) -> str:
+        return date_format(timezone.localtime(moment, self.office.zone), "SHORT_DATETIME_FORMAT")
 
 
 class LotteryRequest(models.Model):
@@ -90,6 +178,7 @@ class LotteryRequest(models.Model):
         OFFERED = "offered", _("Place offered")
         BOOKED = "booked", _("Confirmed")
         PASSED = "passed", _("Not confirmed in time: passed down")
+        DECLINED = "declined", _("Declined, passed down")
 
     draw = models.ForeignKey(Draw, verbose_name=_("draw"), on_delete=models.CASCADE, related_name="requests")
     number = models.CharField(_("request number"), max_length=12, unique=True, editable=False)
@@ -146,7 +235,7 @@ class LotteryRequest(models.Model):
                 fields=["draw", "phone"], condition=Q(erased_at__isnull=True), name="allocation_lottery_one_per_phone"
             ),
             models.CheckConstraint(
-                condition=Q(status__in=["requested", "offered", "booked", "passed"]),
+                condition=Q(status__in=["requested", "offered", "booked", "passed", "declined"]),
                 name="allocation_lottery_status_valid",
             ),
         ]

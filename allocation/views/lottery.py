@@ -264,6 +264,8 @@ def offer(request: HttpRequest, token: str) -> HttpResponse:
     found = lottery_services.find_offer(token)
     if found is None:
         return problem(request, lottery_services.link_error().message, status=404)
+    if request.method == "POST" and request.POST.get("action") == "decline":
+        return _decline(request, token, found)
     if request.method == "POST":
         try:
             appointment = lottery_services.confirm_offer(token=token)
@@ -275,25 +277,39 @@ def offer(request: HttpRequest, token: str) -> HttpResponse:
             return problem(request, exc.message, status=409, restart=exc.code == "screening")
         request.session[JUST_BOOKED] = appointment.pk
         return show_appointment(request, appointment)
-    if found.status == LotteryRequest.Status.BOOKED:
-        return problem(request, _booked_message(), status=410)
+    if found.status in (LotteryRequest.Status.BOOKED, LotteryRequest.Status.DECLINED):
+        return problem(request, lottery_services.offer_error(found.status).message, status=410)
     over = found.status != LotteryRequest.Status.OFFERED or found.offer_expires_at <= timezone.now()
     return render(
-        request,
-        "allocation/lottery/offer.html",
-        {
-            "made": found,
-            "number": lottery_services.display_number(found.number),
-            "office": found.draw.office,
-            "slot": found.slot,
-            "over": over,
-        },
-        status=410 if over else 200,
+        request, "allocation/lottery/offer.html", _offer_context(found, over=over), status=410 if over else 200
     )
 
 
-def _booked_message() -> str:
-    return _("This place is already confirmed. Your appointment's reference is in the SMS we sent.")
+def _offer_context(found: LotteryRequest, **extra: Any) -> dict[str, Any]:
+    return {
+        "made": found,
+        "number": lottery_services.display_number(found.number),
+        "office": found.draw.office,
+        "slot": found.slot,
+        **extra,
+    }
+
+
+def _decline(request: HttpRequest, token: str, found: LotteryRequest) -> HttpResponse:
+    """ "I cannot come": first a page that asks to confirm, then the place passes down at once."""
+    if request.POST.get("confirm") != "yes":
+        if found.status != LotteryRequest.Status.OFFERED or found.offer_expires_at <= timezone.now():
+            return problem(request, lottery_services.offer_error(found.status).message, status=410)
+        return render(request, "allocation/lottery/offer.html", _offer_context(found, over=False, declining=True))
+    try:
+        lottery_services.decline_offer(token=token)
+    except lottery_services.LotteryError as exc:
+        return problem(request, exc.message, status=410)
+    except BookingError as exc:
+        if exc.code == "busy":
+            return busy(request, exc)  # a slot's lock not given in time: nothing changed
+        return problem(request, exc.message, status=409)
+    return render(request, "allocation/lottery/offer.html", _offer_context(found, over=False, declined=True))
 
 
 urlpatterns = [

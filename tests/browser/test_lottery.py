@@ -154,7 +154,7 @@ def test_a_lottery_request_drawn_offered_and_confirmed(
     made = LotteryRequest.objects.get()
     expect(page.get_by_text(lottery_services.display_number(made.number))).to_be_visible()
     checked.screenshot("lottery-requested-360")
-    wait_until(lambda: any("is registered" in text for text in sms_texts(sms_folder)))
+    wait_until(lambda: any("is in the lottery" in text for text in sms_texts(sms_folder)))
 
     # The window ends; the beat's task draws.
     Draw.objects.filter(pk=draw.pk).update(closes_at=timezone.now() - datetime.timedelta(seconds=1))

@@ -7,6 +7,7 @@ from django.core.management import CommandError, call_command
 from django.test import RequestFactory
 from django.utils import timezone
 
+from appointments.demo import DEMO_OFFICES
 from appointments.models import Closure, Office, Slot
 from appointments.selectors import bookable_days
 from core.services import DEMO_ACCOUNTS, ROLES
@@ -37,8 +38,12 @@ def test_demo_offices_can_be_booked_at_once(settings) -> None:
     slots_before = Slot.objects.count()
     call_command("load_demo_data")
     assert Slot.objects.count() == slots_before
-    offices = {office.city: office for office in Office.objects.all()}
+    offices = {office.city: office for office in Office.objects.filter(slug__in=[d.slug for d in DEMO_OFFICES])}
     assert set(offices) == {"Ciudad de Guatemala", "Bogotá", "San José", "Quito"}
+    assert set(Office.objects.exclude(pk__in=[o.pk for o in offices.values()]).values_list("city", flat=True)) == {
+        "Quetzaltenango",  # the lottery and the full office (the waitlist), tested below
+        "Antigua",
+    }
     assert {office.time_zone for office in offices.values()} == {
         "America/Guatemala",
         "America/Bogota",
@@ -116,3 +121,75 @@ def test_the_demo_has_four_weeks_of_history_for_the_reports(published) -> None:
     assert found.total.wait.median is not None
     assert found.started > found.screenings > 0  # some stopped before the end
     assert DailyStat.objects.filter(office=guatemala).count() >= WEEKS * 7
+
+
+def test_the_demo_has_a_lottery_taking_requests_now_and_drawn_within_the_hour(settings, published) -> None:
+    """`make run` gives a lottery office whose window is open, so a newcomer can make a request
+    and see the draw an hour later; a later run opens a new window once that one is drawn, never
+    overlapping it."""
+    import datetime
+
+    from django.test import Client
+
+    from allocation import lottery_services
+    from allocation.demo import load_demo_allocation
+    from allocation.models.lottery import Draw
+    from eligibility.services import screening_reference
+    from tests.appointments.conftest import make_screening
+
+    settings.DEBUG = True
+    call_command("load_demo_data")
+    assert load_demo_allocation()["booked"] == 0  # again: the same draw, nothing more to fill
+    office = Office.objects.get(slug="quetzaltenango")
+    assert office.allocation == Office.Allocation.LOTTERY
+    assert office.country.code == "GT"  # reached with the README's answers, beside Guatemala City
+    now = timezone.now()
+    (draw,) = Draw.objects.filter(office=office)
+    assert draw == lottery_services.open_draw_of(office, now)
+    assert draw.status == Draw.Status.OPEN
+    assert len(draw.seed_hash) == 64
+    assert now < draw.closes_at <= now + datetime.timedelta(hours=1)
+    # The period has free places that a winner could still confirm in time.
+    assert lottery_services._period_slots(draw, draw.closes_at)
+    page = Client().get("/en/lottery/quetzaltenango/").content.decode()
+    assert draw.seed_hash in page
+    person = Client()
+    screening = make_screening(published, created_at=now, host_country="GT")
+    assert person.get("/en/book/", {"screening": screening_reference(screening)}).status_code == 302
+    assert person.get("/en/lottery/quetzaltenango/request/").status_code == 200  # the request form
+
+    # After the draw, a new run opens the next window, its days after the first draw's.
+    lottery_services.run_draw(draw_id=draw.pk, now=draw.closes_at)
+    later = draw.closes_at + datetime.timedelta(minutes=5)
+    second = load_demo_allocation(now=later)["draw"]
+    assert second.pk != draw.pk
+    assert second.status == Draw.Status.OPEN
+    assert second.opens_at >= draw.closes_at
+    assert second.period_start > draw.period_end
+    assert load_demo_allocation(now=later)["draw"] == second
+
+
+def test_the_demo_has_a_full_office_whose_day_page_offers_the_waitlist(settings, published) -> None:
+    from django.test import Client
+
+    from allocation.demo import load_demo_allocation
+    from appointments.models import Appointment
+    from eligibility.services import screening_reference
+    from tests.appointments.conftest import make_screening
+
+    settings.DEBUG = True
+    call_command("load_demo_data")
+    office = Office.objects.get(slug="antigua")
+    filled = Appointment.objects.filter(office=office, document_number__startswith="FULL")
+    booked = filled.count()
+    days = bookable_days(office, timezone.now())
+    assert days
+    assert sum(day.places_left for day in days) == 0
+    assert booked >= len(days)
+    assert load_demo_allocation()["booked"] == 0
+    assert filled.count() == booked  # nothing more to fill
+    person = Client()
+    screening = make_screening(published, created_at=timezone.now(), host_country="GT")
+    assert person.get("/en/book/", {"screening": screening_reference(screening)}).status_code == 302
+    page = person.get("/en/book/office/antigua/").content.decode()
+    assert "/en/waitlist/join/antigua/" in page

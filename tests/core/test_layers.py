@@ -33,6 +33,7 @@ DECLARED_EXCEPTIONS = {
     ("core.services", "appointments.demo"),
     ("core.services", "desk.demo"),
     ("core.services", "reports.demo"),
+    ("core.services", "allocation.demo"),
 }
 BASE = Path(settings.BASE_DIR)
 
