@@ -39,6 +39,9 @@ class StaffSessionMiddleware:
     - A staff session with no request for STAFF_SESSION_IDLE_MINUTES is signed out, and an admin
       page then leads to the sign-in page, which says why. Each request keeps the session alive,
       and the stored session expires after the same time (clear_expired_sessions removes it).
+    - A staff session keeps that idle time whatever a page sets: the appointment a staff member
+      opens by booking on a person's behalf would otherwise give the whole session the manage
+      pages' shorter MANAGE_SESSION_IDLE_MINUTES, and sign them out after 20 idle minutes.
     - With STAFF_OTP_REQUIRED, a staff session not yet verified by a second factor reaches only the
       sign-in, sign-out and second-factor pages of the admin: any other admin page leads to the
       second factor (or its setup), and the public pages see nobody signed in (so a password
@@ -69,7 +72,18 @@ class StaffSessionMiddleware:
                 return HttpResponseRedirect(
                     reverse("accounts:second-factor") + "?" + urlencode({"next": request.get_full_path()})
                 )
-        return self.get_response(request)
+        response = self.get_response(request)
+        self._keep_staff_expiry(request)
+        return response
+
+    @staticmethod
+    def _keep_staff_expiry(request: HttpRequest) -> None:
+        """Give the session back the staff idle time if the view set another (before
+        SessionMiddleware saves it and sets the cookie's max-age); a session the view signed out
+        is left alone. Nothing is written when the expiry is already the staff one."""
+        expiry = settings.STAFF_SESSION_IDLE_MINUTES * 60
+        if LAST_SEEN in request.session and request.session.get_expiry_age() != expiry:
+            request.session.set_expiry(expiry)
 
     @staticmethod
     def _open_paths() -> tuple[str, ...]:

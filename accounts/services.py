@@ -1,5 +1,5 @@
 """Writes for staff accounts: the second factor (an authenticator app, TOTP) and its recovery codes
-(django-otp's static tokens, each good once)."""
+(django-otp's static tokens, each good once, stored only as keyed hashes: accounts.models)."""
 
 import datetime
 import re
@@ -10,6 +10,8 @@ from django.db import transaction
 from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.models import RecoveryCodes, recovery_code_digest
 
 RECOVERY_CODES = 10
 AUTHENTICATOR_NAME = "authenticator"
@@ -51,7 +53,7 @@ def confirm_authenticator(*, user: AbstractBaseUser, code: str) -> TOTPDevice | 
 @transaction.atomic(durable=True)
 def replace_recovery_codes(*, user: AbstractBaseUser) -> list[str]:
     """Give the user RECOVERY_CODES new recovery codes, the old ones no longer working; the codes
-    are returned to be shown once."""
+    are returned to be shown once, and only their keyed hashes are stored."""
     device = StaticDevice.objects.select_for_update().filter(user=user).order_by("pk").first()
     if device is None:
         device = StaticDevice(user=user, name=RECOVERY_NAME, confirmed=True)
@@ -60,7 +62,9 @@ def replace_recovery_codes(*, user: AbstractBaseUser) -> list[str]:
     StaticDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
     device.token_set.all().delete()
     codes = [StaticToken.random_token() for _ in range(RECOVERY_CODES)]
-    StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
+    StaticToken.objects.bulk_create(
+        StaticToken(device=device, token=recovery_code_digest(user_id=device.user_id, code=code)) for code in codes
+    )
     return codes
 
 
@@ -78,7 +82,7 @@ def verify_second_factor(*, user: AbstractBaseUser, code: str) -> Verification:
     against their recovery codes (a recovery code that matches is used up). Every wrong code
     lengthens the device's pause (django-otp: 1, 2, 4, 8... seconds)."""
     code = normalise_code(code)
-    model = TOTPDevice if TOTP_CODE.fullmatch(code) else StaticDevice
+    model = TOTPDevice if TOTP_CODE.fullmatch(code) else RecoveryCodes
     devices = list(model.objects.select_for_update().filter(user=user, confirmed=True).order_by("pk"))
     paused = []
     for device in devices:
@@ -87,7 +91,7 @@ def verify_second_factor(*, user: AbstractBaseUser, code: str) -> Verification:
             paused.append((details or {}).get("locked_until"))
             continue
         if device.verify_token(code):
-            left = device.token_set.count() if isinstance(device, StaticDevice) else None
+            left = device.token_set.count() if isinstance(device, RecoveryCodes) else None
             return Verification(device=device, recovery_codes_left=left)
     if devices and len(paused) == len(devices) and all(paused):
         return Verification(device=None, paused_until=max(paused))

@@ -31,10 +31,41 @@ _NUMBERS = [
     # and (02) 234 5678 (Colombia, Ecuador), 1234 56789 0101 (Guatemala's DPI), 12.345.678
     # (a cédula with thousands dots).
     re.compile(r"(?<![\w-])(?:\(?\d{2,4}\)?[ .-]\d{3,5}[ .-]\d{4}|\d{4}[ -]\d{4}|\d{1,3}(?:\.\d{3}){2,})(?![\w-])"),
-    # A run of 7 or more digits (a number written without spaces), but not a decimal part nor
-    # the byte count and duration of an access line.
-    re.compile(r"(?<![\w.])(?<!bytes=)(?<!duration_us=)\d{7,}(?!\w|\.\d)"),
 ]
+# A run of 7 or more digits is a phone or a document number written without spaces, unless what is
+# around it says it is a plain number (_is_plain_number): named by a key of SAFE_KEYS or with one
+# of SAFE_KEY_SUFFIXES (duration_ms=1234567, "total": 12345678, offset 12345678), or followed by a
+# unit (1234567 ms, 12345678 rows). Not a decimal part either (0.012345678s).
+_DIGIT_RUN = re.compile(r"(?<![\w.])\d{7,}(?!\w|\.\d)")
+SAFE_KEYS = frozenset(
+    {
+        "bytes", "size", "length", "content_length", "memory", "max_memory", "rss",
+        "duration", "elapsed", "took", "ms", "us", "timeout", "seconds",
+        "rows", "count", "total", "records", "items", "offset", "limit", "page",
+        "pid", "process", "thread", "port",
+        "timestamp", "ts", "epoch", "time",
+        "pk", "appointment", "slot", "office", "notification", "screening", "run", "draw", "batch",
+    }
+)  # fmt: skip
+SAFE_KEY_SUFFIXES = ("_ms", "_us", "_ns", "_seconds", "_bytes", "_count", "_total", "_rows", "_size", "_at", "_ts")
+# The key just before a number: key=, key:, "key": or key followed by a space.
+_KEY_BEFORE = re.compile(r"""(?:^|[^\w])["']?(?P<key>[A-Za-z_][\w]*)["']?(?:\s*[=:]\s*["']?|\s+)$""")
+_UNIT_AFTER = re.compile(
+    r"\s?(?:ms|us|µs|ns|s|secs?|seconds|bytes|B|KB|KiB|MB|MiB|rows|records|items|messages|requests|queries)\b"
+)
+
+
+def _is_plain_number(text: str, start: int, end: int) -> bool:
+    before = _KEY_BEFORE.search(text, max(0, start - 40), start)
+    if before:
+        key = before.group("key").lower()
+        if key in SAFE_KEYS or key.endswith(SAFE_KEY_SUFFIXES):
+            return True
+    return bool(_UNIT_AFTER.match(text, end))
+
+
+def _redact_digit_run(match: re.Match[str]) -> str:
+    return match.group() if _is_plain_number(match.string, match.start(), match.end()) else "[number]"
 
 
 def redact(text: str) -> str:
@@ -45,7 +76,7 @@ def redact(text: str) -> str:
     text = _EMAIL.sub("[email]", text)
     for pattern in _NUMBERS:
         text = pattern.sub("[number]", text)
-    return text
+    return _DIGIT_RUN.sub(_redact_digit_run, text)
 
 
 class RedactPersonalData(logging.Filter):

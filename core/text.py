@@ -12,6 +12,30 @@ ASCII_ALPHANUMERIC = frozenset(string.ascii_letters + string.digits)
 # private-use code points. In a name they make one person look like another, or make the admin and
 # an e-mail show a name reversed.
 HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs"})
+# Except the zero-width non-joiner and joiner (U+200C, U+200D) inside a word of a script where they
+# change how the letters around them are drawn: Persian's half-space ("علی‌اکبر"), an Indic
+# consonant's half form or a conjunct left apart. There they are part of how a name is spelt.
+# Anywhere else (alone, at either end, next to a space or another joiner, between Latin letters
+# or two scripts) they show nothing and would make a second spelling of the same name.
+JOINERS = frozenset({"\u200c", "\u200d"})
+JOINER_SCRIPTS = frozenset(
+    {
+        "ARABIC",
+        "SYRIAC",
+        "NKO",
+        "MONGOLIAN",
+        "DEVANAGARI",
+        "BENGALI",
+        "GURMUKHI",
+        "GUJARATI",
+        "ORIYA",
+        "TAMIL",
+        "TELUGU",
+        "KANNADA",
+        "MALAYALAM",
+        "SINHALA",
+    }
+)
 
 
 def is_ascii_digits(value: str) -> bool:
@@ -36,9 +60,23 @@ def foreign_alphanumerics(value: str) -> str:
     return "".join(dict.fromkeys(found))
 
 
+def _in_joining_script(ch: str) -> bool:
+    """A letter or mark of a script in which joiners are spelling (JOINER_SCRIPTS)."""
+    return unicodedata.category(ch)[0] in "LM" and unicodedata.name(ch, "").split(" ", 1)[0] in JOINER_SCRIPTS
+
+
+def _is_hidden(value: str, index: int) -> bool:
+    ch = value[index]
+    if unicodedata.category(ch) not in HIDDEN_CATEGORIES:
+        return False
+    if ch in JOINERS and 0 < index < len(value) - 1:
+        return not (_in_joining_script(value[index - 1]) and _in_joining_script(value[index + 1]))
+    return True
+
+
 def hidden_characters(value: str) -> list[str]:
-    """The hidden characters of `value` (see HIDDEN_CATEGORIES), each once, in order."""
-    return list(dict.fromkeys(ch for ch in value if unicodedata.category(ch) in HIDDEN_CATEGORIES))
+    """The hidden characters of `value` (see HIDDEN_CATEGORIES and JOINERS), each once, in order."""
+    return list(dict.fromkeys(ch for i, ch in enumerate(value) if _is_hidden(value, i)))
 
 
 def has_letter(value: str) -> bool:
@@ -54,7 +92,7 @@ def normalise_name(value: str) -> str:
 
 def without_hidden(value: str) -> str:
     """A name as `normalise_name` writes it, with the hidden characters dropped."""
-    return normalise_name("".join(ch for ch in value if unicodedata.category(ch) not in HIDDEN_CATEGORIES))
+    return normalise_name("".join(ch for i, ch in enumerate(value) if not _is_hidden(value, i)))
 
 
 def without_controls(value: str) -> str:

@@ -334,10 +334,11 @@ class Screening(models.Model):
 
 
 class ScreenerStart(models.Model):
-    """How many screeners were started (a first answer given) on a day, per host country: an
-    anonymous count for the reports' funnel, one row per day and country whatever the number."""
+    """How many screeners were started (a first answer given) in an hour, per host country: an
+    anonymous count for the reports' funnel, one row per hour and country whatever the number.
+    Hours in UTC, so the reports can count the days of each office's own time zone."""
 
-    day = models.DateField(_("day"))
+    hour = models.DateTimeField(_("hour"))
     host_country = CountryField(_("host country"), blank=True)
     started = models.PositiveIntegerField(_("started"), default=0)
 
@@ -345,10 +346,10 @@ class ScreenerStart(models.Model):
         verbose_name = _("screeners started")
         verbose_name_plural = _("screeners started")
         default_permissions = ("view",)
-        constraints = [models.UniqueConstraint(fields=["day", "host_country"], name="eligibility_start_once")]
+        constraints = [models.UniqueConstraint(fields=["hour", "host_country"], name="eligibility_start_once")]
 
     def __str__(self) -> str:
-        return f"{self.day} {self.host_country}: {self.started}"
+        return f"{self.hour:%Y-%m-%d %H:00} {self.host_country}: {self.started}"
 
 
 def eligible_codes(outcomes: Any) -> list[str]:

@@ -87,17 +87,18 @@ def is_finished(screener: Screener, answers: dict[str, Any], today: datetime.dat
     return first_unanswered(applicable, kept) is None or screener.ruled_out(kept, today)
 
 
-def count_start(*, host_country: str) -> None:
-    """One more screener started today in this host country (one row per day and country)."""
-    day = timezone.localdate()
-    if ScreenerStart.objects.filter(day=day, host_country=host_country).update(started=F("started") + 1):
+def count_start(*, host_country: str, now: datetime.datetime | None = None) -> None:
+    """One more screener started this hour in this host country (one row per UTC hour and
+    country: the reports count each office's days in its own time zone)."""
+    hour = (now or timezone.now()).astimezone(datetime.UTC).replace(minute=0, second=0, microsecond=0)
+    if ScreenerStart.objects.filter(hour=hour, host_country=host_country).update(started=F("started") + 1):
         return
     try:
         with transaction.atomic():
-            ScreenerStart.objects.create(day=day, host_country=host_country, started=1)
+            ScreenerStart.objects.create(hour=hour, host_country=host_country, started=1)
     except IntegrityError:
-        # Another request made today's row between the two statements.
-        ScreenerStart.objects.filter(day=day, host_country=host_country).update(started=F("started") + 1)
+        # Another request made this hour's row between the two statements.
+        ScreenerStart.objects.filter(hour=hour, host_country=host_country).update(started=F("started") + 1)
 
 
 def record_screening(*, screener: Screener, answers: dict[str, Any], language: str) -> Screening:

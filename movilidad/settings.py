@@ -31,6 +31,9 @@ if not SECRET_KEY:
             "for local development set DEBUG=true instead."
         )
     SECRET_KEY = "insecure-local-development-key-never-use-in-production"  # noqa: S105
+# The keys SECRET_KEY replaced, still accepted for what they signed or keyed: sessions, and the
+# recovery codes' hashes (accounts.models.recovery_code_digest), so a rotation locks nobody out.
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 
 # Without DEBUG nothing falls back to the local demo's SQLite, files and in-process cache.
 if not DEBUG:

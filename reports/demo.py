@@ -112,6 +112,7 @@ def _office_history(office: Office, version: ScreenerVersion, now: datetime.date
     refresh_daily_stats(office=office, days=[first + datetime.timedelta(days=n) for n in range((today - first).days)])
     # Some people start the screener and stop before the end: about one in four.
     for day, n in screened.items():
-        start, _new = ScreenerStart.objects.get_or_create(day=day, host_country=office.country.code)
+        noon = datetime.datetime.combine(day, datetime.time(12), tzinfo=office.zone).astimezone(datetime.UTC)
+        start, _new = ScreenerStart.objects.get_or_create(hour=noon, host_country=office.country.code)
         ScreenerStart.objects.filter(pk=start.pk).update(started=F("started") + n + n // 3)
     return made

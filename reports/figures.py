@@ -4,12 +4,12 @@ day the hourly count has not reached yet) are counted from the appointments the 
 number of queries either way (a test counts them)."""
 
 import datetime
+import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Count, Q, Sum
-from django.utils import timezone
 
 from appointments.models import Office, Slot
 from eligibility.models import ScreenerStart, Screening
@@ -144,15 +144,13 @@ def _days(first: datetime.date, last: datetime.date) -> list[datetime.date]:
 def screenings(
     offices: list[Office], first: datetime.date, last: datetime.date, choice: Choice
 ) -> tuple[int, int, list[tuple[str, int]], int]:
-    """Screenings started and finished on these days (in the program's time zone) in the offices'
-    countries, and how many found each pathway (any pathway) eligible."""
-    zone = timezone.get_default_timezone()
-    start = datetime.datetime.combine(first, datetime.time.min, tzinfo=zone)
-    end = datetime.datetime.combine(last + datetime.timedelta(days=1), datetime.time.min, tzinfo=zone)
+    """Screenings started and finished on these days in the offices' countries, and how many found
+    each pathway (any pathway) eligible. A screening has no office: its days are those of the
+    offices in its host country, in their time zone, as the appointments' days are."""
     countries = sorted({str(office.country) for office in offices})
     if choice.host_country:
         countries = [country for country in countries if country == choice.host_country]
-    finished = Screening.objects.filter(created_at__gte=start, created_at__lt=end, host_country__in=countries)
+    finished = Screening.objects.filter(_country_days(offices, countries, first, last, "created_at"))
     if choice.nationality:
         finished = finished.filter(answers__nationality=choice.nationality)
     codes = pathway_codes()
@@ -167,7 +165,7 @@ def screenings(
         },
     )
     # Starts are counted by host country only: the other answers come later.
-    started = ScreenerStart.objects.filter(day__gte=first, day__lte=last, host_country__in=countries).aggregate(
+    started = ScreenerStart.objects.filter(_country_days(offices, countries, first, last, "hour")).aggregate(
         n=Sum("started")
     )["n"]
     return (
@@ -176,6 +174,21 @@ def screenings(
         [(code, found[f"eligible_{i}"]) for i, code in enumerate(codes)],
         found["any"],
     )
+
+
+def _country_days(
+    offices: list[Office], countries: list[str], first: datetime.date, last: datetime.date, field_name: str
+) -> Q:
+    """From the first to the last day of each host country, in the time zone of its offices (each
+    zone's days once, when one country's offices keep different zones)."""
+    found = Q(pk__in=[])
+    for country, zone in sorted({(str(office.country), office.time_zone) for office in offices}):
+        if country in countries:
+            tz = zoneinfo.ZoneInfo(zone)
+            start = datetime.datetime.combine(first, datetime.time.min, tzinfo=tz)
+            end = datetime.datetime.combine(last + datetime.timedelta(days=1), datetime.time.min, tzinfo=tz)
+            found |= Q(host_country=country, **{f"{field_name}__gte": start, f"{field_name}__lt": end})
+    return found
 
 
 CHART_WIDTH, CHART_HEIGHT, CHART_TOP = 600, 200, 10

@@ -89,6 +89,61 @@ def test_names_with_hidden_characters_or_no_letter_are_refused(name, companion, 
     assert (error.value.code, error.value.message) == ("invalid", message)
 
 
+ZWNJ = "\u200c"  # ZERO WIDTH NON-JOINER: Persian's half-space, an Indic letter without its conjunct
+ZWJ = "\u200d"  # ZERO WIDTH JOINER: an Indic consonant's half form
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        f"علی{ZWNJ}اکبر کریمی",  # Persian: Ali-Akbar, two words joined by a half-space
+        f"زهرا نیک{ZWNJ}نام",  # Persian surname Nik-nam
+        f"मीनाक्{ZWNJ}षी",  # Devanagari: virama then ZWNJ, ksha written without its conjunct
+        f"लक्{ZWJ}ष्मी शर्मा",  # Devanagari: virama then ZWJ, the half form of ka
+        f"শ্রীমতী র{ZWJ}্যাব",  # Bengali: ra then ZWJ then virama, the ya-phala form
+    ],
+)
+def test_joiners_inside_a_word_of_a_script_that_uses_them_are_part_of_the_name(name):
+    assert hidden_characters(name) == []
+    assert check_name(name) == name
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        ZWNJ,  # alone
+        f"{ZWNJ}علی اکبر",  # leading
+        f"علی اکبر{ZWJ}",  # trailing
+        f"علی {ZWNJ}اکبر",  # next to a space: shows nothing
+        f"علی{ZWNJ}{ZWNJ}اکبر",  # twice: a second spelling of the same name
+        f"Ana{ZWNJ}María",  # between Latin letters it changes nothing shown
+        f"علی{ZWNJ}Maria",  # between two scripts
+    ],
+)
+def test_joiners_anywhere_else_are_refused(name):
+    with pytest.raises(BookingError) as error:
+        check_name(name)
+    assert (error.value.code, error.value.message) == ("invalid", NAME_HIDDEN)
+
+
+def test_joiners_in_a_document_number_fold_away_and_make_no_second_spelling():
+    assert normalise_document_number(f"AB{ZWNJ}123{ZWJ}45") == normalise_document_number("AB12345") == "AB12345"
+
+
+def test_the_service_keeps_a_persian_name_with_its_half_space(office, screening):
+    name = f"علی{ZWNJ}اکبر کریمی"
+    appointment = book_appointment(
+        screening=screening,
+        slot_id=first_slot(office).pk,
+        details=details(full_name=name, party_size=2, companions=[{"name": f"زهرا نیک{ZWNJ}نام", "age": 9}]),
+        booking_key=key(),
+        now=NOW,
+    )
+    appointment.refresh_from_db()
+    assert appointment.full_name == name
+    assert appointment.companions == [{"name": f"زهرا نیک{ZWNJ}نام", "age": 9}]
+
+
 def test_a_name_is_kept_in_one_spelling():
     assert check_name("  Jose\u0301   María  ") == "José María"  # accent typed as a combining mark
 

@@ -67,6 +67,49 @@ def test_ordinary_log_content_is_kept(ordinary: str) -> None:
     assert redact(ordinary) == ordinary
 
 
+@pytest.mark.parametrize(
+    "ordinary",
+    [
+        # Plain numbers named by their key (key=value, key: value, "key": value) or by their unit.
+        "query took duration_ms=1234567",
+        "closure run rows=1234567 updated",
+        "retention run count=2500000 erased",
+        "beat timestamp=1764576000 next_at=1764579600",
+        '{"event": "export", "total": 12345678, "elapsed_ms": 9876543}',
+        "worker pid=1234567 started",
+        "export size: 10485760 bytes",
+        "outbox sent 1234567 messages",
+        "retry in 1200000 us",
+        "task took 1234567 ms",
+        "processed 12345678 rows in 3.2s",
+        "scan offset 12345678 limit 1000",
+        "cache max_memory=1073741824",
+        "draw created_at=1764576000",
+    ],
+)
+def test_plain_numbers_in_known_safe_contexts_are_kept(ordinary: str) -> None:
+    assert redact(ordinary) == ordinary
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        # What is personal stays redacted whatever the words around it.
+        ("phone=3001234567 refused", "phone=[number] refused"),
+        ('{"to": "50255123456", "status": "failed"}', '{"to": "[number]", "status": "failed"}'),
+        ("national_id=1234567890", "national_id=[number]"),
+        ("document 123456789 not found", "document [number] not found"),
+        ("tel: 88881234", "tel: [number]"),
+        ("rows=+50255123456", "rows=[number]"),  # an E.164 number is a phone wherever it is
+        ("count=5512 3456", "count=[number]"),  # so is a number written in a phone's groups
+        ("bytes=P123456789", "bytes=[number]"),  # and a document-like string
+        ("call 3001234567 now", "call [number] now"),
+    ],
+)
+def test_personal_numbers_are_redacted_in_any_context(raw: str, clean: str) -> None:
+    assert redact(raw) == clean
+
+
 def test_filter_rewrites_formatted_records() -> None:
     record = logging.LogRecord(
         "django.server", logging.INFO, __file__, 1, '"%s" %s', ("GET /x?phone=5555 HTTP/1.1", 200), None

@@ -135,3 +135,13 @@ def test_check_deploy_warns_when_messages_would_be_written_to_files(db: None) ->
     output = result.stdout + result.stderr
     assert "core.W001" in output
     assert "SMS_BACKEND, EMAIL_URL" in output
+
+
+def test_old_secret_keys_are_read_from_the_environment_for_a_rotation() -> None:
+    # Recovery codes are hashed with SECRET_KEY: after a rotation the old key, kept as a fallback,
+    # still checks the codes made before it (and Django's sessions and signed values).
+    env = {**PRODUCTION, "DATABASE_URL": database_url(), "SECRET_KEY_FALLBACKS": "old-key-one,old-key-two"}
+    code = "import django; django.setup(); from django.conf import settings as s; print(s.SECRET_KEY_FALLBACKS)"
+    result = run_python("-c", code, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['old-key-one', 'old-key-two']"

@@ -6,6 +6,7 @@ import datetime
 import re
 
 import pytest
+from django.contrib.sessions.models import Session
 from django.utils import timezone
 
 from appointments.models import Appointment, Slot
@@ -37,6 +38,26 @@ def test_staff_on_the_phone_book_through_the_same_pages(desk_office, published):
     event = appointment.events.get()
     assert (event.action, event.by, event.actor) == ("booked", "staff", user)
     assert appointment.notifications.filter(kind="confirmation").exists()  # the same messages
+
+
+def test_booking_on_a_person_s_behalf_keeps_the_staff_session_s_idle_time(desk_office, published, settings):
+    """The appointment opened after a booking would end the whole session after
+    MANAGE_SESSION_IDLE_MINUTES (20): a staff session follows STAFF_SESSION_IDLE_MINUTES (30) only."""
+    assert (settings.MANAGE_SESSION_IDLE_MINUTES, settings.STAFF_SESSION_IDLE_MINUTES) == (20, 30)
+    client, _user = staff_of(desk_office)
+    client.get("/es/book/", {"screening": screening_reference(make_screening(published))})
+    slot = Slot.objects.filter(office=desk_office, starts_at__gte=timezone.now() + datetime.timedelta(days=2)).first()
+    client.post(url("choose-slot", desk_office.slug, slot.local_start().date()), {"slot": slot.pk})
+    client.post(url("details"), details_data())
+    page = client.get(url("check", lang="en")).content.decode()
+    key = re.search(r'name="key" value="([^"]+)"', page).group(1)
+    response = client.post(url("check", lang="en"), {"key": key})
+    assert response.status_code == 302
+    assert response.cookies["sessionid"]["max-age"] == 30 * 60
+    assert client.session.get_expiry_age() == 30 * 60
+    stored = Session.objects.get(session_key=client.session.session_key)
+    assert 29 * 60 < (stored.expire_date - timezone.now()).total_seconds() <= 30 * 60
+    assert client.get(response["Location"]).cookies["sessionid"]["max-age"] == 30 * 60
 
 
 def test_an_applicant_s_own_booking_is_not_recorded_as_staff(desk_office, other_office, published):

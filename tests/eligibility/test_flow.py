@@ -475,7 +475,7 @@ def test_a_pathway_with_nothing_to_bring_still_shows_its_result(started: Client)
 
 def test_a_started_screener_is_counted_once_by_host_country(started: Client, published: ScreenerVersion) -> None:
     """The reports' funnel begins with the screeners started: a first answer given, counted
-    anonymously per day and host country; going back and answering again is not a new start."""
+    anonymously per hour and host country; going back and answering again is not a new start."""
     from eligibility.models import ScreenerStart
 
     for key, data in GUATEMALAN_WITH_PETITION[:3]:

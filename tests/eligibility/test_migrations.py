@@ -47,3 +47,36 @@ def test_a_new_database_starts_on_the_current_rules(published):
     seed.upgrade(django_apps)
     assert ScreenerVersion.objects.count() == 1
     assert Question.objects.filter(version=published, key="i130_filed").exists()
+
+
+def test_screener_starts_counted_by_utc_day_keep_their_day_as_hours(back_to_latest):
+    """Migration 0007: a day's count becomes that UTC day's noon, which falls in the same day in
+    the offices' time zones; going back adds the hours of each UTC day up again."""
+    import datetime
+
+    before, after = [("eligibility", "0006_retention")], [("eligibility", "0007_screener_start_hour")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    old.get_model("eligibility", "ScreenerStart").objects.create(
+        day=datetime.date(2026, 11, 30), host_country="CR", started=7
+    )
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(after)
+    new = executor.loader.project_state(after).apps
+    start = new.get_model("eligibility", "ScreenerStart").objects.get()
+    assert (start.hour, start.host_country, start.started) == (
+        datetime.datetime(2026, 11, 30, 12, tzinfo=datetime.UTC),
+        "CR",
+        7,
+    )
+    new.get_model("eligibility", "ScreenerStart").objects.create(
+        hour=datetime.datetime(2026, 11, 30, 23, tzinfo=datetime.UTC), host_country="CR", started=2
+    )
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    rows = old.get_model("eligibility", "ScreenerStart").objects.values_list("day", "host_country", "started")
+    assert list(rows) == [(datetime.date(2026, 11, 30), "CR", 9)]

@@ -206,3 +206,26 @@ def test_how_many_appointments_match_with_and_without_statuses(data) -> None:
     assert "4 appointments match." in client.get("/admin/report/", params).content.decode()
     only = client.get("/admin/report/", {**params, "statuses": ["cancelled", "no_show"]}).content.decode()
     assert "2 appointments match." in only
+
+
+def test_the_funnel_counts_the_office_s_days_at_the_day_boundary(published) -> None:
+    """A screener started and finished at 23:30 in Costa Rica (05:30 UTC the next day) belongs to
+    that office's day, as the appointments do, not to the UTC day."""
+    from eligibility.services import count_start
+    from tests.appointments.conftest import OfficeFactory
+
+    costa_rica = OfficeFactory(country="CR", city="San José", time_zone="America/Costa_Rica")
+    evening = datetime.datetime(2026, 12, 1, 23, 30, tzinfo=costa_rica.zone)
+    count_start(host_country="CR", now=evening)
+    make_screening(published, eligible=("refugee",), host_country="CR", created_at=evening)
+    # And one just after midnight there (06:10 UTC): the next day's.
+    after_midnight = datetime.datetime(2026, 12, 2, 0, 10, tzinfo=costa_rica.zone)
+    count_start(host_country="CR", now=after_midnight)
+    make_screening(published, eligible=(), host_country="CR", created_at=after_midnight)
+
+    first_day = datetime.date(2026, 12, 1)
+    found = figures(offices=[costa_rica], first=first_day, last=first_day)
+    assert [n for _step, n in found.funnel][:3] == [1, 1, 1]
+    next_day = datetime.date(2026, 12, 2)
+    found = figures(offices=[costa_rica], first=next_day, last=next_day)
+    assert [n for _step, n in found.funnel][:3] == [1, 1, 0]
