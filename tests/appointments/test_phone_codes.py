@@ -18,6 +18,7 @@ from appointments.services.phone_codes import CodeProblem, PhoneCodeError
 from appointments.services.slots import generate_slots
 from core.services import ROLE_PROGRAM_ADMIN
 from eligibility.services import screening_reference
+from notifications import sending
 from notifications import services as outbox
 from notifications.models import Notification
 from tests.appointments.conftest import NOW, OfficeFactory, first_slot, make_screening, office_form
@@ -243,7 +244,7 @@ def test_the_sms_with_the_code_goes_through_the_outbox_to_the_file_backend(check
     with caplog.at_level(logging.DEBUG):
         code = send(check)
         message = Notification.objects.get(kind="phone_code")
-        assert outbox.send(notification_id=message.pk, now=NOW) == Notification.Status.SENT
+        assert sending.send(notification_id=message.pk, now=NOW) == Notification.Status.SENT
         with pytest.raises(PhoneCodeError):
             phone_codes.check_code(check=check, phone=PHONE, code=wrong(code), now=NOW)
         phone_codes.check_code(check=check, phone=PHONE, code=code, now=NOW)

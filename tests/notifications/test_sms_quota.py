@@ -9,7 +9,7 @@ import pytest
 from django.core import mail
 from django.core.cache import cache, caches
 
-from notifications import services
+from notifications import sending, services
 from notifications.models import Notification
 from notifications.sms import SmsError
 from tests.appointments.conftest import NOW
@@ -33,7 +33,7 @@ def quota(settings) -> None:
 
 def send_all(now=NOW) -> list[str]:
     return [
-        services.send(notification_id=pk, now=now)
+        sending.send(notification_id=pk, now=now)
         for pk in Notification.objects.order_by("pk").values_list("pk", flat=True)
     ]
 
@@ -71,7 +71,7 @@ def test_a_message_to_a_person_over_the_quota_is_not_sent(office, phone, sms_fol
     message = services.notify_person(
         kind=Notification.Kind.PHONE_CODE, office=office, phone=phone, language="es", details={"code": "1"}, now=NOW
     )
-    assert services.send(notification_id=message.pk, now=NOW) == Status.CANCELLED
+    assert sending.send(notification_id=message.pk, now=NOW) == Status.CANCELLED
     assert sms_files(sms_folder) == []
 
 
@@ -83,11 +83,11 @@ def test_a_retried_sms_is_counted_once(office, published, phone, monkeypatch, sm
         raise SmsError("provider unreachable", permanent=False)
 
     monkeypatch.setattr("notifications.sms.FileBackend.send", lambda self, **kwargs: down(**kwargs))
-    assert services.send(notification_id=message.pk, now=NOW) == Status.PENDING
+    assert sending.send(notification_id=message.pk, now=NOW) == Status.PENDING
     assert services.sms_quota_left(phone, NOW) == 1
     monkeypatch.undo()
     later = NOW + datetime.timedelta(minutes=5)
-    assert services.send(notification_id=message.pk, now=later) == Status.SENT
+    assert sending.send(notification_id=message.pk, now=later) == Status.SENT
     assert services.sms_quota_left(phone, NOW) == 1
 
 

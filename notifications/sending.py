@@ -1,0 +1,320 @@
+"""The sending side of the outbox: a message claimed (pending → sending), rendered in the
+applicant's language and the office's time, handed to the SMS backend or the mail server, and its
+outcome recorded (sent, retried later, failed, or cancelled when what it tells no longer holds)."""
+
+import datetime
+import functools
+import logging
+import smtplib
+import time
+from collections import Counter
+from email.mime.base import MIMEBase
+from email.utils import make_msgid
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.core.mail.message import SafeMIMEText
+from django.db import connection, transaction
+from django.template.loader import render_to_string
+from django.urls import get_urlconf, reverse
+from django.utils import timezone, translation
+from django.utils.functional import cached_property
+
+from appointments.calendar import calendar_method, ics
+from appointments.links import manage_token
+from appointments.models import Appointment, Office
+from notifications.models import Notification
+from notifications.services import OVER_SMS_QUOTA, REMINDER_KINDS, enqueue, take_sms_quota
+from notifications.sms import GSM7_SINGLE_PART, SmsError, get_backend, gsm7_length, to_gsm7
+
+logger = logging.getLogger(__name__)
+Kind, Channel, Status = Notification.Kind, Notification.Channel, Notification.Status
+# A cancellation carries the cancelling calendar, so the event the applicant added goes away.
+WITH_CALENDAR = (Kind.CONFIRMATION, Kind.MOVED, Kind.CANCELLED)
+SMTP_OUR_FAULT = {530, 534, 535, 538}  # authentication required, too weak, failed, encryption required
+
+
+class DeliveryError(Exception):
+    def __init__(self, reason: str, *, permanent: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+
+
+# A task that has sent for this long hands the rest on as a new task, so it ends well inside its
+# time limit however slow the provider (each sending is bounded by EMAIL_TIMEOUT / SMS_HTTP_TIMEOUT).
+BATCH_SECONDS = 30
+
+
+def batch_clock() -> float:
+    """The clock a batch measures its time with (its own name, so a test can move it without
+    moving every other clock of the process, the Redis client's included)."""
+    return time.monotonic()
+
+
+def send_many(*, notification_ids: list[int]) -> dict[str, int]:
+    """`send` each message in turn (each claimed first, so a batch delivered twice sends each once);
+    after BATCH_SECONDS the ones not started yet are handed on as a new task."""
+    started = batch_clock()
+    outcomes: Counter[str] = Counter()
+    offices: dict[int, Office] = {}
+    for done, notification_id in enumerate(notification_ids):
+        if batch_clock() - started > BATCH_SECONDS:
+            outcomes["handed on"] += enqueue(list(notification_ids[done:]))
+            break
+        outcomes[send(notification_id=notification_id, offices=offices)] += 1
+    return dict(outcomes)
+
+
+class Rendered:
+    """A message in the applicant's language and the office's time, each form made when first read:
+    an SMS needs only its text, an e-mail never its SMS (rendering every form was most of a
+    message's sending time)."""
+
+    def __init__(self, context: dict, language: str, zone: datetime.tzinfo) -> None:
+        self.context, self.language, self.zone = context, language, zone
+
+    def _render(self, template: str) -> str:
+        with translation.override(self.language), timezone.override(self.zone):
+            return render_to_string(template, self.context)
+
+    @cached_property
+    def subject(self) -> str:
+        return " ".join(self._render("notifications/email_subject.txt").split())
+
+    @cached_property
+    def text(self) -> str:
+        return self._render("notifications/email.txt")
+
+    @cached_property
+    def html(self) -> str:
+        return self._render("notifications/email.html")
+
+    @cached_property
+    def sms(self) -> str:
+        with translation.override(self.language), timezone.override(self.zone):
+            return _sms(self.context)
+
+
+def manage_url(appointment: Appointment) -> str:
+    return f"{settings.SITE_URL}/m/{manage_token(appointment)}/"
+
+
+def render(notification: Notification) -> Rendered:
+    """The message in the applicant's language, with the office's local time."""
+    appointment = notification.appointment
+    office = appointment.slot.office
+    with translation.override(notification.language), timezone.override(office.zone):
+        context = {
+            "kind": notification.kind,
+            "details": notification.details,
+            "appointment": appointment,
+            "office": office,
+            "starts_at": appointment.slot.starts_at,
+            "manage_url": manage_url(appointment) if appointment.status == Appointment.Status.BOOKED else "",
+            # The questions come first, in the applicant's language (the prefix reverse() adds).
+            "book_again_url": _book_again_url(notification.language, settings.SITE_URL, get_urlconf()),
+            "bring": appointment.what_to_bring(notification.language),
+        }
+    return Rendered(context, notification.language, office.zone)
+
+
+@functools.lru_cache(maxsize=32)
+def _book_again_url(language: str, site_url: str, urlconf: str | None) -> str:
+    # The same for every message in a language: reversed once (under translation.override).
+    return site_url + reverse("eligibility:begin")
+
+
+def _sms(context: dict) -> str:
+    """The SMS, in one GSM-7 part: the short wording when the full one would not fit."""
+    text = ""
+    for compact in (False, True):
+        text = to_gsm7(" ".join(render_to_string("notifications/sms.txt", {**context, "compact": compact}).split()))
+        if gsm7_length(text) <= GSM7_SINGLE_PART:
+            break
+    else:
+        logger.warning("sms longer than one part length=%s", gsm7_length(text))
+    return text
+
+
+def _calendar_part(appointment: Appointment, language: str) -> MIMEBase:
+    """The .ics as a MIME part built here, so its Content-Type has the one charset parameter
+    (Django's attach() adds its own charset to whatever the given type holds)."""
+    part = SafeMIMEText(ics(appointment, language=language).decode(), "calendar", "utf-8")
+    part.set_param("method", calendar_method(appointment), requote=False)  # as the file's METHOD
+    part.add_header("Content-Disposition", "attachment", filename=f"cita-{appointment.reference}.ics")
+    return part
+
+
+def _deliver_email(notification: Notification, rendered: Rendered) -> str:
+    message_id = make_msgid(domain=settings.EMAIL_MESSAGE_ID_DOMAIN)
+    # Auto-Submitted (RFC 3834): no out-of-office or other automatic reply comes back to it.
+    headers = {"Message-ID": message_id, "Auto-Submitted": "auto-generated"}
+    message = EmailMultiAlternatives(rendered.subject, rendered.text, to=[notification.recipient], headers=headers)
+    message.attach_alternative(rendered.html, "text/html")
+    if notification.kind in WITH_CALENDAR:
+        message.attach(_calendar_part(notification.appointment, notification.language))
+    try:
+        message.send()
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [code for code, _text in exc.recipients.values()]
+        raise DeliveryError(f"recipient refused: {codes}", permanent=all(code >= 500 for code in codes)) from exc
+    except smtplib.SMTPResponseException as exc:
+        # Refused authentication is our configuration, not the message: retry until someone fixes it.
+        permanent = exc.smtp_code >= 500 and exc.smtp_code not in SMTP_OUR_FAULT
+        raise DeliveryError(f"SMTP {exc.smtp_code}", permanent=permanent) from exc
+    except (smtplib.SMTPException, OSError) as exc:
+        raise DeliveryError(f"mail server unreachable: {type(exc).__name__}", permanent=False) from exc
+    except ValueError as exc:  # an address Django cannot even encode
+        raise DeliveryError(f"invalid address: {exc}", permanent=True) from exc
+    return message_id
+
+
+def sms_reference(notification: Notification) -> str:
+    """The same on every attempt of one sending, new when the message is sent again on purpose."""
+    return f"movilidad-{notification.pk}-{int(notification.queued_at.timestamp())}"
+
+
+def _deliver_sms(notification: Notification, rendered: Rendered) -> str:
+    try:
+        return get_backend().send(to=notification.recipient, text=rendered.sms, reference=sms_reference(notification))
+    except SmsError as exc:
+        raise DeliveryError(exc.reason, permanent=exc.permanent) from exc
+
+
+def backoff(attempts: int) -> datetime.timedelta:
+    """1, 2, 4, … minutes after each failed attempt, at most an hour."""
+    return datetime.timedelta(minutes=min(60, 2 ** max(0, attempts - 1)))
+
+
+def _office(office_id: int, offices: dict[int, Office]) -> Office:
+    if office_id not in offices:
+        offices[office_id] = Office.objects.get(pk=office_id)
+    return offices[office_id]
+
+
+def send(
+    *, notification_id: int, now: datetime.datetime | None = None, offices: dict[int, Office] | None = None
+) -> str:
+    """Claim the message, send it, and record what happened; returns the new status, or
+    "skipped" when another delivery of the task already claimed or sent it. `offices`: the offices
+    already read by the batch this message is sent in (an office row is a large one to read)."""
+    now = now or timezone.now()
+    offices = {} if offices is None else offices
+    notification = _claim(notification_id, now)
+    if notification is None:
+        return "skipped"
+    if notification.appointment_id is None:
+        notification.office = _office(notification.office_id, offices)
+        return _send_to_person(notification, now)
+    with transaction.atomic():
+        # Read under the row lock: a move or cancellation in progress is waited for, so what is
+        # checked below is what holds.
+        appointment = (
+            Appointment.objects.select_for_update(of=("self",))
+            .select_related("slot", "screening")
+            .get(pk=notification.appointment_id)
+        )
+    appointment.office = _office(appointment.office_id, offices)
+    appointment.slot.office = _office(appointment.slot.office_id, offices)
+    notification.appointment = appointment
+    outdated = appointment.slot.starts_at != notification.appointment_time
+    if notification.kind != Kind.CANCELLED and (appointment.status != Appointment.Status.BOOKED or outdated):
+        # News of a time that is no longer the appointment's: a later message tells what holds.
+        return _finish(notification, Status.CANCELLED, error="the appointment changed before this was sent")
+    if notification.kind in REMINDER_KINDS and notification.appointment_time <= now:
+        return _finish(notification, Status.CANCELLED, error="the appointment time passed before the reminder was sent")
+    last = appointment.office.last_reminder_hours
+    if (
+        notification.kind == Kind.REMINDER
+        and last
+        and notification.appointment_time - now <= datetime.timedelta(hours=last)
+    ):
+        return _finish(notification, Status.CANCELLED, error="the last reminder is due instead")
+    if not _within_sms_quota(notification, now):
+        return _finish(notification, Status.CANCELLED, error=OVER_SMS_QUOTA)
+    try:
+        rendered = render(notification)
+        deliver = _deliver_email if notification.channel == Channel.EMAIL else _deliver_sms
+        provider_id = deliver(notification, rendered)
+    except DeliveryError as exc:
+        return _failed(notification, exc, now)
+    except Exception as exc:
+        logger.exception("message not sent notification=%s", notification.pk)
+        return _failed(notification, DeliveryError(f"unexpected {type(exc).__name__}", permanent=False), now)
+    return _finish(notification, Status.SENT, sent_at=timezone.now(), provider_id=provider_id)
+
+
+def _claim(notification_id: int, now: datetime.datetime) -> Notification | None:
+    """pending → sending, the attempt counted, in one statement that returns the row; None when it
+    is not pending and due (another delivery of the task claimed or sent it). One statement
+    instead of an UPDATE and a SELECT: a message's queries are most of its sending time."""
+    table = connection.ops.quote_name(Notification._meta.db_table)  # noqa: SLF001
+    claimed = Notification.objects.raw(
+        f"UPDATE {table} SET status = %s, claimed_at = %s, attempts = attempts + 1"  # noqa: S608 - no input
+        " WHERE id = %s AND status = %s AND due_at <= %s RETURNING *",
+        [Status.SENDING, now, notification_id, Status.PENDING, now],
+    )
+    return next(iter(claimed), None)
+
+
+def render_person(notification: Notification) -> str:
+    """The SMS to a person without an appointment, in their language and the office's time."""
+    office = notification.office
+    with translation.override(notification.language), timezone.override(office.zone):
+        context = {"details": notification.details, "office": office, "site_url": settings.SITE_URL}
+        text = render_to_string(f"notifications/person/{notification.kind}.sms.txt", context)
+    return to_gsm7(" ".join(text.split()))
+
+
+def _send_to_person(notification: Notification, now: datetime.datetime) -> str:
+    expires = notification.details.get("expires_at")
+    if expires and datetime.datetime.fromisoformat(expires) <= now:
+        return _finish(notification, Status.CANCELLED, error="what the message offered expired before it was sent")
+    if not _within_sms_quota(notification, now):
+        return _finish(notification, Status.CANCELLED, error=OVER_SMS_QUOTA)
+    try:
+        text = render_person(notification)
+        provider_id = get_backend().send(to=notification.recipient, text=text, reference=sms_reference(notification))
+    except SmsError as exc:
+        return _failed(notification, DeliveryError(exc.reason, permanent=exc.permanent), now)
+    except Exception as exc:
+        logger.exception("message not sent notification=%s", notification.pk)
+        return _failed(notification, DeliveryError(f"unexpected {type(exc).__name__}", permanent=False), now)
+    return _finish(notification, Status.SENT, sent_at=timezone.now(), provider_id=provider_id)
+
+
+def _within_sms_quota(notification: Notification, now: datetime.datetime) -> bool:
+    """An SMS takes the quota on its first attempt only: a retry is the same message."""
+    if notification.channel != Channel.SMS or notification.attempts > 1:
+        return True
+    return take_sms_quota(notification.recipient, now)
+
+
+def _failed(notification: Notification, error: DeliveryError, now: datetime.datetime) -> str:
+    too_old = now - notification.queued_at > datetime.timedelta(hours=settings.NOTIFICATION_MAX_AGE_HOURS)
+    if error.permanent or notification.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS or too_old:
+        reason = error.reason if error.permanent else f"gave up after {notification.attempts} attempts: {error.reason}"
+        logger.warning("message failed notification=%s reason=%s", notification.pk, reason)
+        return _finish(notification, Status.FAILED, error=reason)
+    Notification.objects.filter(pk=notification.pk, status=Status.SENDING).update(
+        status=Status.PENDING, last_error=error.reason, due_at=now + backoff(notification.attempts), enqueued_at=None
+    )
+    return Status.PENDING
+
+
+def _finish(
+    notification: Notification,
+    status: str,
+    *,
+    error: str = "",
+    sent_at: datetime.datetime | None = None,
+    provider_id: str = "",
+) -> str:
+    values = {"status": status}
+    if error:
+        values["last_error"] = error
+    if sent_at:
+        values.update(sent_at=sent_at, provider_message_id=provider_id)
+    Notification.objects.filter(pk=notification.pk, status=Status.SENDING).update(**values)
+    return status
