@@ -14,7 +14,7 @@ from email.utils import make_msgid
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.core.mail.message import SafeMIMEText
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.template.loader import render_to_string
 from django.urls import get_urlconf, reverse
 from django.utils import timezone, translation
@@ -52,18 +52,102 @@ def batch_clock() -> float:
     return time.monotonic()
 
 
-def send_many(*, notification_ids: list[int]) -> dict[str, int]:
-    """`send` each message in turn (each claimed first, so a batch delivered twice sends each once);
-    after BATCH_SECONDS the ones not started yet are handed on as a new task."""
+def send(*, notification_id: int, now: datetime.datetime | None = None) -> str:
+    """Claim the message, send it, and record what happened; returns the new status, or
+    "skipped" when another delivery of the task already claimed or sent it."""
+    outcomes = send_many(notification_ids=[notification_id], now=now)
+    return next(iter(outcomes))
+
+
+def send_many(*, notification_ids: list[int], now: datetime.datetime | None = None) -> dict[str, int]:
+    """Claim the batch's messages that are pending and due in one statement (a batch delivered
+    twice, or to two workers, sends each once: a row is claimed by one of them), read what
+    rendering needs in a few queries, then send and record each message on its own, in the order
+    given. After BATCH_SECONDS the ones not started yet are given back (pending) and handed on as a
+    new task; one that fails does not stop the others."""
     started = batch_clock()
+    claimed = _claim(notification_ids, now or timezone.now())
     outcomes: Counter[str] = Counter()
-    offices: dict[int, Office] = {}
-    for done, notification_id in enumerate(notification_ids):
-        if batch_clock() - started > BATCH_SECONDS:
-            outcomes["handed on"] += enqueue(list(notification_ids[done:]))
-            break
-        outcomes[send(notification_id=notification_id, offices=offices)] += 1
+    if skipped := len(set(notification_ids)) - len(claimed):
+        outcomes["skipped"] = skipped
+    todo = [claimed.pop(pk) for pk in notification_ids if pk in claimed]
+    begun = 0  # messages whose sending began
+    try:
+        _read_what_rendering_needs(todo)
+        for notification in todo:
+            if batch_clock() - started > BATCH_SECONDS:
+                outcomes["handed on"] += enqueue(_give_back(todo[begun:]))
+                break
+            begun += 1
+            outcomes[_send_guarded(notification, now or timezone.now())] += 1
+    except BaseException:
+        # Stopped early (a soft time limit, a lost database): the messages not begun are given back
+        # now rather than left "sending" until the dispatcher's timeout. The one being sent when it
+        # stopped stays claimed: it may have left, and the dispatcher decides.
+        _give_back(todo[begun:])
+        raise
     return dict(outcomes)
+
+
+def _claim(notification_ids: list[int], now: datetime.datetime) -> dict[int, Notification]:
+    """pending → sending, the attempt counted, for every message of the batch that is pending and
+    due, in one statement that returns the rows. PostgreSQL re-checks the condition on a row another
+    transaction changed meanwhile, so of two workers claiming the same message one gets it."""
+    if not notification_ids:
+        return {}
+    table = connection.ops.quote_name(Notification._meta.db_table)  # noqa: SLF001
+    claimed = Notification.objects.raw(
+        f"UPDATE {table} SET status = %s, claimed_at = %s, attempts = attempts + 1"  # noqa: S608 - no input
+        " WHERE id = ANY(%s) AND status = %s AND due_at <= %s RETURNING *",
+        [Status.SENDING, now, list(notification_ids), Status.PENDING, now],
+    )
+    return {notification.pk: notification for notification in claimed}
+
+
+def _give_back(notifications: list[Notification]) -> list[int]:
+    """Claimed but not begun: pending again, as if never claimed (the attempt not counted).
+    Returns their ids, in the batch's order."""
+    ids = [notification.pk for notification in notifications]
+    if not ids:
+        return []
+    table = connection.ops.quote_name(Notification._meta.db_table)  # noqa: SLF001
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET status = %s, claimed_at = NULL, attempts = attempts - 1"  # noqa: S608 - no input
+            " WHERE id = ANY(%s) AND status = %s RETURNING id",
+            [Status.PENDING, ids, Status.SENDING],
+        )
+        given = {row[0] for row in cursor.fetchall()}
+    return [pk for pk in ids if pk in given]
+
+
+def _read_what_rendering_needs(notifications: list[Notification]) -> None:
+    """The batch's appointments (with slot and screening) in one query under their row locks, and
+    its offices (with the pathways they serve) once each: a move or cancellation in progress when
+    the batch starts is waited for, so what is checked before each message is what holds then; a
+    change committed later writes its own message, sent after this one."""
+    appointment_ids = sorted({n.appointment_id for n in notifications if n.appointment_id})
+    appointments: dict[int, Appointment] = {}
+    if appointment_ids:
+        with transaction.atomic():
+            appointments = {
+                appointment.pk: appointment
+                for appointment in Appointment.objects.select_for_update(of=("self",))
+                .select_related("slot", "screening")
+                .filter(pk__in=appointment_ids)
+                .order_by("pk")
+            }
+    office_ids = {n.office_id for n in notifications if n.office_id}
+    office_ids |= {a.office_id for a in appointments.values()} | {a.slot.office_id for a in appointments.values()}
+    offices = Office.objects.prefetch_related("pathways").in_bulk(office_ids)
+    for notification in notifications:
+        if notification.appointment_id:
+            appointment = appointments[notification.appointment_id]
+            appointment.office = offices[appointment.office_id]
+            appointment.slot.office = offices[appointment.slot.office_id]
+            notification.appointment = appointment
+        else:
+            notification.office = offices[notification.office_id]
 
 
 class Rendered:
@@ -187,37 +271,23 @@ def backoff(attempts: int) -> datetime.timedelta:
     return datetime.timedelta(minutes=min(60, 2 ** max(0, attempts - 1)))
 
 
-def _office(office_id: int, offices: dict[int, Office]) -> Office:
-    if office_id not in offices:
-        offices[office_id] = Office.objects.get(pk=office_id)
-    return offices[office_id]
+def _send_guarded(notification: Notification, now: datetime.datetime) -> str:
+    """`_send_claimed`, where a programming error in one message (a malformed detail, say) fails
+    that message, to be retried, and the batch goes on."""
+    try:
+        return _send_claimed(notification, now)
+    except DatabaseError:
+        raise  # the next message would meet it too: the batch stops and gives its rest back
+    except Exception as exc:
+        logger.exception("message not sent notification=%s", notification.pk)
+        return _failed(notification, DeliveryError(f"unexpected {type(exc).__name__}", permanent=False), now)
 
 
-def send(
-    *, notification_id: int, now: datetime.datetime | None = None, offices: dict[int, Office] | None = None
-) -> str:
-    """Claim the message, send it, and record what happened; returns the new status, or
-    "skipped" when another delivery of the task already claimed or sent it. `offices`: the offices
-    already read by the batch this message is sent in (an office row is a large one to read)."""
-    now = now or timezone.now()
-    offices = {} if offices is None else offices
-    notification = _claim(notification_id, now)
-    if notification is None:
-        return "skipped"
+def _send_claimed(notification: Notification, now: datetime.datetime) -> str:
+    """Send one claimed message of a batch and record what happened."""
     if notification.appointment_id is None:
-        notification.office = _office(notification.office_id, offices)
         return _send_to_person(notification, now)
-    with transaction.atomic():
-        # Read under the row lock: a move or cancellation in progress is waited for, so what is
-        # checked below is what holds.
-        appointment = (
-            Appointment.objects.select_for_update(of=("self",))
-            .select_related("slot", "screening")
-            .get(pk=notification.appointment_id)
-        )
-    appointment.office = _office(appointment.office_id, offices)
-    appointment.slot.office = _office(appointment.slot.office_id, offices)
-    notification.appointment = appointment
+    appointment = notification.appointment
     outdated = appointment.slot.starts_at != notification.appointment_time
     if notification.kind != Kind.CANCELLED and (appointment.status != Appointment.Status.BOOKED or outdated):
         # News of a time that is no longer the appointment's: a later message tells what holds.
@@ -243,19 +313,6 @@ def send(
         logger.exception("message not sent notification=%s", notification.pk)
         return _failed(notification, DeliveryError(f"unexpected {type(exc).__name__}", permanent=False), now)
     return _finish(notification, Status.SENT, sent_at=timezone.now(), provider_id=provider_id)
-
-
-def _claim(notification_id: int, now: datetime.datetime) -> Notification | None:
-    """pending → sending, the attempt counted, in one statement that returns the row; None when it
-    is not pending and due (another delivery of the task claimed or sent it). One statement
-    instead of an UPDATE and a SELECT: a message's queries are most of its sending time."""
-    table = connection.ops.quote_name(Notification._meta.db_table)  # noqa: SLF001
-    claimed = Notification.objects.raw(
-        f"UPDATE {table} SET status = %s, claimed_at = %s, attempts = attempts + 1"  # noqa: S608 - no input
-        " WHERE id = %s AND status = %s AND due_at <= %s RETURNING *",
-        [Status.SENDING, now, notification_id, Status.PENDING, now],
-    )
-    return next(iter(claimed), None)
 
 
 def render_person(notification: Notification) -> str:
