@@ -12,7 +12,7 @@ from email.mime.base import MIMEBase
 from email.utils import make_msgid
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.message import SafeMIMEText
 from django.db import DatabaseError, connection, transaction
 from django.template.loader import render_to_string
@@ -24,7 +24,14 @@ from appointments.calendar import calendar_method, ics
 from appointments.links import manage_token
 from appointments.models import Appointment, Office
 from notifications.models import Notification
-from notifications.services import OVER_SMS_QUOTA, REMINDER_KINDS, enqueue, take_sms_quota
+from notifications.services import (
+    OVER_SMS_QUOTA,
+    REMINDER_KINDS,
+    enqueue,
+    give_back_sms_quotas,
+    take_sms_quota,
+    take_sms_quotas,
+)
 from notifications.sms import GSM7_SINGLE_PART, SmsError, get_backend, gsm7_length, to_gsm7
 
 logger = logging.getLogger(__name__)
@@ -66,27 +73,48 @@ def send_many(*, notification_ids: list[int], now: datetime.datetime | None = No
     given. After BATCH_SECONDS the ones not started yet are given back (pending) and handed on as a
     new task; one that fails does not stop the others."""
     started = batch_clock()
-    claimed = _claim(notification_ids, now or timezone.now())
+    moment = now or timezone.now()
+    claimed = _claim(notification_ids, moment)
     outcomes: Counter[str] = Counter()
     if skipped := len(set(notification_ids)) - len(claimed):
         outcomes["skipped"] = skipped
     todo = [claimed.pop(pk) for pk in notification_ids if pk in claimed]
     begun = 0  # messages whose sending began
+    connections = Connections()
+    quotas: dict[int, bool] = {}
     try:
         _read_what_rendering_needs(todo)
+        quotas = _take_sms_quotas(todo, moment)
         for notification in todo:
             if batch_clock() - started > BATCH_SECONDS:
-                outcomes["handed on"] += enqueue(_give_back(todo[begun:]))
+                outcomes["handed on"] += enqueue(_give_back(todo[begun:], quotas, moment))
                 break
             begun += 1
-            outcomes[_send_guarded(notification, now or timezone.now())] += 1
+            outcomes[_send_guarded(notification, now or timezone.now(), connections, quotas)] += 1
     except BaseException:
         # Stopped early (a soft time limit, a lost database): the messages not begun are given back
         # now rather than left "sending" until the dispatcher's timeout. The one being sent when it
         # stopped stays claimed: it may have left, and the dispatcher decides.
-        _give_back(todo[begun:])
+        _give_back(todo[begun:], quotas, moment)
         raise
+    finally:
+        connections.close()
     return dict(outcomes)
+
+
+class Connections:
+    """The SMS backend and the mail connection a batch sends through: the mail server's connection
+    (or the mail file) is opened at the batch's first e-mail and kept for the others."""
+
+    def __init__(self) -> None:
+        self.sms = get_backend()
+        self.mail = get_connection()
+
+    def close(self) -> None:
+        try:
+            self.mail.close()
+        except Exception:  # noqa: BLE001 - the messages are recorded; a failing QUIT changes nothing
+            logger.warning("mail connection not closed cleanly")
 
 
 def _claim(notification_ids: list[int], now: datetime.datetime) -> dict[int, Notification]:
@@ -104,9 +132,9 @@ def _claim(notification_ids: list[int], now: datetime.datetime) -> dict[int, Not
     return {notification.pk: notification for notification in claimed}
 
 
-def _give_back(notifications: list[Notification]) -> list[int]:
-    """Claimed but not begun: pending again, as if never claimed (the attempt not counted).
-    Returns their ids, in the batch's order."""
+def _give_back(notifications: list[Notification], quotas: dict[int, bool], now: datetime.datetime) -> list[int]:
+    """Claimed but not begun: pending again, as if never claimed (the attempt not counted, the SMS
+    quota taken for them given back). Returns their ids, in the batch's order."""
     ids = [notification.pk for notification in notifications]
     if not ids:
         return []
@@ -118,6 +146,7 @@ def _give_back(notifications: list[Notification]) -> list[int]:
             [Status.PENDING, ids, Status.SENDING],
         )
         given = {row[0] for row in cursor.fetchall()}
+    give_back_sms_quotas([n.recipient for n in notifications if n.pk in given and n.pk in quotas], now)
     return [pk for pk in ids if pk in given]
 
 
@@ -230,28 +259,43 @@ def _calendar_part(appointment: Appointment, language: str) -> MIMEBase:
     return part
 
 
-def _deliver_email(notification: Notification, rendered: Rendered) -> str:
+def _deliver_email(notification: Notification, rendered: Rendered, connections: Connections) -> str:
     message_id = make_msgid(domain=settings.EMAIL_MESSAGE_ID_DOMAIN)
     # Auto-Submitted (RFC 3834): no out-of-office or other automatic reply comes back to it.
     headers = {"Message-ID": message_id, "Auto-Submitted": "auto-generated"}
-    message = EmailMultiAlternatives(rendered.subject, rendered.text, to=[notification.recipient], headers=headers)
+    message = EmailMultiAlternatives(
+        rendered.subject, rendered.text, to=[notification.recipient], headers=headers, connection=connections.mail
+    )
     message.attach_alternative(rendered.html, "text/html")
     if notification.kind in WITH_CALENDAR:
         message.attach(_calendar_part(notification.appointment, notification.language))
     try:
+        connections.mail.open()  # once a batch: its next e-mails go through the same connection
         message.send()
-    except smtplib.SMTPRecipientsRefused as exc:
+    except Exception as exc:
+        # After an error the connection may be in any state: the next e-mail opens a fresh one.
+        connections.close()
+        error = _mail_error(exc)
+        if error is None:
+            raise
+        raise error from exc
+    return message_id
+
+
+def _mail_error(exc: Exception) -> DeliveryError | None:
+    """What an error of the mail backend means for the message (None: not a mail error)."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _text in exc.recipients.values()]
-        raise DeliveryError(f"recipient refused: {codes}", permanent=all(code >= 500 for code in codes)) from exc
-    except smtplib.SMTPResponseException as exc:
+        return DeliveryError(f"recipient refused: {codes}", permanent=all(code >= 500 for code in codes))
+    if isinstance(exc, smtplib.SMTPResponseException):
         # Refused authentication is our configuration, not the message: retry until someone fixes it.
         permanent = exc.smtp_code >= 500 and exc.smtp_code not in SMTP_OUR_FAULT
-        raise DeliveryError(f"SMTP {exc.smtp_code}", permanent=permanent) from exc
-    except (smtplib.SMTPException, OSError) as exc:
-        raise DeliveryError(f"mail server unreachable: {type(exc).__name__}", permanent=False) from exc
-    except ValueError as exc:  # an address Django cannot even encode
-        raise DeliveryError(f"invalid address: {exc}", permanent=True) from exc
-    return message_id
+        return DeliveryError(f"SMTP {exc.smtp_code}", permanent=permanent)
+    if isinstance(exc, (smtplib.SMTPException, OSError)):
+        return DeliveryError(f"mail server unreachable: {type(exc).__name__}", permanent=False)
+    if isinstance(exc, ValueError):  # an address Django cannot even encode
+        return DeliveryError(f"invalid address: {exc}", permanent=True)
+    return None
 
 
 def sms_reference(notification: Notification) -> str:
@@ -259,9 +303,9 @@ def sms_reference(notification: Notification) -> str:
     return f"movilidad-{notification.pk}-{int(notification.queued_at.timestamp())}"
 
 
-def _deliver_sms(notification: Notification, rendered: Rendered) -> str:
+def _deliver_sms_text(notification: Notification, text: str, connections: Connections) -> str:
     try:
-        return get_backend().send(to=notification.recipient, text=rendered.sms, reference=sms_reference(notification))
+        return connections.sms.send(to=notification.recipient, text=text, reference=sms_reference(notification))
     except SmsError as exc:
         raise DeliveryError(exc.reason, permanent=exc.permanent) from exc
 
@@ -271,11 +315,13 @@ def backoff(attempts: int) -> datetime.timedelta:
     return datetime.timedelta(minutes=min(60, 2 ** max(0, attempts - 1)))
 
 
-def _send_guarded(notification: Notification, now: datetime.datetime) -> str:
+def _send_guarded(
+    notification: Notification, now: datetime.datetime, connections: Connections, quotas: dict[int, bool]
+) -> str:
     """`_send_claimed`, where a programming error in one message (a malformed detail, say) fails
     that message, to be retried, and the batch goes on."""
     try:
-        return _send_claimed(notification, now)
+        return _send_claimed(notification, now, connections, quotas)
     except DatabaseError:
         raise  # the next message would meet it too: the batch stops and gives its rest back
     except Exception as exc:
@@ -283,30 +329,48 @@ def _send_guarded(notification: Notification, now: datetime.datetime) -> str:
         return _failed(notification, DeliveryError(f"unexpected {type(exc).__name__}", permanent=False), now)
 
 
-def _send_claimed(notification: Notification, now: datetime.datetime) -> str:
-    """Send one claimed message of a batch and record what happened."""
+def _reason_not_to_send(notification: Notification, now: datetime.datetime) -> str:
+    """Why the message must not be sent any more ("" when it must)."""
     if notification.appointment_id is None:
-        return _send_to_person(notification, now)
+        expires = notification.details.get("expires_at")
+        if expires and datetime.datetime.fromisoformat(expires) <= now:
+            return "what the message offered expired before it was sent"
+        return ""
     appointment = notification.appointment
     outdated = appointment.slot.starts_at != notification.appointment_time
     if notification.kind != Kind.CANCELLED and (appointment.status != Appointment.Status.BOOKED or outdated):
         # News of a time that is no longer the appointment's: a later message tells what holds.
-        return _finish(notification, Status.CANCELLED, error="the appointment changed before this was sent")
+        return "the appointment changed before this was sent"
     if notification.kind in REMINDER_KINDS and notification.appointment_time <= now:
-        return _finish(notification, Status.CANCELLED, error="the appointment time passed before the reminder was sent")
+        return "the appointment time passed before the reminder was sent"
     last = appointment.office.last_reminder_hours
     if (
         notification.kind == Kind.REMINDER
         and last
         and notification.appointment_time - now <= datetime.timedelta(hours=last)
     ):
-        return _finish(notification, Status.CANCELLED, error="the last reminder is due instead")
-    if not _within_sms_quota(notification, now):
+        return "the last reminder is due instead"
+    return ""
+
+
+def _send_claimed(
+    notification: Notification, now: datetime.datetime, connections: Connections, quotas: dict[int, bool]
+) -> str:
+    """Send one claimed message of a batch and record what happened."""
+    if reason := _reason_not_to_send(notification, now):
+        return _finish(notification, Status.CANCELLED, error=reason)
+    if not _within_sms_quota(notification, now, quotas):
         return _finish(notification, Status.CANCELLED, error=OVER_SMS_QUOTA)
     try:
-        rendered = render(notification)
-        deliver = _deliver_email if notification.channel == Channel.EMAIL else _deliver_sms
-        provider_id = deliver(notification, rendered)
+        if notification.appointment_id is None:
+            text = render_person(notification)
+            provider_id = _deliver_sms_text(notification, text, connections)
+        else:
+            rendered = render(notification)
+            if notification.channel == Channel.EMAIL:
+                provider_id = _deliver_email(notification, rendered, connections)
+            else:
+                provider_id = _deliver_sms_text(notification, rendered.sms, connections)
     except DeliveryError as exc:
         return _failed(notification, exc, now)
     except Exception as exc:
@@ -324,27 +388,29 @@ def render_person(notification: Notification) -> str:
     return to_gsm7(" ".join(text.split()))
 
 
-def _send_to_person(notification: Notification, now: datetime.datetime) -> str:
-    expires = notification.details.get("expires_at")
-    if expires and datetime.datetime.fromisoformat(expires) <= now:
-        return _finish(notification, Status.CANCELLED, error="what the message offered expired before it was sent")
-    if not _within_sms_quota(notification, now):
-        return _finish(notification, Status.CANCELLED, error=OVER_SMS_QUOTA)
-    try:
-        text = render_person(notification)
-        provider_id = get_backend().send(to=notification.recipient, text=text, reference=sms_reference(notification))
-    except SmsError as exc:
-        return _failed(notification, DeliveryError(exc.reason, permanent=exc.permanent), now)
-    except Exception as exc:
-        logger.exception("message not sent notification=%s", notification.pk)
-        return _failed(notification, DeliveryError(f"unexpected {type(exc).__name__}", permanent=False), now)
-    return _finish(notification, Status.SENT, sent_at=timezone.now(), provider_id=provider_id)
-
-
-def _within_sms_quota(notification: Notification, now: datetime.datetime) -> bool:
+def _takes_sms_quota(notification: Notification) -> bool:
     """An SMS takes the quota on its first attempt only: a retry is the same message."""
-    if notification.channel != Channel.SMS or notification.attempts > 1:
+    return notification.channel == Channel.SMS and notification.attempts <= 1
+
+
+def _take_sms_quotas(notifications: list[Notification], now: datetime.datetime) -> dict[int, bool]:
+    """The quota of the batch's SMS that will be sent, taken in one round trip."""
+    taking = [n for n in notifications if _takes_sms_quota(n) and _may_be_sent(n, now)]
+    return dict(zip([n.pk for n in taking], take_sms_quotas([n.recipient for n in taking], now), strict=True))
+
+
+def _may_be_sent(notification: Notification, now: datetime.datetime) -> bool:
+    try:
+        return not _reason_not_to_send(notification, now)
+    except Exception:  # noqa: BLE001 - the message fails on its own when it is sent
+        return False
+
+
+def _within_sms_quota(notification: Notification, now: datetime.datetime, quotas: dict[int, bool]) -> bool:
+    if not _takes_sms_quota(notification):
         return True
+    if notification.pk in quotas:
+        return quotas[notification.pk]
     return take_sms_quota(notification.recipient, now)
 
 
