@@ -162,3 +162,21 @@ def test_a_batch_reads_what_rendering_needs_in_a_few_queries(
     # offices and their pathways, then one statement to record each message.
     with django_assert_max_num_queries(1 + 3 + 2 + len(ids)):
         assert sending.send_many(notification_ids=ids, now=NOW) == {Status.SENT: 15}
+
+
+@pytest.mark.django_db
+def test_an_e_mail_refused_inside_a_batch_does_not_stop_the_next(office, published, smtp_server, sms_folder):
+    for n in range(3):
+        book(
+            office,
+            published,
+            email=f"ana{n}@example.org",
+            document_number=f"M{n:07d}",
+            phone=f"+57300765431{n}",
+            hours=48 + 24 * n,
+        )
+    ids = list(Notification.objects.filter(channel="email").order_by("pk").values_list("pk", flat=True))
+    smtp_server.refuse = ["451 4.3.0 Try again later"]  # the first e-mail's recipient, once
+    assert sending.send_many(notification_ids=ids, now=NOW) == {Status.SENT: 2, Status.PENDING: 1}
+    assert [envelope.rcpt_tos for envelope in smtp_server.messages] == [["ana1@example.org"], ["ana2@example.org"]]
+    assert Notification.objects.get(pk=ids[0]).last_error == "recipient refused: [451]"
