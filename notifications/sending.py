@@ -23,7 +23,7 @@ from django.utils.functional import cached_property
 from appointments.calendar import calendar_method, ics
 from appointments.links import manage_token
 from appointments.models import Appointment, Office
-from notifications.models import Notification
+from notifications.models import SECRETS_ERASED, WITHOUT_SECRETS, Notification, without_secrets_params
 from notifications.services import (
     OVER_SMS_QUOTA,
     REMINDER_KINDS,
@@ -331,6 +331,9 @@ def _send_guarded(
 
 def _reason_not_to_send(notification: Notification, now: datetime.datetime) -> str:
     """Why the message must not be sent any more ("" when it must)."""
+    if notification.details.get(SECRETS_ERASED):
+        # Sent again by hand after it failed: its link or code is gone (the entry keeps only a hash).
+        return "its link or code was erased when it failed; a new message must be written"
     if notification.appointment_id is None:
         expires = notification.details.get("expires_at")
         if expires and datetime.datetime.fromisoformat(expires) <= now:
@@ -435,7 +438,8 @@ def _finish(
     provider_id: str = "",
 ) -> str:
     # One statement a message, written out: building it through the ORM cost as much as running it.
-    columns, values = ["status = %s"], [status]
+    # Every status it writes ends the message: the secrets of its details go.
+    columns, values = ["status = %s", f"details = {WITHOUT_SECRETS}"], [status, *without_secrets_params()]
     if error:
         columns.append("last_error = %s")
         values.append(error)

@@ -21,7 +21,7 @@ from phonenumber_field.phonenumber import to_python
 
 from appointments.models import Appointment, Office
 from core.limits import keyed_hash
-from notifications.models import Notification
+from notifications.models import Notification, without_secrets
 
 logger = logging.getLogger(__name__)
 Kind, Channel, Status = Notification.Kind, Notification.Channel, Notification.Status
@@ -125,7 +125,7 @@ def cancel_reminders(*, appointment: Appointment) -> int:
     """Reminders not sent yet will not be: the appointment was cancelled or moved."""
     return Notification.objects.filter(
         appointment=appointment, kind__in=REMINDER_KINDS, status__in=[Status.PENDING, Status.FAILED]
-    ).update(status=Status.CANCELLED)
+    ).update(status=Status.CANCELLED, details=without_secrets())
 
 
 # Messages handed to the worker in tasks of this many (one task a message cost more than its
@@ -357,7 +357,7 @@ def dispatch(*, now: datetime.datetime | None = None, batch: int = 1000) -> dict
         status=Status.SENDING, claimed_at__lt=now - datetime.timedelta(seconds=settings.NOTIFICATION_SENDING_TIMEOUT)
     )
     given_up = stuck.filter(attempts__gte=settings.NOTIFICATION_MAX_ATTEMPTS).update(
-        status=Status.FAILED, last_error="the worker stopped while sending, too many times"
+        status=Status.FAILED, last_error="the worker stopped while sending, too many times", details=without_secrets()
     )
     recovered = stuck.update(
         status=Status.PENDING, due_at=now, enqueued_at=None, last_error="the worker stopped while sending"
