@@ -2,14 +2,18 @@
 applicant's language and the office's time, handed to the SMS backend or the mail server, and its
 outcome recorded (sent, retried later, failed, or cancelled when what it tells no longer holds)."""
 
+import contextlib
 import datetime
 import functools
 import logging
 import smtplib
 import time
 from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from email.mime.base import MIMEBase
 from email.utils import make_msgid
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -91,10 +95,13 @@ def send_many(*, notification_ids: list[int], now: datetime.datetime | None = No
                 break
             begun += 1
             outcomes[_send_guarded(notification, now or timezone.now(), connections, quotas)] += 1
+        connections.wait()  # the last message recorded
     except BaseException:
         # Stopped early (a soft time limit, a lost database): the messages not begun are given back
         # now rather than left "sending" until the dispatcher's timeout. The one being sent when it
         # stopped stays claimed: it may have left, and the dispatcher decides.
+        if connections.stopped_before_delivering:
+            begun -= 1  # the message being sent had not left: it goes back too
         _give_back(todo[begun:], quotas, moment)
         raise
     finally:
@@ -103,18 +110,55 @@ def send_many(*, notification_ids: list[int], now: datetime.datetime | None = No
 
 
 class Connections:
-    """The SMS backend and the mail connection a batch sends through: the mail server's connection
-    (or the mail file) is opened at the batch's first e-mail and kept for the others."""
+    """What a batch sends and records through. The SMS backend; the mail connection (or the mail
+    file), opened at the batch's first e-mail and kept for the others; and, in a worker, a thread
+    of its own that records each message's outcome (one statement) while the next message is
+    rendered. A message is delivered only once the one before it is recorded, so, as when
+    everything ran in turn, at most one message has left without its outcome written."""
 
     def __init__(self) -> None:
         self.sms = get_backend()
         self.mail = get_connection()
+        self.stopped_before_delivering = False
+        self._recorder: ThreadPoolExecutor | None = None
+        self._recording: Future | None = None
 
-    def close(self) -> None:
+    def record(self, statement: Callable[[], object]) -> None:
+        self.wait()
+        if connection.in_atomic_block:
+            # Inside the caller's transaction (a test's): another connection would wait on its locks.
+            statement()
+            return
+        if self._recorder is None:
+            self._recorder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-recorder")
+        self._recording = self._recorder.submit(statement)
+
+    def wait(self) -> None:
+        """Until the last outcome is written; raises what writing it raised."""
+        if self._recording is not None:
+            recording, self._recording = self._recording, None
+            recording.result()
+
+    def before_delivering(self) -> None:
+        try:
+            self.wait()
+        except BaseException:
+            self.stopped_before_delivering = True
+            raise
+
+    def close_mail(self) -> None:
         try:
             self.mail.close()
         except Exception:  # noqa: BLE001 - the messages are recorded; a failing QUIT changes nothing
             logger.warning("mail connection not closed cleanly")
+
+    def close(self) -> None:
+        self.close_mail()
+        if self._recorder is not None:
+            with contextlib.suppress(BaseException):  # what it raised went up from `wait` already
+                self.wait()
+            self._recorder.submit(connection.close)  # the recording thread's own connection
+            self._recorder.shutdown(wait=True)
 
 
 def _claim(notification_ids: list[int], now: datetime.datetime) -> dict[int, Notification]:
@@ -259,7 +303,7 @@ def _calendar_part(appointment: Appointment, language: str) -> MIMEBase:
     return part
 
 
-def _deliver_email(notification: Notification, rendered: Rendered, connections: Connections) -> str:
+def _email(notification: Notification, rendered: Rendered, connections: Connections) -> EmailMultiAlternatives:
     message_id = make_msgid(domain=settings.EMAIL_MESSAGE_ID_DOMAIN)
     # Auto-Submitted (RFC 3834): no out-of-office or other automatic reply comes back to it.
     headers = {"Message-ID": message_id, "Auto-Submitted": "auto-generated"}
@@ -269,17 +313,22 @@ def _deliver_email(notification: Notification, rendered: Rendered, connections: 
     message.attach_alternative(rendered.html, "text/html")
     if notification.kind in WITH_CALENDAR:
         message.attach(_calendar_part(notification.appointment, notification.language))
+    return message
+
+
+def _deliver_email(message: EmailMultiAlternatives, connections: Connections) -> str:
+    """Sends the message; returns its Message-ID."""
     try:
         connections.mail.open()  # once a batch: its next e-mails go through the same connection
         message.send()
     except Exception as exc:
         # After an error the connection may be in any state: the next e-mail opens a fresh one.
-        connections.close()
+        connections.close_mail()
         error = _mail_error(exc)
         if error is None:
             raise
         raise error from exc
-    return message_id
+    return message.extra_headers["Message-ID"]
 
 
 def _mail_error(exc: Exception) -> DeliveryError | None:
@@ -326,7 +375,9 @@ def _send_guarded(
         raise  # the next message would meet it too: the batch stops and gives its rest back
     except Exception as exc:
         logger.exception("message not sent notification=%s", notification.pk)
-        return _failed(notification, DeliveryError(f"unexpected {type(exc).__name__}", permanent=False), now)
+        return _failed(
+            notification, DeliveryError(f"unexpected {type(exc).__name__}", permanent=False), now, connections
+        )
 
 
 def _reason_not_to_send(notification: Notification, now: datetime.datetime) -> str:
@@ -361,25 +412,36 @@ def _send_claimed(
 ) -> str:
     """Send one claimed message of a batch and record what happened."""
     if reason := _reason_not_to_send(notification, now):
-        return _finish(notification, Status.CANCELLED, error=reason)
+        return _record(connections, notification, Status.CANCELLED, error=reason)
     if not _within_sms_quota(notification, now, quotas):
-        return _finish(notification, Status.CANCELLED, error=OVER_SMS_QUOTA)
+        return _record(connections, notification, Status.CANCELLED, error=OVER_SMS_QUOTA)
     try:
+        # Made while the message before is being recorded.
         if notification.appointment_id is None:
-            text = render_person(notification)
-            provider_id = _deliver_sms_text(notification, text, connections)
+            content: str | EmailMultiAlternatives = render_person(notification)
+        elif notification.channel == Channel.EMAIL:
+            content = _email(notification, render(notification), connections)
         else:
-            rendered = render(notification)
-            if notification.channel == Channel.EMAIL:
-                provider_id = _deliver_email(notification, rendered, connections)
-            else:
-                provider_id = _deliver_sms_text(notification, rendered.sms, connections)
-    except DeliveryError as exc:
-        return _failed(notification, exc, now)
+            content = render(notification).sms
     except Exception as exc:
         logger.exception("message not sent notification=%s", notification.pk)
-        return _failed(notification, DeliveryError(f"unexpected {type(exc).__name__}", permanent=False), now)
-    return _finish(notification, Status.SENT, sent_at=timezone.now(), provider_id=provider_id)
+        return _failed(
+            notification, DeliveryError(f"unexpected {type(exc).__name__}", permanent=False), now, connections
+        )
+    connections.before_delivering()
+    try:
+        if isinstance(content, EmailMultiAlternatives):
+            provider_id = _deliver_email(content, connections)
+        else:
+            provider_id = _deliver_sms_text(notification, content, connections)
+    except DeliveryError as exc:
+        return _failed(notification, exc, now, connections)
+    except Exception as exc:
+        logger.exception("message not sent notification=%s", notification.pk)
+        return _failed(
+            notification, DeliveryError(f"unexpected {type(exc).__name__}", permanent=False), now, connections
+        )
+    return _record(connections, notification, Status.SENT, sent_at=timezone.now(), provider_id=provider_id)
 
 
 def render_person(notification: Notification) -> str:
@@ -417,16 +479,27 @@ def _within_sms_quota(notification: Notification, now: datetime.datetime, quotas
     return take_sms_quota(notification.recipient, now)
 
 
-def _failed(notification: Notification, error: DeliveryError, now: datetime.datetime) -> str:
+def _failed(notification: Notification, error: DeliveryError, now: datetime.datetime, connections: Connections) -> str:
     too_old = now - notification.queued_at > datetime.timedelta(hours=settings.NOTIFICATION_MAX_AGE_HOURS)
     if error.permanent or notification.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS or too_old:
         reason = error.reason if error.permanent else f"gave up after {notification.attempts} attempts: {error.reason}"
         logger.warning("message failed notification=%s reason=%s", notification.pk, reason)
-        return _finish(notification, Status.FAILED, error=reason)
-    Notification.objects.filter(pk=notification.pk, status=Status.SENDING).update(
-        status=Status.PENDING, last_error=error.reason, due_at=now + backoff(notification.attempts), enqueued_at=None
+        return _record(connections, notification, Status.FAILED, error=reason)
+    retry = Notification.objects.filter(pk=notification.pk, status=Status.SENDING)
+    connections.record(
+        lambda: retry.update(
+            status=Status.PENDING,
+            last_error=error.reason,
+            due_at=now + backoff(notification.attempts),
+            enqueued_at=None,
+        )
     )
     return Status.PENDING
+
+
+def _record(connections: Connections, notification: Notification, status: str, **outcome: Any) -> str:
+    connections.record(functools.partial(_finish, notification, status, **outcome))
+    return status
 
 
 def _finish(
