@@ -124,7 +124,7 @@ class Connections:
         self._recording: Future | None = None
 
     def record(self, statement: Callable[[], object]) -> None:
-        self.wait()
+        self.wait_in_turn()
         if connection.in_atomic_block:
             # Inside the caller's transaction (a test's): another connection would wait on its locks.
             statement()
@@ -139,7 +139,9 @@ class Connections:
             recording, self._recording = self._recording, None
             recording.result()
 
-    def before_delivering(self) -> None:
+    def wait_in_turn(self) -> None:
+        """Before the message in hand leaves or is recorded: until the one before it is recorded.
+        When that failed, the message in hand has not left (the batch gives it back)."""
         try:
             self.wait()
         except BaseException:
@@ -428,7 +430,7 @@ def _send_claimed(
         return _failed(
             notification, DeliveryError(f"unexpected {type(exc).__name__}", permanent=False), now, connections
         )
-    connections.before_delivering()
+    connections.wait_in_turn()
     try:
         if isinstance(content, EmailMultiAlternatives):
             provider_id = _deliver_email(content, connections)
