@@ -379,7 +379,7 @@ class Appointment(models.Model):
     def what_to_bring(self, language: str) -> list[str]:
         """The "what to bring" texts of the pathways the screening fits and the office serves, in
         the pathways' order (the texts the screening was shown, so later edits never change them)."""
-        served = set(self.office.pathways.values_list("code", flat=True))
+        served = {pathway.code for pathway in self.office.pathways.all()}  # the outbox prefetches them
         outcomes = self.screening.outcomes
         brings = [outcomes[code].get("bring", {}) for code in eligible_codes(outcomes) if code in served]
         return [text for bring in brings if (text := bring.get(language) or bring.get("en", ""))]

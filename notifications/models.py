@@ -2,10 +2,30 @@
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from appointments.models import Appointment, Office
+
+# Keys of a message's `details` that hold a secret: a link carrying a token (a waitlist place, a
+# lottery offer) or a phone code. Kept while the message may still be sent; removed once it is sent,
+# cancelled or failed for good, by every statement that ends a message (WITHOUT_SECRETS), which
+# marks the details with SECRETS_ERASED so the message is never sent again without them.
+SECRET_DETAILS = ("url", "code")
+SECRETS_ERASED = "secrets_erased"
+WITHOUT_SECRETS = (
+    "CASE WHEN details ?| %s THEN (details - %s::text[]) || jsonb_build_object(%s::text, true) ELSE details END"
+)
+
+
+def without_secrets_params() -> list:
+    return [list(SECRET_DETAILS), list(SECRET_DETAILS), SECRETS_ERASED]
+
+
+def without_secrets() -> RawSQL:
+    """The row's details without its secrets, for an UPDATE (queryset.update) that ends messages."""
+    return RawSQL(WITHOUT_SECRETS, without_secrets_params())  # noqa: S611 - constant SQL, constant parameters
 
 
 class Notification(models.Model):

@@ -1,53 +1,32 @@
-"""The outbox: writing messages in the transaction of the change they tell of, sending them once,
-retrying what can be retried, and reminders as appointments enter their window.
+"""The outbox: writing messages in the transaction of the change they tell of, handing them to the
+worker, reminders as appointments enter their window, the SMS quota and the per-minute safety net
+(the sending itself is notifications/sending.py).
 
 A row is claimed with a conditional UPDATE (pending → sending) before it is sent, so a task
 delivered twice sends once. Tasks are enqueued after commit; if the broker is down then, the row
 stays pending and the per-minute dispatcher enqueues it later. No task is scheduled on the broker
 with an eta: what is due is in the table."""
 
+import contextlib
 import datetime
-import functools
 import logging
-import smtplib
-import time
-from collections import Counter
-from email.mime.base import MIMEBase
-from email.utils import make_msgid
 
 from django.conf import settings
-from django.core.cache import cache
-from django.core.mail import EmailMultiAlternatives
-from django.core.mail.message import SafeMIMEText
-from django.db import IntegrityError, connection, transaction
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
+from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
-from django.template.loader import render_to_string
-from django.urls import get_urlconf, reverse
-from django.utils import timezone, translation
-from django.utils.functional import cached_property
+from django.utils import timezone
 from phonenumber_field.phonenumber import to_python
 
-from appointments.calendar import calendar_method, ics
-from appointments.links import manage_token
 from appointments.models import Appointment, Office
 from core.limits import keyed_hash
-from notifications.models import Notification
-from notifications.sms import GSM7_SINGLE_PART, SmsError, get_backend, gsm7_length, to_gsm7
+from notifications.models import Notification, without_secrets
 
 logger = logging.getLogger(__name__)
 Kind, Channel, Status = Notification.Kind, Notification.Channel, Notification.Status
 REMINDER_KINDS = (Kind.REMINDER, Kind.LAST_REMINDER)
-# A cancellation carries the cancelling calendar, so the event the applicant added goes away.
-WITH_CALENDAR = (Kind.CONFIRMATION, Kind.MOVED, Kind.CANCELLED)
 SMS_ONLY = (Kind.TURN,)  # at the office: a phone buzzes, an inbox is not read
-SMTP_OUR_FAULT = {530, 534, 535, 538}  # authentication required, too weak, failed, encryption required
-
-
-class DeliveryError(Exception):
-    def __init__(self, reason: str, *, permanent: bool) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.permanent = permanent
 
 
 # ---------------------------------------------------------------------------------------------
@@ -146,15 +125,12 @@ def cancel_reminders(*, appointment: Appointment) -> int:
     """Reminders not sent yet will not be: the appointment was cancelled or moved."""
     return Notification.objects.filter(
         appointment=appointment, kind__in=REMINDER_KINDS, status__in=[Status.PENDING, Status.FAILED]
-    ).update(status=Status.CANCELLED)
+    ).update(status=Status.CANCELLED, details=without_secrets())
 
 
 # Messages handed to the worker in tasks of this many (one task a message cost more than its
 # sending), each still claimed on its own before it is sent.
 SEND_BATCH = 50
-# A task that has sent for this long hands the rest on as a new task, so it ends well inside its
-# time limit however slow the provider (each sending is bounded by EMAIL_TIMEOUT / SMS_HTTP_TIMEOUT).
-BATCH_SECONDS = 30
 
 
 def enqueue(ids: list[int]) -> int:
@@ -176,26 +152,6 @@ def enqueue(ids: list[int]) -> int:
             Notification.objects.filter(pk__in=ids[done:], status=Status.PENDING).update(enqueued_at=None)
             return done
     return len(ids)
-
-
-def batch_clock() -> float:
-    """The clock a batch measures its time with (its own name, so a test can move it without
-    moving every other clock of the process, the Redis client's included)."""
-    return time.monotonic()
-
-
-def send_many(*, notification_ids: list[int]) -> dict[str, int]:
-    """`send` each message in turn (each claimed first, so a batch delivered twice sends each once);
-    after BATCH_SECONDS the ones not started yet are handed on as a new task."""
-    started = batch_clock()
-    outcomes: Counter[str] = Counter()
-    offices: dict[int, Office] = {}
-    for done, notification_id in enumerate(notification_ids):
-        if batch_clock() - started > BATCH_SECONDS:
-            outcomes["handed on"] += enqueue(list(notification_ids[done:]))
-            break
-        outcomes[send(notification_id=notification_id, offices=offices)] += 1
-    return dict(outcomes)
 
 
 def reminder_windows(office: Office) -> list[tuple[str, int, int]]:
@@ -325,37 +281,49 @@ def take_sms_quota(phone: str, now: datetime.datetime, *, fail_closed: bool = Fa
     return used <= settings.SMS_PER_PHONE_PER_DAY
 
 
-# ---------------------------------------------------------------------------------------------
-# Sending
-# ---------------------------------------------------------------------------------------------
-class Rendered:
-    """A message in the applicant's language and the office's time, each form made when first read:
-    an SMS needs only its text, an e-mail never its SMS (rendering every form was most of a
-    message's sending time)."""
+def take_sms_quotas(phones: list[str], now: datetime.datetime) -> list[bool]:
+    """`take_sms_quota` for each of these SMS, in order, in one round trip to Redis (a batch of the
+    outbox): False for each one over SMS_PER_PHONE_PER_DAY. When Redis cannot count: all True."""
+    client = _redis_client()
+    if client is None:  # not Redis (the local demo's memory cache): one by one
+        return [take_sms_quota(phone, now) for phone in phones]
+    timeout = int((sms_quota_resets_at(now) - now).total_seconds()) + 60
+    keys = [cache.make_and_validate_key(_sms_quota_key(phone, now)) for phone in phones]
+    try:
+        with client.pipeline(transaction=True) as pipe:
+            for key in keys:
+                pipe.set(key, 0, ex=timeout, nx=True)  # as `add`: the count starts with its day's expiry
+                pipe.incr(key)
+            counts = pipe.execute()[1::2]
+    except Exception as exc:  # noqa: BLE001 - any error of the cache client
+        logger.warning("sms quota not counted closed=False error=%s", type(exc).__name__)
+        return [True] * len(phones)
+    return [count <= settings.SMS_PER_PHONE_PER_DAY for count in counts]
 
-    def __init__(self, context: dict, language: str, zone: datetime.tzinfo) -> None:
-        self.context, self.language, self.zone = context, language, zone
 
-    def _render(self, template: str) -> str:
-        with translation.override(self.language), timezone.override(self.zone):
-            return render_to_string(template, self.context)
+def give_back_sms_quotas(phones: list[str], now: datetime.datetime) -> None:
+    """Undo `take_sms_quotas` for SMS that were not sent after all (given back by their batch)."""
+    client = _redis_client()
+    if client is None or not phones:
+        for phone in phones:
+            with contextlib.suppress(Exception):  # a count a little high only errs on the safe side
+                cache.decr(_sms_quota_key(phone, now))
+        return
+    try:
+        with client.pipeline(transaction=True) as pipe:
+            for phone in phones:
+                pipe.decr(cache.make_and_validate_key(_sms_quota_key(phone, now)))
+            pipe.execute()
+    except Exception as exc:  # noqa: BLE001 - a count a little high only errs on the safe side
+        logger.warning("sms quota not given back error=%s", type(exc).__name__)
 
-    @cached_property
-    def subject(self) -> str:
-        return " ".join(self._render("notifications/email_subject.txt").split())
 
-    @cached_property
-    def text(self) -> str:
-        return self._render("notifications/email.txt")
-
-    @cached_property
-    def html(self) -> str:
-        return self._render("notifications/email.html")
-
-    @cached_property
-    def sms(self) -> str:
-        with translation.override(self.language), timezone.override(self.zone):
-            return _sms(self.context)
+def _redis_client():
+    """The Redis client under the cache, or None when the cache is not Redis."""
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        return None
+    return backend._cache.get_client(write=True)  # noqa: SLF001 - Django's client, for a pipeline
 
 
 def erase_recipients(*, appointment_ids: list[int]) -> int:
@@ -380,230 +348,6 @@ def erase_person_messages(*, before: datetime.datetime, batch: int = 500) -> int
     return erased
 
 
-def manage_url(appointment: Appointment) -> str:
-    return f"{settings.SITE_URL}/m/{manage_token(appointment)}/"
-
-
-def render(notification: Notification) -> Rendered:
-    """The message in the applicant's language, with the office's local time."""
-    appointment = notification.appointment
-    office = appointment.slot.office
-    with translation.override(notification.language), timezone.override(office.zone):
-        context = {
-            "kind": notification.kind,
-            "details": notification.details,
-            "appointment": appointment,
-            "office": office,
-            "starts_at": appointment.slot.starts_at,
-            "manage_url": manage_url(appointment) if appointment.status == Appointment.Status.BOOKED else "",
-            # The questions come first, in the applicant's language (the prefix reverse() adds).
-            "book_again_url": _book_again_url(notification.language, settings.SITE_URL, get_urlconf()),
-            "bring": appointment.what_to_bring(notification.language),
-        }
-    return Rendered(context, notification.language, office.zone)
-
-
-@functools.lru_cache(maxsize=32)
-def _book_again_url(language: str, site_url: str, urlconf: str | None) -> str:
-    # The same for every message in a language: reversed once (under translation.override).
-    return site_url + reverse("eligibility:begin")
-
-
-def _sms(context: dict) -> str:
-    """The SMS, in one GSM-7 part: the short wording when the full one would not fit."""
-    text = ""
-    for compact in (False, True):
-        text = to_gsm7(" ".join(render_to_string("notifications/sms.txt", {**context, "compact": compact}).split()))
-        if gsm7_length(text) <= GSM7_SINGLE_PART:
-            break
-    else:
-        logger.warning("sms longer than one part length=%s", gsm7_length(text))
-    return text
-
-
-def _calendar_part(appointment: Appointment, language: str) -> MIMEBase:
-    """The .ics as a MIME part built here, so its Content-Type has the one charset parameter
-    (Django's attach() adds its own charset to whatever the given type holds)."""
-    part = SafeMIMEText(ics(appointment, language=language).decode(), "calendar", "utf-8")
-    part.set_param("method", calendar_method(appointment), requote=False)  # as the file's METHOD
-    part.add_header("Content-Disposition", "attachment", filename=f"cita-{appointment.reference}.ics")
-    return part
-
-
-def _deliver_email(notification: Notification, rendered: Rendered) -> str:
-    message_id = make_msgid(domain=settings.EMAIL_MESSAGE_ID_DOMAIN)
-    # Auto-Submitted (RFC 3834): no out-of-office or other automatic reply comes back to it.
-    headers = {"Message-ID": message_id, "Auto-Submitted": "auto-generated"}
-    message = EmailMultiAlternatives(rendered.subject, rendered.text, to=[notification.recipient], headers=headers)
-    message.attach_alternative(rendered.html, "text/html")
-    if notification.kind in WITH_CALENDAR:
-        message.attach(_calendar_part(notification.appointment, notification.language))
-    try:
-        message.send()
-    except smtplib.SMTPRecipientsRefused as exc:
-        codes = [code for code, _text in exc.recipients.values()]
-        raise DeliveryError(f"recipient refused: {codes}", permanent=all(code >= 500 for code in codes)) from exc
-    except smtplib.SMTPResponseException as exc:
-        # Refused authentication is our configuration, not the message: retry until someone fixes it.
-        permanent = exc.smtp_code >= 500 and exc.smtp_code not in SMTP_OUR_FAULT
-        raise DeliveryError(f"SMTP {exc.smtp_code}", permanent=permanent) from exc
-    except (smtplib.SMTPException, OSError) as exc:
-        raise DeliveryError(f"mail server unreachable: {type(exc).__name__}", permanent=False) from exc
-    except ValueError as exc:  # an address Django cannot even encode
-        raise DeliveryError(f"invalid address: {exc}", permanent=True) from exc
-    return message_id
-
-
-def sms_reference(notification: Notification) -> str:
-    """The same on every attempt of one sending, new when the message is sent again on purpose."""
-    return f"movilidad-{notification.pk}-{int(notification.queued_at.timestamp())}"
-
-
-def _deliver_sms(notification: Notification, rendered: Rendered) -> str:
-    try:
-        return get_backend().send(to=notification.recipient, text=rendered.sms, reference=sms_reference(notification))
-    except SmsError as exc:
-        raise DeliveryError(exc.reason, permanent=exc.permanent) from exc
-
-
-def backoff(attempts: int) -> datetime.timedelta:
-    """1, 2, 4, … minutes after each failed attempt, at most an hour."""
-    return datetime.timedelta(minutes=min(60, 2 ** max(0, attempts - 1)))
-
-
-def _office(office_id: int, offices: dict[int, Office]) -> Office:
-    if office_id not in offices:
-        offices[office_id] = Office.objects.get(pk=office_id)
-    return offices[office_id]
-
-
-def send(
-    *, notification_id: int, now: datetime.datetime | None = None, offices: dict[int, Office] | None = None
-) -> str:
-    """Claim the message, send it, and record what happened; returns the new status, or
-    "skipped" when another delivery of the task already claimed or sent it. `offices`: the offices
-    already read by the batch this message is sent in (an office row is a large one to read)."""
-    now = now or timezone.now()
-    offices = {} if offices is None else offices
-    notification = _claim(notification_id, now)
-    if notification is None:
-        return "skipped"
-    if notification.appointment_id is None:
-        notification.office = _office(notification.office_id, offices)
-        return _send_to_person(notification, now)
-    with transaction.atomic():
-        # Read under the row lock: a move or cancellation in progress is waited for, so what is
-        # checked below is what holds.
-        appointment = (
-            Appointment.objects.select_for_update(of=("self",))
-            .select_related("slot", "screening")
-            .get(pk=notification.appointment_id)
-        )
-    appointment.office = _office(appointment.office_id, offices)
-    appointment.slot.office = _office(appointment.slot.office_id, offices)
-    notification.appointment = appointment
-    outdated = appointment.slot.starts_at != notification.appointment_time
-    if notification.kind != Kind.CANCELLED and (appointment.status != Appointment.Status.BOOKED or outdated):
-        # News of a time that is no longer the appointment's: a later message tells what holds.
-        return _finish(notification, Status.CANCELLED, error="the appointment changed before this was sent")
-    if notification.kind in REMINDER_KINDS and notification.appointment_time <= now:
-        return _finish(notification, Status.CANCELLED, error="the appointment time passed before the reminder was sent")
-    last = appointment.office.last_reminder_hours
-    if (
-        notification.kind == Kind.REMINDER
-        and last
-        and notification.appointment_time - now <= datetime.timedelta(hours=last)
-    ):
-        return _finish(notification, Status.CANCELLED, error="the last reminder is due instead")
-    if not _within_sms_quota(notification, now):
-        return _finish(notification, Status.CANCELLED, error=OVER_SMS_QUOTA)
-    try:
-        rendered = render(notification)
-        deliver = _deliver_email if notification.channel == Channel.EMAIL else _deliver_sms
-        provider_id = deliver(notification, rendered)
-    except DeliveryError as exc:
-        return _failed(notification, exc, now)
-    except Exception as exc:
-        logger.exception("message not sent notification=%s", notification.pk)
-        return _failed(notification, DeliveryError(f"unexpected {type(exc).__name__}", permanent=False), now)
-    return _finish(notification, Status.SENT, sent_at=timezone.now(), provider_id=provider_id)
-
-
-def _claim(notification_id: int, now: datetime.datetime) -> Notification | None:
-    """pending → sending, the attempt counted, in one statement that returns the row; None when it
-    is not pending and due (another delivery of the task claimed or sent it). One statement
-    instead of an UPDATE and a SELECT: a message's queries are most of its sending time."""
-    table = connection.ops.quote_name(Notification._meta.db_table)  # noqa: SLF001
-    claimed = Notification.objects.raw(
-        f"UPDATE {table} SET status = %s, claimed_at = %s, attempts = attempts + 1"  # noqa: S608 - no input
-        " WHERE id = %s AND status = %s AND due_at <= %s RETURNING *",
-        [Status.SENDING, now, notification_id, Status.PENDING, now],
-    )
-    return next(iter(claimed), None)
-
-
-def render_person(notification: Notification) -> str:
-    """The SMS to a person without an appointment, in their language and the office's time."""
-    office = notification.office
-    with translation.override(notification.language), timezone.override(office.zone):
-        context = {"details": notification.details, "office": office, "site_url": settings.SITE_URL}
-        text = render_to_string(f"notifications/person/{notification.kind}.sms.txt", context)
-    return to_gsm7(" ".join(text.split()))
-
-
-def _send_to_person(notification: Notification, now: datetime.datetime) -> str:
-    expires = notification.details.get("expires_at")
-    if expires and datetime.datetime.fromisoformat(expires) <= now:
-        return _finish(notification, Status.CANCELLED, error="what the message offered expired before it was sent")
-    if not _within_sms_quota(notification, now):
-        return _finish(notification, Status.CANCELLED, error=OVER_SMS_QUOTA)
-    try:
-        text = render_person(notification)
-        provider_id = get_backend().send(to=notification.recipient, text=text, reference=sms_reference(notification))
-    except SmsError as exc:
-        return _failed(notification, DeliveryError(exc.reason, permanent=exc.permanent), now)
-    except Exception as exc:
-        logger.exception("message not sent notification=%s", notification.pk)
-        return _failed(notification, DeliveryError(f"unexpected {type(exc).__name__}", permanent=False), now)
-    return _finish(notification, Status.SENT, sent_at=timezone.now(), provider_id=provider_id)
-
-
-def _within_sms_quota(notification: Notification, now: datetime.datetime) -> bool:
-    """An SMS takes the quota on its first attempt only: a retry is the same message."""
-    if notification.channel != Channel.SMS or notification.attempts > 1:
-        return True
-    return take_sms_quota(notification.recipient, now)
-
-
-def _failed(notification: Notification, error: DeliveryError, now: datetime.datetime) -> str:
-    too_old = now - notification.queued_at > datetime.timedelta(hours=settings.NOTIFICATION_MAX_AGE_HOURS)
-    if error.permanent or notification.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS or too_old:
-        reason = error.reason if error.permanent else f"gave up after {notification.attempts} attempts: {error.reason}"
-        logger.warning("message failed notification=%s reason=%s", notification.pk, reason)
-        return _finish(notification, Status.FAILED, error=reason)
-    Notification.objects.filter(pk=notification.pk, status=Status.SENDING).update(
-        status=Status.PENDING, last_error=error.reason, due_at=now + backoff(notification.attempts), enqueued_at=None
-    )
-    return Status.PENDING
-
-
-def _finish(
-    notification: Notification,
-    status: str,
-    *,
-    error: str = "",
-    sent_at: datetime.datetime | None = None,
-    provider_id: str = "",
-) -> str:
-    values = {"status": status}
-    if error:
-        values["last_error"] = error
-    if sent_at:
-        values.update(sent_at=sent_at, provider_message_id=provider_id)
-    Notification.objects.filter(pk=notification.pk, status=Status.SENDING).update(**values)
-    return status
-
-
 def dispatch(*, now: datetime.datetime | None = None, batch: int = 1000) -> dict[str, int]:
     """The per-minute safety net. Rows stuck in "sending" (their worker died) go back to pending,
     or fail once they used up their attempts; pending rows that are due and not handed to the
@@ -613,7 +357,7 @@ def dispatch(*, now: datetime.datetime | None = None, batch: int = 1000) -> dict
         status=Status.SENDING, claimed_at__lt=now - datetime.timedelta(seconds=settings.NOTIFICATION_SENDING_TIMEOUT)
     )
     given_up = stuck.filter(attempts__gte=settings.NOTIFICATION_MAX_ATTEMPTS).update(
-        status=Status.FAILED, last_error="the worker stopped while sending, too many times"
+        status=Status.FAILED, last_error="the worker stopped while sending, too many times", details=without_secrets()
     )
     recovered = stuck.update(
         status=Status.PENDING, due_at=now, enqueued_at=None, last_error="the worker stopped while sending"

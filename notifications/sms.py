@@ -58,11 +58,16 @@ def gsm7_length(text: str) -> int:
 
 
 class FileBackend:
-    """Writes each message to a file in SMS_FILE_PATH (the demo's var/sms/)."""
+    """Writes each message to a file of its own in SMS_FILE_PATH (the demo's var/sms/)."""
+
+    def __init__(self) -> None:
+        self.folder: Path | None = None  # made once for the batch this backend sends
 
     def send(self, *, to: str, text: str, reference: str = "") -> str:
-        folder = Path(settings.SMS_FILE_PATH)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = self.folder
+        if folder is None:
+            folder = self.folder = Path(settings.SMS_FILE_PATH)
+            folder.mkdir(parents=True, exist_ok=True)
         message_id = f"{datetime.datetime.now(datetime.UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}"
         (folder / f"{message_id}.txt").write_text(f"To: {to}\n\n{text}\n", encoding="utf-8")
         return message_id

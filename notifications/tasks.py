@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from notifications import services
+from notifications import sending, services
 
 
 # Cut well under NOTIFICATION_SENDING_TIMEOUT, so a message handed out again is never still being
@@ -10,14 +10,14 @@ from notifications import services
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=False, soft_time_limit=90, time_limit=120)
 def send_notification(notification_id: int) -> str:
     """Send one message; harmless when delivered twice (the row is claimed first)."""
-    return services.send(notification_id=notification_id)
+    return sending.send(notification_id=notification_id)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=False, soft_time_limit=90, time_limit=120)
 def send_notifications(notification_ids: list[int]) -> dict[str, int]:
-    """Send a batch of messages, each claimed before it is sent (services.send_many); the batch
+    """Send a batch of messages, each claimed before it is sent (sending.send_many); the batch
     hands its rest on before the time limit."""
-    return services.send_many(notification_ids=notification_ids)
+    return sending.send_many(notification_ids=notification_ids)
 
 
 @shared_task

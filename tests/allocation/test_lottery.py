@@ -24,7 +24,7 @@ from appointments.services.slots import generate_slots
 from core.services import ROLE_OFFICE_STAFF, ROLE_SUPERVISOR, ensure_roles
 from eligibility.services import screening_reference
 from notifications.models import Notification
-from notifications.services import render_person
+from notifications.sending import render_person
 from notifications.sms import to_gsm7
 from retention.services import run_retention
 from tests.appointments.conftest import OfficeFactory, make_screening

@@ -590,7 +590,7 @@ def test_the_lifecycle_table_refuses_what_it_does_not_list(full_office, publishe
 # ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("language", ["es", "en", "ht"])
 def test_each_waitlist_sms_fits_one_part_in_the_person_s_language(full_office, published, settings, language):
-    from notifications.services import render_person
+    from notifications.sending import render_person
     from notifications.sms import gsm7_length
 
     settings.SITE_URL = "https://citas.example.org"

@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, expect
 from appointments.models import Appointment
 from appointments.services.slots import generate_slots
 from eligibility import seed
-from notifications import services as outbox
+from notifications import sending
 from notifications.models import Notification
 from tests.appointments.conftest import OfficeFactory
 from tests.browser.conftest import CheckedPage
@@ -182,7 +182,7 @@ def sent_code(sms_folder: Path) -> str:
     """The worker's part for the code's SMS (written by the file backend, as `make run` writes
     var/sms/), then the code as the person reads it there."""
     [message] = Notification.objects.filter(kind="phone_code", status="pending")
-    assert outbox.send(notification_id=message.pk) == "sent"
+    assert sending.send(notification_id=message.pk) == "sent"
     [sms] = [path.read_text(encoding="utf-8") for path in sms_folder.glob("*.txt")]
     assert sms.startswith("To: +50251234567\n")
     return re.search(r"\b([0-9]{6})\b", sms)[1]

@@ -218,7 +218,7 @@ def test_each_office_closes_at_its_own_evening(published):
 
 def test_a_call_texts_the_person_when_the_office_wants_it(desk_office, published, user):
     from notifications.models import Notification
-    from notifications.services import render
+    from notifications.sending import render
     from notifications.sms import to_gsm7
 
     appointment = book_today(desk_office, published, 4, email="p@example.org")  # language "es"

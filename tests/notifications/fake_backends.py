@@ -5,6 +5,7 @@ import time
 from pathlib import Path
 
 from django.conf import settings
+from django.core.mail.backends.base import BaseEmailBackend
 
 
 class BlockingBackend:
@@ -18,11 +19,8 @@ class BlockingBackend:
         raise TimeoutError("the blocking backend was never killed")
 
 
-class AuthRefusedEmailBackend:
+class AuthRefusedEmailBackend(BaseEmailBackend):
     """An e-mail backend whose server refuses our credentials (SMTP 535)."""
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        pass
 
     def send_messages(self, messages: list) -> int:
         import smtplib

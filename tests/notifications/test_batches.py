@@ -5,7 +5,7 @@ batch hands its rest on before its time limit. Each message renders only what it
 import pytest
 from django.test.signals import template_rendered
 
-from notifications import services, tasks
+from notifications import sending, services, tasks
 from notifications.models import Notification
 from tests.appointments.conftest import NOW
 from tests.notifications.conftest import book, sms_files
@@ -39,19 +39,19 @@ def test_enqueue_hands_the_messages_over_in_batches(office, monkeypatch):
 
 def test_a_batch_delivered_twice_sends_each_message_once(office, sms_folder):
     ids = person_messages(office, 3)
-    assert services.send_many(notification_ids=ids) == {Status.SENT: 3}
-    assert services.send_many(notification_ids=ids) == {"skipped": 3}
+    assert sending.send_many(notification_ids=ids) == {Status.SENT: 3}
+    assert sending.send_many(notification_ids=ids) == {"skipped": 3}
     assert len(sms_files(sms_folder)) == 3
     assert set(Notification.objects.filter(pk__in=ids).values_list("status", flat=True)) == {Status.SENT}
 
 
 def test_a_slow_batch_hands_the_messages_not_started_on(office, sms_folder, monkeypatch):
     ids = person_messages(office, 4)
-    clock = iter([0.0, 1.0, services.BATCH_SECONDS + 1])  # the second message is sent after the limit
-    monkeypatch.setattr(services, "batch_clock", lambda: next(clock))
+    clock = iter([0.0, 1.0, sending.BATCH_SECONDS + 1])  # the second message is sent after the limit
+    monkeypatch.setattr(sending, "batch_clock", lambda: next(clock))
     handed: list[list[int]] = []
-    monkeypatch.setattr(services, "enqueue", lambda rest: handed.append(rest) or len(rest))
-    assert services.send_many(notification_ids=ids) == {Status.SENT: 1, "handed on": 3}
+    monkeypatch.setattr(sending, "enqueue", lambda rest: handed.append(rest) or len(rest))
+    assert sending.send_many(notification_ids=ids) == {Status.SENT: 1, "handed on": 3}
     assert handed == [ids[1:]]
     assert len(sms_files(sms_folder)) == 1
     # Not claimed: the new task sends them.
@@ -60,7 +60,7 @@ def test_a_slow_batch_hands_the_messages_not_started_on(office, sms_folder, monk
 
 def test_the_batch_task_ends_before_a_message_is_handed_out_again(settings):
     task = tasks.send_notifications
-    assert services.BATCH_SECONDS + max(settings.EMAIL_TIMEOUT, settings.SMS_HTTP_TIMEOUT) < task.soft_time_limit
+    assert sending.BATCH_SECONDS + max(settings.EMAIL_TIMEOUT, settings.SMS_HTTP_TIMEOUT) < task.soft_time_limit
     assert task.soft_time_limit < task.time_limit < settings.NOTIFICATION_SENDING_TIMEOUT
     assert task.acks_late is True
     assert task.reject_on_worker_lost is True
@@ -78,7 +78,7 @@ def test_each_message_renders_only_what_its_channel_sends(office, published, sms
         for channel in ("sms", "email"):
             rendered.clear()
             message = Notification.objects.get(channel=channel, kind=Kind.CONFIRMATION)
-            assert services.send(notification_id=message.pk, now=NOW) == Status.SENT
+            assert sending.send(notification_id=message.pk, now=NOW) == Status.SENT
             names = {name for name in rendered if name.startswith("notifications/")}
             if channel == "sms":
                 assert names == {"notifications/sms.txt"}

@@ -24,7 +24,7 @@ from appointments.services.booking import book_appointment
 from appointments.services.slots import generate_slots
 from eligibility.services import screening_reference
 from movilidad.celery import app as celery_app
-from notifications import services
+from notifications import sending, services
 from notifications.models import Notification
 from notifications.tasks import send_notification
 from tests.appointments.conftest import OfficeFactory, details, key, make_screening
@@ -243,7 +243,7 @@ def test_a_worker_killed_while_sending_leaves_exactly_one_message(
     with running_worker(**blocking) as worker:
         appointment = book_now(published, email_address="")
         sms = Notification.objects.get(appointment=appointment)
-        began = sms_folder / f"began-{services.sms_reference(sms)}"
+        began = sms_folder / f"began-{sending.sms_reference(sms)}"
         wait_until(began.exists)
         assert Notification.objects.get(pk=sms.pk).status == "sending"
         worker.kill()  # SIGKILL, mid-send

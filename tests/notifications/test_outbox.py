@@ -13,7 +13,7 @@ from appointments.errors import BookingError
 from appointments.links import manage_token
 from appointments.models import Appointment, Slot
 from appointments.services.changes import cancel_appointment, move_appointment
-from notifications import services
+from notifications import sending, services
 from notifications.models import Notification
 from notifications.sms import GSM7_SINGLE_PART, is_gsm7
 from tests.appointments.conftest import NOW
@@ -31,7 +31,7 @@ def rows(appointment, **filters):
 
 def send_all(now=NOW):
     return [
-        services.send(notification_id=pk, now=now)
+        sending.send(notification_id=pk, now=now)
         for pk in Notification.objects.order_by("pk").values_list("pk", flat=True)
     ]
 
@@ -84,8 +84,8 @@ def test_moving_back_to_a_time_told_of_before_tells_again_once(office, published
 def test_sending_twice_sends_once(office, published, sms_folder):
     appointment = book(office, published, email="")
     sms = Notification.objects.get(appointment=appointment)
-    assert services.send(notification_id=sms.pk, now=NOW) == "sent"
-    assert services.send(notification_id=sms.pk, now=NOW) == "skipped"
+    assert sending.send(notification_id=sms.pk, now=NOW) == "sent"
+    assert sending.send(notification_id=sms.pk, now=NOW) == "skipped"
     assert len(sms_files(sms_folder)) == 1
     sms.refresh_from_db()
     assert (sms.status, sms.attempts, sms.sent_at is not None, bool(sms.provider_message_id)) == ("sent", 1, True, True)
@@ -99,7 +99,7 @@ def test_the_sms_is_short_in_the_applicant_s_language_with_the_office_s_time(
     office, published, sms_folder, language, words
 ):
     appointment = book(office, published, email="", language=language, document_number="P99887766")
-    services.send(notification_id=Notification.objects.get().pk, now=NOW)
+    sending.send(notification_id=Notification.objects.get().pk, now=NOW)
     (text,) = sms_files(sms_folder)
     body = text.split("\n\n", 1)[1].strip()
     local = appointment.slot.starts_at.astimezone(office.zone)
@@ -125,7 +125,7 @@ def test_the_longest_sms_still_fits_one_part(office, published, sms_folder):
         appointment.refresh_from_db()
         for kind in Kind.values:
             notification = Notification(appointment=appointment, kind=kind, channel="sms", language=language)
-            text = services.render(notification).sms
+            text = sending.render(notification).sms
             assert len(text) <= GSM7_SINGLE_PART, (language, kind, len(text), text)
             assert is_gsm7(text), text
 
@@ -137,7 +137,7 @@ def parse(envelope) -> Message:
 def test_the_e_mail_has_text_html_and_calendar_in_the_applicant_s_language(office, published, smtp_server):
     appointment = book(office, published, language="en")
     (pk,) = Notification.objects.filter(channel="email").values_list("pk", flat=True)
-    assert services.send(notification_id=pk, now=NOW) == "sent"
+    assert sending.send(notification_id=pk, now=NOW) == "sent"
     (envelope,) = smtp_server.messages
     assert envelope.rcpt_tos == ["ana@example.org"]
     message = parse(envelope)
@@ -213,7 +213,7 @@ def test_a_reminder_for_a_time_that_changed_is_not_sent(office, published, sms_f
     Slot.objects.filter(pk=appointment.slot_id).update(
         starts_at=appointment.slot.starts_at + datetime.timedelta(minutes=5)
     )
-    assert services.send(notification_id=reminder.pk, now=NOW) == "cancelled"
+    assert sending.send(notification_id=reminder.pk, now=NOW) == "cancelled"
     assert sms_files(sms_folder) == []
 
 
@@ -228,12 +228,12 @@ def test_a_temporary_mail_refusal_is_retried_then_delivered(office, published, s
     book(office, published)
     (pk,) = Notification.objects.filter(channel="email").values_list("pk", flat=True)
     smtp_server.refuse = ["451 4.7.1 Try again later"]
-    assert services.send(notification_id=pk, now=NOW) == "pending"
+    assert sending.send(notification_id=pk, now=NOW) == "pending"
     notification = Notification.objects.get(pk=pk)
     assert (notification.attempts, notification.due_at) == (1, NOW + datetime.timedelta(minutes=1))
     assert "451" in notification.last_error
-    assert services.send(notification_id=pk, now=NOW) == "skipped"  # not due yet
-    assert services.send(notification_id=pk, now=NOW + datetime.timedelta(minutes=1)) == "sent"
+    assert sending.send(notification_id=pk, now=NOW) == "skipped"  # not due yet
+    assert sending.send(notification_id=pk, now=NOW + datetime.timedelta(minutes=1)) == "sent"
     assert len(smtp_server.messages) == 1
 
 
@@ -241,7 +241,7 @@ def test_a_permanent_mail_refusal_fails_with_the_reason(office, published, smtp_
     book(office, published)
     (pk,) = Notification.objects.filter(channel="email").values_list("pk", flat=True)
     smtp_server.refuse = ["550 5.1.1 No such user"]
-    assert services.send(notification_id=pk, now=NOW) == "failed"
+    assert sending.send(notification_id=pk, now=NOW) == "failed"
     assert "550" in Notification.objects.get(pk=pk).last_error
     assert smtp_server.messages == []
 
@@ -254,7 +254,7 @@ def test_retries_stop_at_the_ceiling(office, published, smtp_server, settings):
     now = NOW
     outcomes = []
     for _ in range(3):
-        outcomes.append(services.send(notification_id=pk, now=now))
+        outcomes.append(sending.send(notification_id=pk, now=now))
         now = Notification.objects.get(pk=pk).due_at
     assert outcomes == ["pending", "pending", "failed"]
     assert Notification.objects.get(pk=pk).last_error.startswith("gave up after 3 attempts")
@@ -266,7 +266,7 @@ def test_an_invalid_address_stored_earlier_fails_alone(office, published, smtp_s
     Notification.objects.filter(channel="email").update(recipient="not an address\nBcc: x@y")
     outcomes = dict(zip(["email", "sms"], [None, None], strict=True))
     for notification in Notification.objects.all():
-        outcomes[notification.channel] = services.send(notification_id=notification.pk, now=NOW)
+        outcomes[notification.channel] = sending.send(notification_id=notification.pk, now=NOW)
     assert outcomes == {"email": "failed", "sms": "sent"}
     assert "invalid address" in Notification.objects.get(channel="email").last_error
     assert len(sms_files(sms_folder)) == 1
@@ -282,7 +282,7 @@ def test_the_sms_provider_gets_the_message_and_its_errors_are_told_apart(office,
         (503, {"error": "maintenance"}),
     ]
     ids = [Notification.objects.get(appointment=a).pk for a in (first, second, third)]
-    assert [services.send(notification_id=pk, now=NOW) for pk in ids] == ["sent", "failed", "pending"]
+    assert [sending.send(notification_id=pk, now=NOW) for pk in ids] == ["sent", "failed", "pending"]
     request = sms_provider.requests[0]
     assert request["json"]["to"] == "+573001234567"
     assert request["json"]["from"] == "Movilidad"
@@ -328,7 +328,7 @@ def test_send_again_puts_a_failed_message_back(office, published, sms_folder):
     assert services.resend(notification_id=notification.pk) is False  # only failed ones
     notification.refresh_from_db()
     assert (notification.status, notification.attempts, notification.last_error) == ("pending", 0, "")
-    assert services.send(notification_id=notification.pk) == "sent"
+    assert sending.send(notification_id=notification.pk) == "sent"
     assert len(sms_files(sms_folder)) == 1
 
 
@@ -350,12 +350,12 @@ def test_news_of_a_time_that_no_longer_holds_is_not_sent(office, published, sms_
     appointment = book(office, published, email="")
     confirmation = Notification.objects.get(kind="confirmation")
     sms_provider.replies = [(503, {"error": "maintenance"})]
-    assert services.send(notification_id=confirmation.pk, now=NOW) == "pending"  # to be retried
+    assert sending.send(notification_id=confirmation.pk, now=NOW) == "pending"  # to be retried
     cancel_appointment(appointment_id=appointment.pk, now=NOW)
     later = NOW + datetime.timedelta(minutes=5)
-    assert services.send(notification_id=confirmation.pk, now=later) == "cancelled"
+    assert sending.send(notification_id=confirmation.pk, now=later) == "cancelled"
     cancelled_sms = Notification.objects.get(kind="cancelled")
-    assert services.send(notification_id=cancelled_sms.pk, now=later) == "sent"
+    assert sending.send(notification_id=cancelled_sms.pk, now=later) == "sent"
     # The provider saw the failed confirmation attempt and then only the cancellation.
     assert len(sms_provider.requests) == 2
     last = sms_provider.requests[1]["json"]["text"]
@@ -368,7 +368,7 @@ def test_a_reminder_still_failing_when_the_time_has_come_is_dropped(office, publ
     services.schedule_reminders(now=NOW)
     reminder = Notification.objects.get(kind="reminder")
     Notification.objects.filter(pk=reminder.pk).update(attempts=2, due_at=appointment.slot.starts_at)
-    assert services.send(notification_id=reminder.pk, now=appointment.slot.starts_at) == "cancelled"
+    assert sending.send(notification_id=reminder.pk, now=appointment.slot.starts_at) == "cancelled"
     assert sms_files(sms_folder) == []
 
 
@@ -385,10 +385,10 @@ def test_an_accepted_sms_is_never_retried_even_without_an_id(office, published, 
     book(office, published, email="")
     notification = Notification.objects.get()
     sms_provider.replies = [(202, {})]
-    assert services.send(notification_id=notification.pk, now=NOW) == "sent"
+    assert sending.send(notification_id=notification.pk, now=NOW) == "sent"
     assert len(sms_provider.requests) == 1
-    assert sms_provider.requests[0]["json"]["reference"] == services.sms_reference(notification)
-    assert Notification.objects.get().provider_message_id == services.sms_reference(notification)
+    assert sms_provider.requests[0]["json"]["reference"] == sending.sms_reference(notification)
+    assert Notification.objects.get().provider_message_id == sending.sms_reference(notification)
 
 
 def test_texts_are_not_html_escaped(office, published, sms_folder, smtp_server):
@@ -418,7 +418,7 @@ def test_a_very_long_sms_takes_the_short_wording(office, published, settings):
     for language in ("es", "en"):
         for kind in Kind.values:
             notification = Notification(appointment=appointment, kind=kind, channel="sms", language=language)
-            text = services.render(notification).sms
+            text = sending.render(notification).sms
             assert len(text) <= GSM7_SINGLE_PART, (language, kind, len(text), text)
             assert appointment.display_reference in text
             if kind == Kind.CONFIRMATION:
@@ -429,7 +429,7 @@ def test_a_mail_server_refusing_our_credentials_is_retried_not_failed(office, pu
     settings.EMAIL_BACKEND = "tests.notifications.fake_backends.AuthRefusedEmailBackend"
     book(office, published)
     mail = Notification.objects.get(channel="email")
-    assert services.send(notification_id=mail.pk, now=NOW) == "pending"
+    assert sending.send(notification_id=mail.pk, now=NOW) == "pending"
     assert "SMTP 535" in Notification.objects.get(pk=mail.pk).last_error
 
 
@@ -439,17 +439,17 @@ def test_a_day_reminder_still_retrying_when_the_last_one_is_due_is_dropped(offic
     reminder = Notification.objects.get(kind="reminder")
     inside_last = appointment.slot.starts_at - datetime.timedelta(hours=1)
     Notification.objects.filter(pk=reminder.pk).update(due_at=inside_last, attempts=3)
-    assert services.send(notification_id=reminder.pk, now=inside_last) == "cancelled"
+    assert sending.send(notification_id=reminder.pk, now=inside_last) == "cancelled"
     assert "last reminder" in Notification.objects.get(pk=reminder.pk).last_error
 
 
 def test_a_re_sent_row_gets_a_new_provider_reference(office, published, sms_provider):
     book(office, published, email="")
     notification = Notification.objects.get()
-    services.send(notification_id=notification.pk, now=NOW)
+    sending.send(notification_id=notification.pk, now=NOW)
     Notification.objects.filter(pk=notification.pk).update(status="failed")
     assert services.resend(notification_id=notification.pk)  # queued again, now
-    assert services.send(notification_id=notification.pk) == "sent"
+    assert sending.send(notification_id=notification.pk) == "sent"
     first, second = (request["json"]["reference"] for request in sms_provider.requests)
     assert first != second
     assert first.startswith(f"movilidad-{notification.pk}-")
@@ -486,5 +486,5 @@ def test_retries_stop_when_the_message_is_too_old(office, published, smtp_server
     (pk,) = Notification.objects.filter(channel="email").values_list("pk", flat=True)
     Notification.objects.filter(pk=pk).update(queued_at=NOW - datetime.timedelta(hours=25))
     smtp_server.refuse = ["421 busy"]
-    assert services.send(notification_id=pk, now=NOW) == "failed"
+    assert sending.send(notification_id=pk, now=NOW) == "failed"
     assert Notification.objects.get(pk=pk).last_error.startswith("gave up after 1 attempts")

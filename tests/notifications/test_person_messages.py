@@ -10,7 +10,7 @@ from django.contrib.auth.models import Permission
 from django.db import IntegrityError, transaction
 from django.test import Client
 
-from notifications import services
+from notifications import sending, services
 from notifications.models import Notification
 from retention.services import run_retention
 from tests.appointments.conftest import NOW, OfficeFactory
@@ -34,19 +34,19 @@ def code_message(office, **details):
 
 def test_a_person_message_is_sent_in_the_person_s_language(office, sms_folder):
     message = code_message(office)
-    assert services.send(notification_id=message.pk, now=NOW) == Status.SENT
+    assert sending.send(notification_id=message.pk, now=NOW) == Status.SENT
     [text] = sms_files(sms_folder)
     assert "+573001234567" in text
     assert "042917" in text
     assert "Nunca lo comparta" in text
     # Sent once, even if the task comes twice.
-    assert services.send(notification_id=message.pk, now=NOW) == "skipped"
+    assert sending.send(notification_id=message.pk, now=NOW) == "skipped"
     assert len(sms_files(sms_folder)) == 1
 
 
 def test_an_offer_that_expired_before_sending_is_not_sent(office, sms_folder):
     message = code_message(office, expires_at=(NOW - datetime.timedelta(seconds=1)).isoformat())
-    assert services.send(notification_id=message.pk, now=NOW) == Status.CANCELLED
+    assert sending.send(notification_id=message.pk, now=NOW) == Status.CANCELLED
     assert sms_files(sms_folder) == []
 
 

@@ -11,7 +11,7 @@ import pytest
 from icalendar import Calendar
 
 from appointments.services.changes import cancel_appointment, move_appointment
-from notifications import services
+from notifications import sending
 from notifications.models import Notification
 from notifications.sms import is_gsm7
 from tests.appointments.conftest import NOW
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 def send_mail(appointment, kind: str, smtp_server) -> bytes:
     """Send the appointment's e-mail of this kind and return it as the mail server received it."""
     notification = Notification.objects.get(appointment=appointment, kind=kind, channel="email")
-    assert services.send(notification_id=notification.pk, now=NOW) == "sent"
+    assert sending.send(notification_id=notification.pk, now=NOW) == "sent"
     return smtp_server.messages[-1].content
 
 
@@ -113,7 +113,7 @@ def test_the_sms_date_names_the_month_in_the_applicant_s_language(office, publis
     # Wednesday 2 December, 08:00 in Bogotá: as 2/12 a reader in the United States reads 12 February.
     appointment = book(office, published, email="", language=language, hours=9 * 24)
     assert appointment.slot.starts_at.astimezone(office.zone).isoformat() == "2026-12-02T08:00:00-05:00"
-    services.send(notification_id=Notification.objects.get(appointment=appointment).pk, now=NOW)
+    sending.send(notification_id=Notification.objects.get(appointment=appointment).pk, now=NOW)
     (text,) = sms_files(sms_folder)
     body = text.split("\n\n", 1)[1].strip()
     assert f" {when}" in body, body
@@ -133,7 +133,7 @@ def test_book_again_leads_to_the_questions_in_the_applicant_s_language(
     html = message.get_body(("html",)).get_content()
     assert re.findall(r"https?://\S+", text) == [questions]
     assert re.findall(r'href="([^"]+)"', html) == [questions]
-    services.send(notification_id=Notification.objects.get(kind="cancelled", channel="sms").pk, now=NOW)
+    sending.send(notification_id=Notification.objects.get(kind="cancelled", channel="sms").pk, now=NOW)
     (sms,) = sms_files(sms_folder)
     assert sms.rstrip().endswith(f" {questions}")
     # The link starts the questions (their first page), in that language.

@@ -30,7 +30,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext
 
 from appointments.models import Appointment, Office
-from notifications import services
+from notifications import sending
 from notifications.models import Notification
 from notifications.sms import GSM7_SINGLE_PART, gsm7_length, is_gsm7, to_gsm7
 from tests.notifications.conftest import book
@@ -119,7 +119,7 @@ def check_fits(text: str, raw_texts: list[str], what: Any) -> None:
 def test_each_person_message_fits_one_gsm7_part_with_the_longest_values(kind, event, language):
     details = person_details(kind, event, language)
     notification = Notification(kind=kind, channel="sms", language=language, office=office(), details=details)
-    text = services.render_person(notification)
+    text = sending.render_person(notification)
     with translation.override(language), timezone.override(ZONE):
         context = {"details": details, "office": notification.office, "site_url": settings.SITE_URL}
         raw = render_to_string(f"notifications/person/{kind}.sms.txt", context)
@@ -156,7 +156,7 @@ def test_each_appointment_sms_fits_one_gsm7_part_with_the_longest_values(office,
         notification = Notification(
             appointment=appointment, kind=kind, channel="sms", language=language, details=details
         )
-        rendered = services.render(notification)
+        rendered = sending.render(notification)
         text = rendered.sms
         raws = [_raw(rendered, compact) for compact in (False, True)]
         assert appointment.display_reference in text, (kind, text)

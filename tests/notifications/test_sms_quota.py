@@ -9,7 +9,7 @@ import pytest
 from django.core import mail
 from django.core.cache import cache, caches
 
-from notifications import services
+from notifications import sending, services
 from notifications.models import Notification
 from notifications.sms import SmsError
 from tests.appointments.conftest import NOW
@@ -33,7 +33,7 @@ def quota(settings) -> None:
 
 def send_all(now=NOW) -> list[str]:
     return [
-        services.send(notification_id=pk, now=now)
+        sending.send(notification_id=pk, now=now)
         for pk in Notification.objects.order_by("pk").values_list("pk", flat=True)
     ]
 
@@ -71,7 +71,7 @@ def test_a_message_to_a_person_over_the_quota_is_not_sent(office, phone, sms_fol
     message = services.notify_person(
         kind=Notification.Kind.PHONE_CODE, office=office, phone=phone, language="es", details={"code": "1"}, now=NOW
     )
-    assert services.send(notification_id=message.pk, now=NOW) == Status.CANCELLED
+    assert sending.send(notification_id=message.pk, now=NOW) == Status.CANCELLED
     assert sms_files(sms_folder) == []
 
 
@@ -83,11 +83,11 @@ def test_a_retried_sms_is_counted_once(office, published, phone, monkeypatch, sm
         raise SmsError("provider unreachable", permanent=False)
 
     monkeypatch.setattr("notifications.sms.FileBackend.send", lambda self, **kwargs: down(**kwargs))
-    assert services.send(notification_id=message.pk, now=NOW) == Status.PENDING
+    assert sending.send(notification_id=message.pk, now=NOW) == Status.PENDING
     assert services.sms_quota_left(phone, NOW) == 1
     monkeypatch.undo()
     later = NOW + datetime.timedelta(minutes=5)
-    assert services.send(notification_id=message.pk, now=later) == Status.SENT
+    assert sending.send(notification_id=message.pk, now=later) == Status.SENT
     assert services.sms_quota_left(phone, NOW) == 1
 
 
@@ -98,3 +98,34 @@ def test_without_redis_the_quota_fails_open_unless_asked_closed(phone, settings)
     assert services.take_sms_quota(phone, NOW) is True
     assert services.take_sms_quota(phone, NOW, fail_closed=True) is False
     assert services.sms_quota_left(phone, NOW) == 2
+
+
+def test_a_batch_takes_the_quota_of_its_sms_in_order(office, published, phone, sms_folder):
+    """The batch counts its SMS in one round trip to Redis, as one by one would: the third to the
+    number is over the quota, the SMS of a message cancelled for another reason is not counted."""
+    for n in range(3):
+        book(office, published, phone=phone, document_number=f"SMSB{n}", email=f"b{n}@example.org", hours=48 + n)
+    ids = list(Notification.objects.order_by("pk").values_list("pk", flat=True))
+    assert sending.send_many(notification_ids=ids, now=NOW) == {Status.SENT: 5, Status.CANCELLED: 1}
+    sms = Notification.objects.filter(channel="sms").order_by("pk")
+    assert list(sms.values_list("status", flat=True)) == [Status.SENT, Status.SENT, Status.CANCELLED]
+    assert sms.last().last_error == services.OVER_SMS_QUOTA
+    assert len(sms_files(sms_folder)) == 2
+    assert services.sms_quota_left(phone, NOW) == 0
+
+
+def test_sms_given_back_by_a_slow_batch_give_their_quota_back(office, phone, sms_folder, monkeypatch):
+    ids = [
+        services.notify_person(
+            kind=Notification.Kind.PHONE_CODE, office=office, phone=phone, language="es", details={"code": "1"}, now=NOW
+        ).pk
+        for _ in range(2)
+    ]
+    clock = iter([0.0, 1.0, sending.BATCH_SECONDS + 1])  # the second is handed on
+    monkeypatch.setattr(sending, "batch_clock", lambda: next(clock))
+    monkeypatch.setattr(sending, "enqueue", len)
+    assert sending.send_many(notification_ids=ids, now=NOW) == {Status.SENT: 1, "handed on": 1}
+    assert services.sms_quota_left(phone, NOW) == 1
+    monkeypatch.undo()
+    assert sending.send(notification_id=ids[1], now=NOW) == Status.SENT
+    assert services.sms_quota_left(phone, NOW) == 0
