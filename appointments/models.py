@@ -6,7 +6,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -27,6 +27,9 @@ def validate_time_zone(value: str) -> None:
         ) from exc
 
 
+CITY_MAX_LENGTH = 20
+
+
 class Office(models.Model):
     class Allocation(models.TextChoices):
         FIRST_COME = "first_come", _("First come, first served")
@@ -35,7 +38,13 @@ class Office(models.Model):
     name = models.CharField(_("name"), max_length=120)
     slug = models.SlugField(_("slug"), unique=True)
     country = CountryField(_("host country"))
-    city = models.CharField(_("city"), max_length=80)
+    # Every SMS names the city: 20 characters is what their texts leave for it (docs/architecture.md, "Messages").
+    city = models.CharField(
+        _("city"),
+        max_length=80,
+        validators=[MaxLengthValidator(CITY_MAX_LENGTH)],
+        help_text=_("As people say it, at most 20 characters: every SMS names it."),
+    )
     address_en = models.TextField(_("address (English)"))
     address_es = models.TextField(_("address (Spanish)"))
     directions_en = models.TextField(_("directions (English)"), blank=True)

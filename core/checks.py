@@ -46,3 +46,24 @@ def messages_not_written_to_files(app_configs: Any, **kwargs: Any) -> list[Check
             id="core.W001",
         )
     ]
+
+
+# Every SMS carries a link that starts with SITE_URL, and each text is written to fit one part with
+# a SITE_URL of at most this many characters (tests/notifications/test_sms_one_part.py).
+SITE_URL_MAX_LENGTH = 33
+
+
+@register(deploy=True)
+def site_url_fits_the_sms(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    from django.conf import settings
+
+    if len(settings.SITE_URL) <= SITE_URL_MAX_LENGTH:
+        return []
+    return [
+        Warning(
+            f"SITE_URL has {len(settings.SITE_URL)} characters: the SMS are written for at most "
+            f"{SITE_URL_MAX_LENGTH}, so some would need two parts (two charges, and phones that show them apart).",
+            hint="Use a shorter domain for the links, such as https://citas.movilidadsegura.org.",
+            id="core.W002",
+        )
+    ]

@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group
 from django.test import Client
 from django.utils import timezone
 
-from appointments.models import Appointment, Closure, OpeningHours, Slot
+from appointments.models import Appointment, Closure, Office, OpeningHours, Slot
 from appointments.services.booking import book_appointment
 from appointments.services.slots import generate_slots
 from core.services import ROLE_OFFICE_STAFF, ROLE_PROGRAM_ADMIN, ROLE_SUPERVISOR, ensure_roles
@@ -261,3 +261,17 @@ def test_an_appointment_s_history_reads_in_words(two_offices):
     page = admin.get(f"/admin/appointments/appointment/{in_north.pk}/change/").content.decode()
     assert "reason: did not come" in page
     assert "did_not_come" not in page
+
+
+def test_an_office_s_city_fits_the_sms_that_name_it(two_offices):
+    """Every SMS names the office's city and fits one part only with a city of up to 20 characters
+    (tests/notifications/test_sms_one_part.py): the office page refuses a longer one."""
+    (north, _), _ = two_offices
+    admin, _ = user_in(ROLE_PROGRAM_ADMIN, "programme")
+    address = f"/admin/appointments/office/{north.pk}/change/"
+    response = admin.post(address, office_form(north, city="Santo Domingo de los Tsáchilas"))
+    assert response.status_code == 200
+    assert "at most 20 characters" in response.content.decode()
+    assert Office.objects.get(pk=north.pk).city == north.city
+    assert admin.post(address, office_form(north, city="San José de Guaviare")).status_code == 302
+    assert Office.objects.get(pk=north.pk).city == "San José de Guaviare"

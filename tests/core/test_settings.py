@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 
+import pytest
 from django.conf import settings
 
 from tests.conftest import database_url
@@ -145,3 +146,14 @@ def test_old_secret_keys_are_read_from_the_environment_for_a_rotation() -> None:
     result = run_python("-c", code, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "['old-key-one', 'old-key-two']"
+
+
+@pytest.mark.parametrize(
+    ("site_url", "warned"),
+    [("https://citas.movilidadsegura.org", False), ("https://citas.movilidadsegura.org.co", True)],
+)
+def test_check_deploy_warns_when_site_url_is_too_long_for_one_sms(db: None, site_url: str, warned: bool) -> None:
+    """Every SMS is written to fit one part with a SITE_URL of up to 33 characters."""
+    env = {**PRODUCTION, "DATABASE_URL": database_url(), "SITE_URL": site_url}
+    result = run_python("manage.py", "check", "--deploy", env=env)
+    assert ("core.W002" in result.stdout + result.stderr) is warned
