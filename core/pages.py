@@ -21,6 +21,7 @@ from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.utils.html import escape
 from django.utils.translation import get_language
 
 # Where the request's CSRF token goes in a kept page (letters and digits: never escaped).
@@ -47,9 +48,13 @@ def render_shared(
     *,
     key: Hashable | None,
     status: int = 200,
+    fill: dict[str, str] | None = None,
 ) -> HttpResponse:
     """`render`, from this process's copy when the view gives a key (see the module's text).
-    `context` may be a function, called only when the page is rendered."""
+    `context` may be a function, called only when the page is rendered. `fill` maps marks the
+    context puts in the page (letters and digits, as TOKEN_MARK) to this request's own values,
+    written in escaped: a page that shows what one person typed (their date of birth) is still
+    kept once, with the marks, and never holds the value."""
     if (
         key is None
         or settings.DEBUG
@@ -57,7 +62,10 @@ def render_shared(
         or request.META.get("QUERY_STRING")
         or len(get_messages(request))
     ):
-        return render(request, template_name, context() if callable(context) else context, status=status)
+        response = render(request, template_name, context() if callable(context) else context, status=status)
+        if fill:
+            response.content = _filled(response.content.decode(), fill)
+        return response
     kept = (template_name, get_language() or "", request.path, key)
     html = _pages.get(kept)
     if html is None:
@@ -67,4 +75,10 @@ def render_shared(
             # The threads of a process share the copies: another may have just dropped this one.
             _pages.pop(next(iter(_pages), None), None)
         _pages[kept] = html
-    return HttpResponse(html.replace(TOKEN_MARK, get_token(request)), status=status)
+    return HttpResponse(_filled(html.replace(TOKEN_MARK, get_token(request)), fill or {}), status=status)
+
+
+def _filled(html: str, fill: dict[str, str]) -> str:
+    for mark, value in fill.items():
+        html = html.replace(mark, escape(value))
+    return html

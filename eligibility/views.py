@@ -37,6 +37,8 @@ SESSION_KEY = "screener"
 GROUPED_KINDS = (Question.Kind.YES_NO, Question.Kind.CHOICE, Question.Kind.DATE)
 # Kinds whose answer is one of a list (never typed): a page with it chosen is the same for everyone.
 CHOSEN_KINDS = (Question.Kind.YES_NO, Question.Kind.CHOICE, Question.Kind.COUNTRY)
+# In a kept date page, the marks in its day, month and year boxes (core.pages).
+DATE_MARKS = ("answermarkday5e0c", "answermarkmonth5e0c", "answermarkyear5e0c")
 RESULT_KEY = "screening"
 # What the booking may fill in from the answers (never stored with the anonymous screening).
 KNOWN_KEY = "screened_person"
@@ -163,15 +165,21 @@ def question(request: HttpRequest, key: str) -> HttpResponse:
     number, total = position + 1, max(len(screener.still_possible(kept, today)), position + 1)
     chosen = kept.get(current.key)
     stamp = frozen_stamp(screener.version)
+    fill = {}
+    parts = form.fields["answer"].widget.decompress(chosen) if current.kind == Question.Kind.DATE else [None]
+    if None not in parts and wait is None and not form.errors:
+        # A date the person gave (their birth, their arrival) is theirs alone: the page is kept
+        # with a mark in each box, and this request's date is written in (core.pages).
+        fill = dict(zip(DATE_MARKS, (str(part) for part in parts), strict=True))
+        form = AnswerForm(question=current, answers=kept, initial={"answer": list(DATE_MARKS)})
     # What the page shows besides the language and the path (core.pages): None, rendered for this
-    # request alone, for an error, a draft's question or an answer the person typed (a date of
-    # birth is theirs alone).
+    # request alone, for an error, a draft's question or anything else the person typed.
     shared = (
-        (screener.version.pk, stamp, number, total, back, chosen)
+        (screener.version.pk, stamp, number, total, back, "date" if fill else chosen)
         if stamp
         and wait is None
         and not form.errors
-        and (chosen is None or (current.kind in CHOSEN_KINDS and isinstance(chosen, str)))
+        and (chosen is None or fill or (current.kind in CHOSEN_KINDS and isinstance(chosen, str)))
         else None
     )
     response = render_shared(
@@ -187,6 +195,7 @@ def question(request: HttpRequest, key: str) -> HttpResponse:
             "grouped": current.kind in GROUPED_KINDS,
         },
         key=shared,
+        fill=fill,
     )
     return refused(response, wait) if wait is not None else response
 

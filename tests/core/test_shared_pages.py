@@ -76,20 +76,39 @@ def test_the_option_chosen_is_shown_to_whoever_chose_it(published: ScreenerVersi
     assert '<option value="CR" selected>' not in html
 
 
-def test_a_date_typed_is_never_kept(published: ScreenerVersion) -> None:
-    client = Client()
-    steps = [
-        ("current_country", {"answer": "GT"}),
-        ("nationality", {"answer": "GT"}),
-        ("date_of_birth", {"answer_0": "17", "answer_1": "5", "answer_2": "1990"}),
-    ]
-    for key, data in steps:
-        assert client.post(f"{Q}{key}/", data).status_code == 302
-    for _ in range(2):
-        html, names = rendered(client, f"{Q}date_of_birth/")
-        assert "eligibility/question.html" in names, "rendered for this request alone"
-        assert 'value="1990"' in html
-    assert not any("1990" in html for html in pages._pages.values())
+def test_a_date_typed_is_never_kept_and_each_person_sees_their_own(published: ScreenerVersion) -> None:
+    """The date of birth page is kept once, with marks in its boxes: each person's own date is
+    written in for their request, and no kept page holds a date anyone typed."""
+    people = {"1991": ("17", "5"), "1984": ("4", "11")}
+    clients = {}
+    for year, (day, month) in people.items():
+        client = clients[year] = Client()
+        steps = [
+            ("current_country", {"answer": "GT"}),
+            ("nationality", {"answer": "GT"}),
+            ("date_of_birth", {"answer_0": day, "answer_1": month, "answer_2": year}),
+        ]
+        for key, data in steps:
+            assert client.post(f"{Q}{key}/", data).status_code == 302
+    first, names = rendered(clients["1991"], f"{Q}date_of_birth/")
+    assert "eligibility/question.html" in names
+    boxes = re.compile(r'name="answer_(\d)"[^>]*value="(\d+)"|value="(\d+)"[^>]*name="answer_(\d)"')
+
+    def dates(html: str) -> list[str]:
+        return [value or other for _box, value, other, _other_box in boxes.findall(html)]
+
+    assert dates(first) == ["17", "5", "1991"]
+    second, names = rendered(clients["1984"], f"{Q}date_of_birth/")
+    assert names == [], "the kept page, with this person's date written in"
+    assert dates(second) == ["4", "11", "1984"]
+    assert "1991" not in second
+    assert "answermark" not in second
+    # The same page as rendering would make, but for the date.
+    same = second.replace('value="4"', 'value="17"').replace('value="11"', 'value="5"')
+    assert without_token(same.replace('value="1984"', 'value="1991"')) == without_token(first)
+    kept = " ".join(pages._pages.values())
+    assert "1991" not in kept
+    assert "1984" not in kept
 
 
 def test_an_error_a_query_string_and_a_message_are_rendered_for_their_request(published: ScreenerVersion) -> None:
