@@ -101,7 +101,7 @@ MIDDLEWARE = [
     # Staff sessions: the second factor before any admin page (accounts/middleware.py).
     "accounts.middleware.StaffSessionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "core.middleware.CSPMiddleware",
     "core.middleware.AdminStyleHashesMiddleware",
     # Last: turns a sign-in refused by the lockout into the lockout page.
     "axes.middleware.AxesMiddleware",
