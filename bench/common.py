@@ -1,11 +1,36 @@
-"""What every benchmark needs: a line about the machine, and its own section of
-docs/benchmarks.md rewritten between its markers."""
+"""What every benchmark needs: Django set up, a line about the machine, its own section of
+docs/benchmarks.md rewritten between its markers, and the servers it measures (a Celery worker,
+gunicorn) started and stopped.
+
+Nothing here imports a model: a benchmark imports this module, calls setup_django(), and only then
+imports models (and bench/data.py, which does).
+"""
 
 import os
 import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+import django
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+RESULTS = BASE_DIR / "docs" / "benchmarks.md"
+TO = re.compile(r"^To: (.+)$", re.MULTILINE)
+
+
+def setup_django() -> None:
+    """Set Django up with the project's settings (unless DJANGO_SETTINGS_MODULE names others);
+    models can be imported after this."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "movilidad.settings")
+    django.setup()
 
 
 def machine() -> str:
@@ -33,3 +58,95 @@ def write_section(report: str, start: str, end: str) -> None:
         text = text.rstrip() + "\n\n" + report + "\n"
     RESULTS.write_text(text, encoding="utf-8")
     print(report)
+
+
+def write_result(name: str, text: str, *, passed: bool) -> int:
+    """Write `text` and the verdict ("Result: PASS." or "Result: FAIL.") as the section `name` of
+    docs/benchmarks.md (between `<!-- bench:name -->` and `<!-- /bench:name -->`); the exit status."""
+    start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
+    write_section(f"{start}\n{text}\nResult: {'PASS' if passed else 'FAIL'}.\n{end}", start, end)
+    return 0 if passed else 1
+
+
+@contextmanager
+def celery_worker(**env: str) -> Iterator[subprocess.Popen]:
+    """One Celery worker (solo pool, the project's settings) with `env` added to this process's
+    environment; stopped on the way out."""
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "movilidad", "worker", "--pool", "solo", "--loglevel", "WARNING",
+         "--without-mingle", "--without-gossip"],
+        cwd=BASE_DIR, env={**os.environ, **env},
+    )  # fmt: skip
+    try:
+        yield worker
+    finally:
+        worker.terminate()
+        worker.wait(60)
+
+
+def wait_while(busy: Callable[[], bool], worker: subprocess.Popen, *, pause: float, limit: float = 1800) -> None:
+    """Return once `busy()` is false, or after `limit` seconds; raise if the worker stops first."""
+    started = time.perf_counter()
+    while busy():
+        if worker.poll() is not None:
+            raise RuntimeError(f"the worker exited with status {worker.returncode}")
+        if time.perf_counter() - started > limit:
+            break
+        time.sleep(pause)
+
+
+def file_backends(prefix: str) -> tuple[Path, Path, dict[str, str]]:
+    """A new folder for what a worker sends through the file backends: the folder of the SMS, the
+    folder of the e-mails, and the settings that send them there."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    sms_dir, mail_dir = folder / "sms", folder / "mail"
+    mail_dir.mkdir(parents=True)
+    settings = {
+        "SMS_BACKEND": "notifications.sms.FileBackend",
+        "SMS_FILE_PATH": str(sms_dir),
+        "EMAIL_URL": f"file://{mail_dir}",
+        "SITE_URL": "https://citas.example.org",
+    }
+    return sms_dir, mail_dir, settings
+
+
+def sent_sms(sms_dir: Path) -> list[str]:
+    """The text of every SMS the file backend wrote (one file each, beginning with a `To:` line)."""
+    return [path.read_text(encoding="utf-8") for path in sms_dir.glob("*.txt")]
+
+
+def mail_recipients(mail_dir: Path) -> Counter[str]:
+    """How many e-mails the file backend wrote to each address."""
+    return Counter(match for path in mail_dir.glob("*.log") for match in TO.findall(path.read_text(encoding="utf-8")))
+
+
+@contextmanager
+def gunicorn(port: int, *, ready: str, threads: int = 0, quiet: bool = False, **env: str) -> Iterator[str]:
+    """`gunicorn movilidad.wsgi` on 127.0.0.1:`port` with `env` added to this process's environment,
+    from the moment it answers the path `ready` until the way out; yields its base URL.
+
+    `threads`: gthread workers of that many threads, with no access log and warnings only (0: as
+    gunicorn.conf.py says). `quiet`: its standard output discarded."""
+    base = f"http://127.0.0.1:{port}"
+    options = ["--worker-class", "gthread", "--threads", str(threads), "--access-logfile", "/dev/null",
+               "--log-level", "warning"] if threads else []  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "movilidad.wsgi", *options],
+        cwd=BASE_DIR,
+        env={**os.environ, **env, "GUNICORN_BIND": f"127.0.0.1:{port}"},
+        stdout=subprocess.DEVNULL if quiet else None,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(base + ready, timeout=2).read()  # noqa: S310 - our own server on loopback
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(30)
