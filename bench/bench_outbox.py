@@ -14,22 +14,11 @@ import datetime
 import os
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (
-    TO,
-    celery_worker,
-    file_backends,
-    machine,
-    mail_recipients,
-    sent_sms,
-    setup_django,
-    wait_while,
-    write_result,
-)
+from bench.common import FileBackends, celery_worker, machine, setup_django, wait_while, write_result
 
 setup_django()
 
@@ -80,10 +69,10 @@ def setup(now: datetime.datetime) -> list[int]:
 def main() -> int:
     now = timezone.now()
     ids = setup(now)
-    sms_dir, mail_dir, settings = file_backends("bench-outbox-")
+    files = FileBackends("bench-outbox-")
     celery_app.control.purge()
     # As in production: the worker keeps its database connection (the test environment closes it).
-    with celery_worker(**settings, CONN_MAX_AGE="60") as worker:
+    with celery_worker(**files.settings, CONN_MAX_AGE="60") as worker:
         # Wait until the worker answers, so its start-up is not timed.
         deadline = time.monotonic() + 60
         while not celery_app.control.ping(timeout=0.5):
@@ -98,8 +87,7 @@ def main() -> int:
         delivering = time.perf_counter() - started
         load_at_end = os.getloadavg()[0]
 
-    sms_to = Counter(TO.search(text)[1] for text in sent_sms(sms_dir))
-    mail_to = mail_recipients(mail_dir)
+    sms_to, mail_to = files.sms_recipients(), files.mail_recipients()
     rows = Notification.objects.filter(pk__in=ids)
     expected_sms = set(rows.filter(channel="sms").values_list("recipient", flat=True))
     expected_mail = set(rows.filter(channel="email").values_list("recipient", flat=True))

@@ -15,16 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (
-    celery_worker,
-    file_backends,
-    machine,
-    mail_recipients,
-    sent_sms,
-    setup_django,
-    wait_while,
-    write_result,
-)
+from bench.common import FileBackends, celery_worker, machine, setup_django, wait_while, write_result
 
 setup_django()
 
@@ -63,7 +54,7 @@ def setup(now: datetime.datetime) -> None:
 def main() -> int:
     now = timezone.now()
     setup(now)
-    sms_dir, mail_dir, settings = file_backends("bench-reminders-")
+    files = FileBackends("bench-reminders-")
     celery_app.control.purge()
 
     started = time.perf_counter()
@@ -71,7 +62,7 @@ def main() -> int:
     scheduling = time.perf_counter() - started
     expected = APPOINTMENTS + APPOINTMENTS // WITH_EMAIL_EVERY
 
-    with celery_worker(**settings) as worker:
+    with celery_worker(**files.settings) as worker:
         started = time.perf_counter()
         wait_while(
             lambda: Notification.objects.filter(kind="reminder", status__in=["pending", "sending"]).exists(),
@@ -82,8 +73,8 @@ def main() -> int:
         # Run the beat task again: everything is written already, nothing may be written twice.
         again = services.schedule_reminders(now=now + datetime.timedelta(minutes=1))
 
-    sms_refs = Counter(REFERENCE.search(text)[1].replace("-", "") for text in sent_sms(sms_dir))
-    mail_to = mail_recipients(mail_dir)
+    sms_refs = Counter(REFERENCE.search(text)[1].replace("-", "") for text in files.sms())
+    mail_to = files.mail_recipients()
     ours = Appointment.objects.filter(office__slug="bench-reminders")
     references = set(ours.values_list("reference", flat=True))
     addresses = set(ours.exclude(email="").values_list("email", flat=True))

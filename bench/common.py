@@ -1,6 +1,7 @@
 """What every benchmark needs: Django set up, a line about the machine, its own section of
-docs/benchmarks.md rewritten between its markers, and the servers it measures (a Celery worker,
-gunicorn) started and stopped.
+docs/benchmarks.md rewritten between its markers, and the servers it measures started and
+stopped (a Celery worker, with the messages it sends through the file backends read back;
+gunicorn).
 
 Nothing here imports a model: a benchmark imports this module, calls setup_django(), and only then
 imports models (and bench/data.py, which does).
@@ -95,29 +96,34 @@ def wait_while(busy: Callable[[], bool], worker: subprocess.Popen, *, pause: flo
         time.sleep(pause)
 
 
-def file_backends(prefix: str) -> tuple[Path, Path, dict[str, str]]:
-    """A new folder for what a worker sends through the file backends: the folder of the SMS, the
-    folder of the e-mails, and the settings that send them there."""
-    folder = Path(tempfile.mkdtemp(prefix=prefix))
-    sms_dir, mail_dir = folder / "sms", folder / "mail"
-    mail_dir.mkdir(parents=True)
-    settings = {
-        "SMS_BACKEND": "notifications.sms.FileBackend",
-        "SMS_FILE_PATH": str(sms_dir),
-        "EMAIL_URL": f"file://{mail_dir}",
-        "SITE_URL": "https://citas.example.org",
-    }
-    return sms_dir, mail_dir, settings
+class FileBackends:
+    """A new folder for what a worker sends through the file backends: `settings` send it there
+    (add them to the worker's environment), the other methods read it back."""
 
+    def __init__(self, prefix: str) -> None:
+        folder = Path(tempfile.mkdtemp(prefix=prefix))
+        self.sms_dir, self.mail_dir = folder / "sms", folder / "mail"
+        self.mail_dir.mkdir(parents=True)
+        self.settings = {
+            "SMS_BACKEND": "notifications.sms.FileBackend",
+            "SMS_FILE_PATH": str(self.sms_dir),
+            "EMAIL_URL": f"file://{self.mail_dir}",
+            "SITE_URL": "https://citas.example.org",
+        }
 
-def sent_sms(sms_dir: Path) -> list[str]:
-    """The text of every SMS the file backend wrote (one file each, beginning with a `To:` line)."""
-    return [path.read_text(encoding="utf-8") for path in sms_dir.glob("*.txt")]
+    def sms(self) -> list[str]:
+        """The text of every SMS written (a file each, beginning with its `To:` line)."""
+        return [path.read_text(encoding="utf-8") for path in self.sms_dir.glob("*.txt")]
 
+    def sms_recipients(self) -> Counter[str]:
+        """How many SMS were written to each number."""
+        return Counter(TO.search(text)[1] for text in self.sms())
 
-def mail_recipients(mail_dir: Path) -> Counter[str]:
-    """How many e-mails the file backend wrote to each address."""
-    return Counter(match for path in mail_dir.glob("*.log") for match in TO.findall(path.read_text(encoding="utf-8")))
+    def mail_recipients(self) -> Counter[str]:
+        """How many e-mails were written to each address."""
+        return Counter(
+            match for path in self.mail_dir.glob("*.log") for match in TO.findall(path.read_text(encoding="utf-8"))
+        )
 
 
 @contextmanager
