@@ -18,17 +18,13 @@ import tempfile
 import time
 from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(BASE_DIR))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "movilidad.settings")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import django  # noqa: E402
+from bench.common import machine, setup_django, write_section
 
-django.setup()
+setup_django()
 
-from django.apps import apps  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
@@ -36,10 +32,9 @@ from django.utils import timezone  # noqa: E402
 from django_otp import DEVICE_ID_SESSION_KEY  # noqa: E402
 from django_otp.plugins.otp_totp.models import TOTPDevice  # noqa: E402
 
-from appointments.models import Appointment, Office, OpeningHours, Slot  # noqa: E402
+from appointments.models import Appointment, Office, Slot  # noqa: E402
 from appointments.services.slots import generate_slots  # noqa: E402
-from bench.common import machine, write_section  # noqa: E402
-from eligibility import seed  # noqa: E402
+from bench.data import make_office, open_every_day, prepare_database  # noqa: E402
 from eligibility.models import Pathway, ScreenerVersion, Screening  # noqa: E402
 from reports.exports import csv_lines, rows, write_xlsx  # noqa: E402
 from reports.services import refresh_daily_stats  # noqa: E402
@@ -59,8 +54,7 @@ PAST_DAYS = 90
 def setup() -> None:
     """One office with PAST_DAYS days of history and the coming 30 days of slots; CSV_ROWS
     appointments over the past days (booked 0 to 13 days ahead), counted into the daily statistics."""
-    call_command("migrate", verbosity=0)
-    seed.load(apps)
+    prepare_database()
     if Appointment.objects.filter(office__slug="bench-exports").count() >= CSV_ROWS:
         return
     version = ScreenerVersion.objects.get(status=ScreenerVersion.Status.PUBLISHED)
@@ -72,15 +66,8 @@ def setup() -> None:
         outcomes={p.code: {"eligible": p.code == "refugee", "order": p.order} for p in pathways},
         language="es",
     )
-    office = Office.objects.create(
-        name="Bench exports", slug="bench-exports", country="CO", city="Bogotá", time_zone="America/Bogota",
-        address_en="Calle 26 #69-76", address_es="Calle 26 #69-76", horizon_days=PAST_DAYS + 30,
-    )  # fmt: skip
-    office.pathways.set(pathways)
-    for weekday in range(7):
-        OpeningHours.objects.create(
-            office=office, weekday=weekday, opens=datetime.time(7), closes=datetime.time(19), capacity=250
-        )
+    office = make_office("bench-exports", "Bench exports", horizon_days=PAST_DAYS + 30)
+    open_every_day(office, opens=7, closes=19, capacity=250)
     today = office.local_today(timezone.now())
     first = today - datetime.timedelta(days=PAST_DAYS)
     generate_slots(office=office, now=datetime.datetime.combine(first, datetime.time.min, tzinfo=office.zone))

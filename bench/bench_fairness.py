@@ -41,34 +41,27 @@ Rewrites its section of docs/benchmarks.md.
 
 import argparse
 import datetime
-import http.cookiejar
 import os
 import random
 import re
 import signal
-import subprocess
 import sys
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(BASE_DIR))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "movilidad.settings")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import django  # noqa: E402
+from bench.browser import CSRF, KEY, SLOT, Browser, details_form
+from bench.common import gunicorn, machine, setup_django, write_section
 
-django.setup()
+setup_django()
 
-from django.apps import apps  # noqa: E402
 from django.conf import settings  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.db.models import Count, Q  # noqa: E402
 from django.utils import timezone  # noqa: E402
@@ -76,10 +69,7 @@ from django.utils import timezone  # noqa: E402
 from allocation import lottery_services  # noqa: E402
 from allocation.models.lottery import Draw, LotteryRequest  # noqa: E402
 from appointments.models import Appointment, Office, Slot  # noqa: E402
-from bench.common import machine, write_section  # noqa: E402
-from eligibility import seed  # noqa: E402
-from eligibility.models import Pathway, ScreenerVersion, Screening  # noqa: E402
-from eligibility.services import screening_reference  # noqa: E402
+from bench.data import eligible_references, make_office, prepare_database  # noqa: E402
 from notifications.models import Notification  # noqa: E402
 
 APPLICANTS, PLACES, BOT_LOOPS, BOT_ADDRESSES = 10_000, 1_000, 100, 50
@@ -98,9 +88,6 @@ LIMITS = {
     "RATELIMIT_IP_META_KEY": "HTTP_X_REAL_IP",
 }
 START, END = "<!-- bench:fairness -->", "<!-- /bench:fairness -->"
-CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
-KEY = re.compile(r'name="key" value="([^"]+)"')
-SLOT = re.compile(r'name="slot" value="(\d+)"')
 HUMAN_PHONE, BOT_PHONE, FAKE_PHONE = 3_000_000_000, 3_010_000_000, 3_020_000_000  # Colombian mobiles 300, 301, 302
 
 
@@ -142,34 +129,23 @@ class Stats:
         return sum(n for role in self.status.values() for status, n in role.items() if status >= 500)
 
 
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-class Browser:
-    """One visitor: its own cookies and client address; redirects are returned, not followed."""
+class Visitor(Browser):
+    """One visitor of a role ("human" or "bot") from a client address (which the bot changes); every
+    answer is counted in `stats`, and the last CSRF token seen kept."""
 
     def __init__(self, base: str, stats: Stats, role: str, address: str) -> None:
-        self.base, self.stats, self.role, self.address = base, stats, role, address
+        super().__init__(base)
+        self.stats, self.role, self.address = stats, role, address
         self.token = ""
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), NoRedirect
-        )
 
-    def request(self, path: str, data: dict[str, str] | None = None) -> tuple[int, str, str]:
-        body = urllib.parse.urlencode(data).encode() if data is not None else None
-        req = urllib.request.Request(self.base + path, data=body, headers={"X-Real-IP": self.address})  # noqa: S310
-        try:
-            with self.opener.open(req, timeout=120) as response:
-                status, text, location = response.status, response.read().decode(), ""
-        except urllib.error.HTTPError as exc:
-            status, text, location = exc.code, exc.read().decode(errors="replace"), exc.headers.get("Location", "")
+    def headers(self) -> dict[str, str]:
+        return {"X-Real-IP": self.address}
+
+    def answered(self, path: str, status: int, text: str) -> None:
         self.stats.count(self.role, status, path, text)
         found = CSRF.search(text)
         if found:
             self.token = found[1]  # any form's token works for the session's CSRF cookie
-        return status, text, location
 
 
 # The SMS a person "receives": the outbox row for their phone (read with few connections at once).
@@ -182,24 +158,6 @@ def latest_sms(e164: str, kind: str, after: int = 0) -> Notification | None:
             return Notification.objects.filter(kind=kind, recipient=e164, pk__gt=after).order_by("-pk").first()
         finally:
             connection.close()
-
-
-def details_form(token: str, *, name: str, document: str, e164: str) -> dict[str, str]:
-    return {
-        "csrfmiddlewaretoken": token,
-        "full_name": name,
-        "date_of_birth_0": "2",
-        "date_of_birth_1": "4",
-        "date_of_birth_2": "1988",
-        "nationality": "VE",
-        "document_type": "passport",
-        "document_number": document,
-        "document_country": "VE",
-        "phone": e164,
-        "language": "es",
-        "party_size": "1",
-        "consent": "on",
-    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -219,23 +177,6 @@ class Scene:
         return self.places * self.bot_loops / (self.applicants + self.bot_loops)
 
 
-def make_office(slug: str, allocation: str) -> Office:
-    office = Office.objects.create(
-        name=f"Bench {slug}",
-        slug=slug,
-        country="CO",
-        city="Bogotá",
-        time_zone="America/Bogota",
-        address_en="-",
-        address_es="-",
-        max_party_size=4,
-        verify_phone=True,
-        allocation=allocation,
-    )
-    office.pathways.set(Pathway.objects.all())
-    return office
-
-
 def make_slots(office: Office, places: int, first_day: datetime.date) -> list[datetime.date]:
     slots = max(1, places // CAPACITY)
     per_day = -(-slots // DAYS)
@@ -253,27 +194,15 @@ def make_slots(office: Office, places: int, first_day: datetime.date) -> list[da
     return days
 
 
-def screenings(n: int) -> list[str]:
-    version = ScreenerVersion.objects.get(status=ScreenerVersion.Status.PUBLISHED)
-    outcomes = {
-        p.code: {"eligible": True, "reasons": {"en": [], "es": []}, "order": p.order, "bring": {"en": "", "es": ""}}
-        for p in Pathway.objects.all()
-    }
-    made = Screening.objects.bulk_create(
-        [Screening(version=version, answers={}, outcomes=outcomes, language="es") for _ in range(n)], batch_size=1000
-    )
-    return [screening_reference(s) for s in made]
-
-
 # ---------------------------------------------------------------------------------------------
 # First come
 # ---------------------------------------------------------------------------------------------
-def fc_days(browser: Browser, slug: str) -> list[str]:
+def fc_days(browser: Visitor, slug: str) -> list[str]:
     status, page, _ = browser.request(f"/es/book/office/{slug}/")
     return re.findall(rf'href="/es/book/office/{slug}/(\d{{4}}-\d{{2}}-\d{{2}})/"', page) if status == 200 else []
 
 
-def fc_book(browser: Browser, slug: str, days: list[str], *, n: int, who: str, e164: str, skip: bool) -> str:
+def fc_book(browser: Visitor, slug: str, days: list[str], *, n: int, who: str, e164: str, skip: bool) -> str:
     """Hold a time and book it with the code sent to `e164`: "booked", "full", "limited" or "failed"."""
     held = False
     for _attempt in range(3):
@@ -306,7 +235,7 @@ def fc_book(browser: Browser, slug: str, days: list[str], *, n: int, who: str, e
         token = CSRF.search(page)[1]
     status, _, location = browser.request(
         "/es/book/details/",
-        details_form(token, name=f"Persona {who} {n}", document=f"C{who[0].upper()}{n:08d}", e164=e164),
+        details_form(token, name=f"Persona {who} {n}", document=f"C{who[0].upper()}{n:08d}", phone=e164),
     )
     if status != 302:
         return "failed"
@@ -337,15 +266,15 @@ def fc_book(browser: Browser, slug: str, days: list[str], *, n: int, who: str, e
 
 
 def fc_human(base: str, stats: Stats, slug: str, reference: str, n: int) -> str:
-    browser = Browser(base, stats, "human", f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}")
+    browser = Visitor(base, stats, "human", f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}")
     status, _, _ = browser.request("/es/book/?" + urllib.parse.urlencode({"screening": reference}))
     if status != 302:
         return "failed"
     return fc_book(browser, slug, fc_days(browser, slug), n=n, who="human", e164=phone(HUMAN_PHONE, n), skip=False)
 
 
-def bot_browser(base: str, stats: Stats, reference: str, loop: int, addresses: int) -> Browser:
-    browser = Browser(base, stats, "bot", f"192.168.0.{loop % addresses + 1}")
+def bot_browser(base: str, stats: Stats, reference: str, loop: int, addresses: int) -> Visitor:
+    browser = Visitor(base, stats, "bot", f"192.168.0.{loop % addresses + 1}")
     browser.request("/es/book/?" + urllib.parse.urlencode({"screening": reference}))
     return browser
 
@@ -367,11 +296,11 @@ def fc_bot(base: str, stats: Stats, slug: str, reference: str, *, loop: int, sce
 # ---------------------------------------------------------------------------------------------
 # Lottery
 # ---------------------------------------------------------------------------------------------
-def lot_request(browser: Browser, slug: str, token: str, *, n: int, who: str, e164: str, reads_sms: bool) -> bool:
+def lot_request(browser: Visitor, slug: str, token: str, *, n: int, who: str, e164: str, reads_sms: bool) -> bool:
     status, _, location = browser.request(
         f"/es/lottery/{slug}/request/",
         # Documents differ between the modes: one active appointment per document across offices.
-        details_form(token, name=f"Persona {who} {n}", document=f"L{who[0].upper()}{n:08d}", e164=e164),
+        details_form(token, name=f"Persona {who} {n}", document=f"L{who[0].upper()}{n:08d}", phone=e164),
     )
     if status == 302 and location.endswith("/code/") and reads_sms:
         # The office verifies phones: the request is made with the code sent to the number (read
@@ -386,7 +315,7 @@ def lot_request(browser: Browser, slug: str, token: str, *, n: int, who: str, e1
 
 
 def lot_human(base: str, stats: Stats, slug: str, reference: str, n: int) -> str:
-    browser = Browser(base, stats, "human", f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}")
+    browser = Visitor(base, stats, "human", f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}")
     status, _, _ = browser.request("/es/book/?" + urllib.parse.urlencode({"screening": reference}))
     if status != 302:
         return "failed"
@@ -423,7 +352,7 @@ def lot_bot(
 
 
 def confirm(base: str, stats: Stats, role: str, url: str, n: int) -> bool:
-    browser = Browser(base, stats, role, f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}")
+    browser = Visitor(base, stats, role, f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}")
     path = urllib.parse.urlsplit(url).path
     status, page, _ = browser.request(path)
     if status != 200 or not CSRF.search(page):
@@ -478,7 +407,14 @@ def lottery_rounds(base: str, stats: Stats, office: Office, draw: Draw) -> dict[
 def run_mode(base: str, mode: str, scene: Scene) -> dict[str, Any]:
     slug = f"bench-{mode}"
     lottery = mode == "lottery"
-    office = make_office(slug, Office.Allocation.LOTTERY if lottery else Office.Allocation.FIRST_COME)
+    office = make_office(
+        slug,
+        f"Bench {slug}",
+        address="-",
+        max_party_size=4,
+        verify_phone=True,
+        allocation=Office.Allocation.LOTTERY if lottery else Office.Allocation.FIRST_COME,
+    )
     ahead = LOTTERY_PERIOD_AFTER_DAYS if lottery else 3
     first_day = office.local_today(timezone.now()) + datetime.timedelta(days=ahead)
     make_slots(office, scene.places, first_day)
@@ -493,8 +429,8 @@ def run_mode(base: str, mode: str, scene: Scene) -> dict[str, Any]:
             period_end=first_day + datetime.timedelta(days=DAYS - 1),
         )
         lottery_services.open_draw(draw_id=draw.pk, now=now)
-    humans = screenings(scene.applicants)
-    bots = screenings(scene.bot_loops)
+    humans = eligible_references(scene.applicants)
+    bots = eligible_references(scene.bot_loops)
     connection.close()
 
     stop = threading.Event()
@@ -587,44 +523,6 @@ def crowd(
     }
 
 
-def start_server(port: int) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        **LIMITS,
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "WEB_CONCURRENCY": str(GUNICORN_WORKERS),
-        "LOG_LEVEL": "WARNING",
-    }
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "movilidad.wsgi",
-            "--worker-class",
-            "gthread",
-            "--threads",
-            str(GUNICORN_THREADS),
-            "--access-logfile",
-            "/dev/null",
-            "--log-level",
-            "warning",
-        ],
-        cwd=BASE_DIR,
-        env=env,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/es/privacy/", timeout=2).read()
-            return server
-        except OSError:
-            if time.monotonic() > deadline:
-                server.terminate()
-                raise
-            time.sleep(0.2)
-
-
 def row(result: dict[str, Any]) -> str:
     r = result
     return (
@@ -649,19 +547,21 @@ def main() -> int:
         bot_addresses=max(1, round(BOT_ADDRESSES * args.scale)),
         window=args.window,
     )
-    call_command("migrate", verbosity=0)
-    seed.load(apps)
+    prepare_database()
     connection.close()
     port = int(os.environ.get("BENCH_PORT", "8766"))
-    server = start_server(port)
     results = []
-    try:
+    with gunicorn(
+        port,
+        ready="/es/privacy/",
+        threads=GUNICORN_THREADS,
+        **LIMITS,
+        WEB_CONCURRENCY=str(GUNICORN_WORKERS),
+        LOG_LEVEL="WARNING",
+    ) as base:
         for mode in args.modes.split(","):
-            results.append(run_mode(f"http://127.0.0.1:{port}", mode, scene))
+            results.append(run_mode(base, mode, scene))
             print(results[-1], flush=True)
-    finally:
-        server.terminate()
-        server.wait(30)
     lottery = next((r for r in results if r["mode"] == "lottery"), None)
     command = "make bench" if args.scale == 1 else f"python bench/bench_fairness.py --scale {args.scale:g}"
     limits = ", ".join(f"{k}={v}" for k, v in LIMITS.items())

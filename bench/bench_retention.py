@@ -13,24 +13,20 @@ import sys
 import time
 from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(BASE_DIR))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "movilidad.settings")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import django  # noqa: E402
+from bench.common import machine, setup_django, write_section
 
-django.setup()
+setup_django()
 
 from django.apps import apps  # noqa: E402
 from django.conf import settings  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 from django.db import connection, models  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from appointments.models import Appointment, Office, OpeningHours, Slot  # noqa: E402
+from appointments.models import Appointment, Slot  # noqa: E402
 from appointments.services.slots import generate_slots  # noqa: E402
-from bench.common import machine, write_section  # noqa: E402
-from eligibility import seed  # noqa: E402
+from bench.data import make_office, open_every_day, prepare_database  # noqa: E402
 from eligibility.models import Pathway, ScreenerVersion, Screening  # noqa: E402
 from retention.services import BATCH, run_retention  # noqa: E402
 
@@ -48,8 +44,7 @@ TYPED = {
 
 
 def setup() -> None:
-    call_command("migrate", verbosity=0)
-    seed.load(apps)
+    prepare_database()
     if Appointment.objects.filter(office__slug="bench-retention").exists():
         return
     version = ScreenerVersion.objects.get(status=ScreenerVersion.Status.PUBLISHED)
@@ -62,15 +57,8 @@ def setup() -> None:
     screening = Screening.objects.create(
         version=version, host_country="CO", answers=answers, outcomes=outcomes, language="es"
     )
-    office = Office.objects.create(
-        name="Bench retention", slug="bench-retention", country="CO", city="Bogotá", time_zone="America/Bogota",
-        address_en="Calle 26 #69-76", address_es="Calle 26 #69-76", horizon_days=60,
-    )  # fmt: skip
-    office.pathways.set(pathways)
-    for weekday in range(7):
-        OpeningHours.objects.create(
-            office=office, weekday=weekday, opens=datetime.time(7), closes=datetime.time(19), capacity=250
-        )
+    office = make_office("bench-retention", "Bench retention", horizon_days=60)
+    open_every_day(office, opens=7, closes=19, capacity=250)
     # Slots of two months, a whole retention period and more ago.
     long_ago = timezone.now() - datetime.timedelta(days=settings.RETENTION_DAYS + 70)
     generate_slots(office=office, now=long_ago)

@@ -13,14 +13,12 @@ Rewrites its section of docs/benchmarks.md.
 """
 
 import datetime
-import http.cookiejar
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -28,33 +26,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(BASE_DIR))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "movilidad.settings")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import django  # noqa: E402
+from bench.browser import CSRF, Browser, NoRedirect
+from bench.common import gunicorn, machine, setup_django, write_result
 
-django.setup()
+setup_django()
 
-from django.apps import apps  # noqa: E402
 from django.contrib.sessions.models import Session  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from appointments.models import Office, OpeningHours  # noqa: E402
+from appointments.models import Office  # noqa: E402
 from appointments.services.slots import generate_slots  # noqa: E402
-from bench.common import machine, write_section  # noqa: E402
-from eligibility import seed  # noqa: E402
-from eligibility.models import Pathway, ScreenerVersion, Screening  # noqa: E402
-from eligibility.services import screening_reference  # noqa: E402
+from bench.data import eligible_references, make_office, open_every_day, prepare_database  # noqa: E402
 
 CONNECTIONS, THREADS = 8, 2
 SECONDS = int(os.environ.get("BENCH_RUSH_SECONDS", "12"))
 ROUNDS = 3
 TARGET = 0.4
-START, END = "<!-- bench:rush -->", "<!-- /bench:rush -->"
-CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 # What a phone's browser sends with every request.
 HEADERS = {"Accept-Encoding": "gzip, deflate", "Accept-Language": "es-419,es;q=0.9", "User-Agent": "bench-rush"}
 # One path through the questions (someone living in Costa Rica, from Nicaragua), up to the last one.
@@ -72,28 +62,13 @@ ANSWERS: dict[str, dict[str, str]] = {
 LAST_QUESTION = "job_offer"
 
 
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
+class Visitor(Browser):
+    """One phone's browser (its headers, except that it does not ask for gzip)."""
 
+    timeout = 60
 
-class Visitor:
-    """One browser: its own cookies; redirects are returned, not followed."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.jar = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), NoRedirect)
-
-    def request(self, path: str, data: dict[str, str] | None = None) -> tuple[int, str, str]:
-        body = urllib.parse.urlencode(data).encode() if data is not None else None
-        headers = {key: value for key, value in HEADERS.items() if key != "Accept-Encoding"}
-        request = urllib.request.Request(self.base + path, data=body, headers=headers)  # noqa: S310 - loopback
-        try:
-            with self.opener.open(request, timeout=60) as response:
-                return response.status, response.read().decode(), ""
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read().decode(errors="replace"), exc.headers.get("Location", "")
+    def headers(self) -> dict[str, str]:
+        return {key: value for key, value in HEADERS.items() if key != "Accept-Encoding"}
 
     def cookie_header(self) -> str:
         return "; ".join(f"{cookie.name}={cookie.value}" for cookie in self.jar)
@@ -119,35 +94,23 @@ class Page:
 
 
 def setup() -> tuple[Office, datetime.date, str]:
-    call_command("migrate", verbosity=0)
-    seed.load(apps)
+    prepare_database()
     now = timezone.now()
-    pathways = list(Pathway.objects.all())
-    office = Office.objects.create(
-        name="Bench rush",
-        slug="bench-rush",
+    office = make_office(
+        "bench-rush",
+        "Bench rush",
+        address="-",
         country="CR",
         city="San José",
         time_zone="America/Costa_Rica",
-        address_en="-",
-        address_es="-",
         slot_minutes=15,
     )
-    office.pathways.set(pathways)
-    for weekday in range(7):
-        OpeningHours.objects.create(
-            office=office, weekday=weekday, opens=datetime.time(8), closes=datetime.time(16), capacity=3
-        )
+    open_every_day(office, opens=8, closes=16, capacity=3)
     generate_slots(office=office, now=now)
     day = office.local_today(now) + datetime.timedelta(days=3)
-    version = ScreenerVersion.objects.get(status=ScreenerVersion.Status.PUBLISHED)
-    outcomes = {
-        p.code: {"eligible": True, "reasons": {"en": [], "es": []}, "order": p.order, "bring": {"en": "", "es": ""}}
-        for p in pathways
-    }
-    screening = Screening.objects.create(version=version, answers={}, outcomes=outcomes, language="es")
+    [reference] = eligible_references(1)
     connection.close()
-    return office, day, screening_reference(screening)
+    return office, day, reference
 
 
 def wrk(base: str, page: Page, seconds: float) -> tuple[float, int]:
@@ -251,37 +214,15 @@ def journeys(base: str, office: Office, day: datetime.date, reference: str) -> d
     return {"first": first, "answering": answering, "questions": questions, "booking": booking}
 
 
-def serve(port: int) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "bench.rush_settings",
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        # As in production: connections kept between requests (the test environment closes them).
-        "CONN_MAX_AGE": "60",
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "movilidad.wsgi"], cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/bench/ok/", timeout=2).read()
-            return server
-        except OSError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                server.terminate()
-                raise
-            time.sleep(0.2)
-
-
 def main() -> int:
     office, day, reference = setup()
     port = int(os.environ.get("BENCH_PORT", "8766"))
-    base = f"http://127.0.0.1:{port}"
-    server = serve(port)
     workers = os.environ.get("WEB_CONCURRENCY", "3")
     threads = os.environ.get("GUNICORN_THREADS", "4")
-    try:
+    # As in production: connections kept between requests (the test environment closes them).
+    with gunicorn(
+        port, ready="/bench/ok/", quiet=True, DJANGO_SETTINGS_MODULE="bench.rush_settings", CONN_MAX_AGE="60"
+    ) as base:
         made = journeys(base, office, day, reference)
         first, answering, booking = made["first"], made["answering"], made["booking"]
         questions = made["questions"]
@@ -324,9 +265,6 @@ def main() -> int:
         for page in pages:
             measure(base, page, bare)
             print(f"{page.name}: {page.rps:.0f} requests/s, bare view {page.bare_rps:.0f}", flush=True)
-    finally:
-        server.terminate()
-        server.wait(30)
 
     rows = []
     passed = bare.errors == 0
@@ -348,8 +286,7 @@ def main() -> int:
             f"| {writes} | {verdict} |"
         )
     table = "\n".join(rows)
-    report = f"""{START}
-## Pages that hold a rush (`bench/bench_rush.py`)
+    text = f"""## Pages that hold a rush (`bench/bench_rush.py`)
 
 Command: `make bench` (or `python bench/bench_rush.py` inside `scripts/with_services.py`):
 throwaway PostgreSQL 15 and Redis; `gunicorn movilidad.wsgi` with gunicorn.conf.py ({workers} workers ×
@@ -367,11 +304,8 @@ machine: {machine()}.
 {table}
 
 Bare view errors: {bare.errors}.
-
-Result: {"PASS" if passed else "FAIL"}.
-{END}"""
-    write_section(report, START, END)
-    return 0 if passed else 1
+"""
+    return write_result("rush", text, passed=passed)
 
 
 if __name__ == "__main__":
