@@ -109,7 +109,10 @@ def attempt(base: str, stats: Stats, *, reference: str, office: Office, day: dat
             status, page, location = browser.request(
                 f"/es/book/office/{office.slug}/{day}/", {"csrfmiddlewaretoken": token, "slot": slot}
             )
-            if status == 302 and location.endswith("/book/details/"):
+            if status == 302 and location.endswith("/book/people/"):
+                # Who comes: the person alone (the page every booking passes since group bookings).
+                _, page, _ = browser.request("/es/book/people/")
+                browser.request("/es/book/people/", {"csrfmiddlewaretoken": CSRF.search(page)[1], "party_size": "1"})
                 _, page, _ = browser.request("/es/book/details/")
                 details = details_form(
                     CSRF.search(page)[1],

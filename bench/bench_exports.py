@@ -83,7 +83,7 @@ def setup() -> None:
             INSERT INTO appointments_appointment (
                 reference, office_id, slot_id, screening_id, status, revision, booking_key, full_name,
                 date_of_birth, nationality, document_type, document_number, document_country, phone,
-                email, language, party_size, companions, consent_at, created_at, updated_at, cancelled_at
+                email, language, party_size, companions, consent_at, created_at, updated_at, cancelled_at, age_band
             )
             SELECT
                 'X' || lpad(n::text, 8, '0'), %(office)s, (%(slots)s::bigint[])[1 + n %% %(nslots)s],
@@ -92,7 +92,7 @@ def setup() -> None:
                 'D' || n, 'VE', '+573001234567', '', 'es', 1 + n %% 3, '[]'::jsonb, now(),
                 (%(starts)s::timestamptz[])[1 + n %% %(nslots)s] - (n %% 14) * interval '1 day'
                     - (n %% 11) * interval '1 hour',
-                now(), NULL
+                now(), NULL, '30-44'
             FROM generate_series(1, %(n)s) AS n
             """,
             {
