@@ -35,8 +35,9 @@ _NUMBERS = [
 # A run of 7 or more digits is a phone or a document number written without spaces, unless what is
 # around it says it is a plain number (_is_plain_number): named by a key of SAFE_KEYS or with one
 # of SAFE_KEY_SUFFIXES (duration_ms=1234567, "total": 12345678, offset 12345678), or followed by a
-# unit (1234567 ms, 12345678 rows). Not a decimal part either (0.012345678s).
-_DIGIT_RUN = re.compile(r"(?<![\w.])\d{7,}(?!\w|\.\d)")
+# unit (1234567 ms, 12345678 rows). Not a decimal part either (0.012345678s), nor the first group
+# of a UUID (a task id) that happens to be all digits.
+_DIGIT_RUN = re.compile(r"(?<![\w.])\d{7,}(?!\w|\.\d|-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-)")
 SAFE_KEYS = frozenset(
     {
         "bytes", "size", "length", "content_length", "memory", "max_memory", "rss",

@@ -59,6 +59,8 @@ def test_redact(raw: str, clean: str) -> None:
         "connect 127.0.0.1:54321 timeout=2.5",
         "Python 3.11.7, Django 5.2.19, HTTP/1.1",
         "export 0b7c2f2e-5c1a-4d7e-9a63-0c8e3e0a1b2c rows=20000 of 150000",
+        # A UUID whose first group happens to be digits only (one in about 23 Celery task ids).
+        "Task notifications.tasks.send_notifications[12345678-47a2-48f5-ba13-a0e459557323] received",
         "healthz check=cache state=down error=TimeoutError",
     ],
 )
