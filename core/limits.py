@@ -57,7 +57,7 @@ def over_limit(request: HttpRequest, *, group: str, rate: str, fail_closed: bool
     (or the count cannot be made and the limit fails closed), the seconds until the limit's window
     ends: when to try again."""
     try:
-        usage = get_usage(request, group=group, key="ip", rate=rate, method=method, increment=True)
+        usage = get_usage(request, group=group, key=_address, rate=rate, method=method, increment=True)
     except Exception as exc:  # noqa: BLE001 - any error of the cache client
         logger.warning("rate limit not counted group=%s closed=%s error=%s", group, fail_closed, type(exc).__name__)
         return UNCOUNTED_RETRY_SECONDS if fail_closed else None
@@ -65,6 +65,12 @@ def over_limit(request: HttpRequest, *, group: str, rate: str, fail_closed: bool
         return None
     # time_left is -1 when django-ratelimit could not count (RATELIMIT_FAIL_OPEN is off).
     return max(1, usage["time_left"]) if usage["time_left"] > 0 else UNCOUNTED_RETRY_SECONDS
+
+
+def _address(group: str, request: HttpRequest) -> str:
+    """What a rate limit counts: the address the live-hold cap and the lockout count too
+    (core.addresses.client_ip), never an error for a request without the load balancer's header."""
+    return client_ip(request) or ""
 
 
 def limited(request: HttpRequest, *, group: str, rate: str, fail_closed: bool, method: str = "POST") -> bool:

@@ -31,6 +31,7 @@ from appointments.views.common import (
     save_state,
     session_state,
     show_appointment,
+    used_offer_link,
 )
 from core.limits import refused
 
@@ -264,6 +265,8 @@ def offer(request: HttpRequest, token: str) -> HttpResponse:
     found = lottery_services.find_offer(token)
     if found is None:
         return problem(request, lottery_services.link_error().message, status=404)
+    if request.method == "POST" and found.status == LotteryRequest.Status.BOOKED:
+        return used_offer_link(request, found.appointment_id, lottery_services.offer_error(found.status).message)
     if request.method == "POST" and request.POST.get("action") == "decline":
         return _decline(request, token, found)
     if request.method == "POST":

@@ -32,6 +32,7 @@ from appointments.views.common import (
     save_state,
     session_state,
     show_appointment,
+    used_offer_link,
 )
 from core.limits import refused
 from eligibility.models import Screening
@@ -260,6 +261,8 @@ def place(request: HttpRequest, token: str) -> HttpResponse:
     entry = services.entry_for_token(token)
     if entry is None:
         return problem(request, services.gone_message(), status=404, restart=True)
+    if request.method == "POST" and entry.status == Status.BOOKED:
+        return used_offer_link(request, entry.appointment_id, services.gone_message())
     if request.method == "POST":
         action = request.POST.get("action")
         try:

@@ -82,6 +82,16 @@ def show_appointment(request: HttpRequest, appointment: Appointment, *, by_link:
     return redirect("appointments:appointment")
 
 
+def used_offer_link(request: HttpRequest, appointment_id: int | None, message: str) -> HttpResponse:
+    """A POST with a lottery or waitlist offer's link that has booked its place already. The
+    browser that booked it goes to the appointment's page again (a button pressed twice); any
+    other gets a 410 and nothing of the appointment, whose page is reached from its own
+    confirmation SMS: a link forwarded or left on a shared phone opens nothing once used."""
+    if appointment_id is not None and session_state(request, MANAGE).get("id") == appointment_id:
+        return redirect("appointments:appointment")
+    return problem(request, message, status=410)
+
+
 def opened_appointment(request: HttpRequest) -> Appointment | None:
     """The appointment this session may see, or None with a message that says why (nothing opened,
     closed after being left idle, or opened by a link that a change has voided). Each call counts

@@ -587,3 +587,29 @@ def test_a_place_freed_by_a_cancellation_goes_down_the_order(published):
     assert second.status == LotteryRequest.Status.OFFERED
     assert second.slot_id == first.slot_id
     assert [n.recipient for n in offers("passed_down")] == [second.phone.as_e164]
+
+
+def test_a_used_offer_link_opens_the_appointment_to_nobody_else(published):
+    """Once the offer's link has booked the place, a POST with it opens nothing for another browser
+    (the appointment's page is reached from its own confirmation SMS); the browser that confirmed
+    is sent to its page again."""
+    office = lottery_office(EVERY_DAY_TWO_SLOTS)
+    draw = make_draw(office)
+    for n in range(2):
+        request_for(draw, published, n)
+    lottery_services.run_draw(draw_id=draw.pk, now=after_close(draw))
+    first = LotteryRequest.objects.get(position=1)
+    sms = next(n for n in offers("won") if n.recipient == first.phone.as_e164)
+    link = sms.details["url"].removeprefix("https://citas.example.org")
+    winner = Client()
+    assert winner.post(link)["Location"] == "/es/manage/appointment/"
+    again = winner.post(link)  # pressed twice
+    assert (again.status_code, again["Location"]) == (302, "/es/manage/appointment/")
+    stranger = Client()
+    for data in ({}, {"action": "decline", "confirm": "yes"}):
+        response = stranger.post(link, data)
+        assert response.status_code == 410, data
+        assert first.full_name not in response.content.decode()
+    page = stranger.get("/es/manage/appointment/", follow=True)
+    assert first.full_name not in page.content.decode()
+    assert Appointment.objects.get().status == Appointment.Status.BOOKED

@@ -665,3 +665,23 @@ def test_people_who_booked_by_themselves_leave_the_list(full_office, published):
     other.refresh_from_db()
     assert (entry.status, other.status) == (Status.BOOKED, Status.WAITING)
     assert services.close_booked_entries() == 0
+
+
+def test_a_used_offer_link_opens_the_appointment_to_nobody_else(client, full_office, published):
+    """The link is a bearer token while the place is offered; once it has booked the place, a
+    POST with it (a forwarded SMS, a shared phone) opens nothing: the appointment's page is
+    reached from its own confirmation SMS. The browser that took it is sent to its page again."""
+    entry, link = offered(full_office, published)
+    assert client.post(link, {"action": "take"}).status_code == 302
+    appointment = Appointment.objects.get(document_number=entry.document_number)
+    again = client.post(link, {"action": "take"})  # pressed twice
+    assert (again.status_code, again["Location"]) == (302, url("appointments:appointment"))
+    stranger = Client()
+    for action in ("take", "decline", "leave"):
+        response = stranger.post(link, {"action": action})
+        assert response.status_code == 410, action
+        assert "Ana Gómez" not in response.content.decode()
+    page = stranger.get(url("appointments:appointment"), follow=True)
+    assert "Ana Gómez" not in page.content.decode()
+    appointment.refresh_from_db()
+    assert appointment.status == Appointment.Status.BOOKED

@@ -32,3 +32,22 @@ def test_without_a_load_balancer_the_address_is_the_connections(meta, expected):
 )
 def test_behind_a_load_balancer_the_address_is_its_header(meta, expected):
     assert client_ip(RequestFactory().get("/", **meta)) == expected
+
+
+@pytest.mark.django_db
+@override_settings(RATELIMIT_IP_META_KEY="HTTP_X_REAL_IP")
+def test_the_rate_limits_count_the_same_address_and_never_fail_on_a_missing_header():
+    """A request that did not come through the load balancer, or with a list in the header, is
+    counted against its connection's address like the live-hold cap does, not refused: a limit
+    that fails closed would otherwise answer 429 to every such request."""
+    from core.limits import over_limit
+
+    factory = RequestFactory()
+    group = "tests.addresses"
+    header = {"REMOTE_ADDR": "10.0.0.2", "HTTP_X_REAL_IP": "203.0.113.5, 10.0.0.9"}
+    for meta in ({"REMOTE_ADDR": "10.0.0.2"}, header):
+        assert over_limit(factory.post("/", **meta), group=group, rate="2/h", fail_closed=True) is None
+    # Both were counted against 10.0.0.2: the third from it is over; another address is not.
+    assert over_limit(factory.post("/", REMOTE_ADDR="10.0.0.2"), group=group, rate="2/h", fail_closed=True)
+    other = factory.post("/", REMOTE_ADDR="10.0.0.2", HTTP_X_REAL_IP="203.0.113.5")
+    assert over_limit(other, group=group, rate="2/h", fail_closed=True) is None
