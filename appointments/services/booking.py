@@ -346,6 +346,13 @@ def _end_missed_appointments(details: ApplicantDetails, now: datetime.datetime) 
             end_missed_appointment(appointment, now=now)
 
 
+def check_phone_may_book(phone: Any, *, now: datetime.datetime | None = None) -> None:
+    """Raise the BookingError a booking for this number would get for the appointments it has
+    already (ACTIVE_APPOINTMENTS_PER_PHONE): checked before a code is sent to it, so no SMS is
+    spent on a booking that would be refused. Booking checks again, under the number's lock."""
+    _check_appointments_per_phone(phone, now or timezone.now())
+
+
 def _check_appointments_per_phone(phone: Any, now: datetime.datetime) -> None:
     """At most ACTIVE_APPOINTMENTS_PER_PHONE appointments not yet over per phone number, whoever
     books (staff on a person's behalf too). A booked appointment whose time has ended no longer

@@ -21,7 +21,7 @@ from appointments.errors import BookingError, ErrorCode
 from appointments.forms import LANGUAGE_CHOICES, PhoneCodeForm, describe
 from appointments.models import Appointment, DocumentType, Slot
 from appointments.services import phone_codes
-from appointments.services.booking import ApplicantDetails, book_appointment, held_details
+from appointments.services.booking import ApplicantDetails, book_appointment, check_phone_may_book, held_details
 from appointments.views.booking import (
     ScreeningFacts,
     booking_view,
@@ -188,10 +188,19 @@ def _send_code(request: HttpRequest, screening: ScreeningFacts, slot: Slot, valu
         return _book(request, screening, slot, values, actor=None)
     if not phone_codes.has_live_code(check, phone):
         try:
+            check_phone_may_book(phone)  # no SMS spent on a booking the number's count would refuse
             phone_codes.send_code(check=check, phone=phone, office=slot.office, language=values["language"])
+        except BookingError as exc:
+            return _check_page(
+                request, slot, values, actor=None, wait=over_limit_message(request, exc, zone=slot.office.zone)
+            )
         except phone_codes.PhoneCodeError as exc:
             if exc.code == phone_codes.CodeProblem.GONE:
                 return redirect("appointments:check")  # the hold ended just now: that page says so
+            if exc.code == phone_codes.CodeProblem.SMS_QUOTA:
+                # The check page again, the details kept, saying when a code can be sent.
+                wait = over_limit_message(request, exc, zone=slot.office.zone)
+                return _check_page(request, slot, values, actor=None, wait=wait)
             # A code to another number just now, or every code used: the page would name a number
             # that got none.
             return _code_refused(request, exc, None)

@@ -6,6 +6,7 @@ Staff booking on a person's behalf, and offices that turn it off, book as before
 import datetime
 import logging
 import re
+import uuid
 
 import pytest
 from django.core.cache import cache
@@ -14,7 +15,7 @@ from django.utils import timezone
 from appointments.demo import load_demo_offices
 from appointments.models import Appointment, Hold, Office, PhoneCheck, Slot
 from appointments.services import phone_codes
-from appointments.services.booking import hold_slot, purge_expired_holds
+from appointments.services.booking import book_appointment, hold_slot, purge_expired_holds
 from appointments.services.phone_codes import CodeProblem, PhoneCodeError
 from appointments.services.slots import generate_slots
 from core.services import ROLE_PROGRAM_ADMIN
@@ -22,7 +23,7 @@ from eligibility.services import screening_reference
 from notifications import sending
 from notifications import services as outbox
 from notifications.models import Notification
-from tests.appointments.conftest import NOW, OfficeFactory, first_slot, make_screening, office_form
+from tests.appointments.conftest import NOW, OfficeFactory, details, first_slot, make_screening, office_form
 from tests.appointments.test_admin import user_in
 from tests.appointments.test_pages import booking_client, choose, details_data, url
 from tests.desk.conftest import staff_of
@@ -542,6 +543,33 @@ def test_no_code_is_sent_to_a_number_over_its_sms_quota(booking_client, live_off
     response = booking_client.post(url("check", lang="en"), {"key": key})
     assert response.status_code == 429
     assert "as many SMS today as we send to one number" in response.content.decode()
+    assert "Nguyễn Thị Lan" in response.content.decode(), "the check page again, the details kept"
     assert int(response["Retry-After"]) > 0
     assert codes() == []
     assert not Appointment.objects.exists()
+
+
+def test_no_code_is_sent_to_a_number_that_has_its_appointments_already(booking_client, live_office, published):
+    """A number with ACTIVE_APPOINTMENTS_PER_PHONE appointments to come could not book: Confirm
+    says so on the check page (the details kept) before a code is spent on it."""
+    later = timezone.now() + datetime.timedelta(days=3)
+    slots = list(Slot.objects.filter(office=live_office, starts_at__gt=later).order_by("starts_at")[:2])
+    for n, slot in enumerate(slots):
+        book_appointment(
+            screening=make_screening(published),
+            slot_id=slot.pk,
+            details=details(document_number=f"P76543{n:02d}", phone=PHONE),
+            booking_key=uuid.uuid4(),
+        )
+    choose(booking_client, live_office)
+    booking_client.post(url("details"), details_data(phone="300 123 4567"))
+    page = booking_client.get(url("check", lang="en"))
+    key = re.search(r'name="key" value="([^"]+)"', page.content.decode())[1]
+    response = booking_client.post(url("check", lang="en"), {"key": key})
+    assert response.status_code == 429
+    text = response.content.decode()
+    assert "This mobile phone number already has 2 appointments" in text
+    assert "Nguyễn Thị Lan" in text
+    assert int(response["Retry-After"]) > 0
+    assert codes() == []
+    assert Appointment.objects.count() == 2
