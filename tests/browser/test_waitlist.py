@@ -13,14 +13,17 @@ from typing import Any
 import pytest
 from django.apps import apps
 from django.db import connections
-from django.utils import timezone
+from django.urls import reverse
+from django.utils import timezone, translation
 from playwright.sync_api import expect
 
 from allocation.models import WaitlistEntry
-from appointments.models import Appointment, Slot
+from allocation.waitlist_services import join_waitlist
+from appointments.models import Appointment, Office, Slot
 from appointments.services.booking import book_appointment
 from appointments.services.changes import cancel_appointment
 from eligibility import seed
+from eligibility.models import ScreenerVersion
 from tests.appointments.conftest import OfficeFactory, details, make_screening
 from tests.browser.conftest import CheckedPage
 from tests.browser.test_booking import answer_screener
@@ -151,3 +154,21 @@ def test_join_the_waitlist_then_take_a_cancelled_place(
     page.goto(link)
     checked_page.check_accessibility()
     expect(page.get_by_role("heading", level=1)).to_have_text("We could not continue")
+
+    # Another person on the list leaves it from the link of their SMS: the page that says so.
+    office = Office.objects.get(name=OFFICE)
+    version = ScreenerVersion.objects.get(status=ScreenerVersion.Status.PUBLISHED)
+    values = {
+        "full_name": "Rosa Elena Caal", "nationality": "GT", "document_type": "passport",
+        "document_number": "G87654321", "document_country": "GT", "date_of_birth": "1985-03-09",
+        "phone": "+50251234599", "email": "", "language": "en", "party_size": 1, "companions": [],
+    }  # fmt: skip
+    _entry, token = join_waitlist(office=office, screening=make_screening(version), values=values)
+    with translation.override("en"):
+        page.goto(live_server.url + reverse("allocation:waitlist-place", args=[token]))
+    checked_page.check_accessibility()
+    page.get_by_role("button", name="Leave the waitlist").click()
+    checked_page.check_accessibility()
+    expect(page.get_by_role("heading", level=1)).to_have_text("You left the waitlist")
+    checked_page.screenshot("waitlist-left-360")
+    assert WaitlistEntry.objects.get(document_number="G87654321").status == WaitlistEntry.Status.LEFT
