@@ -89,6 +89,10 @@ LIMITS = {
 }
 START, END = "<!-- bench:fairness -->", "<!-- /bench:fairness -->"
 HUMAN_PHONE, BOT_PHONE, FAKE_PHONE = 3_000_000_000, 3_010_000_000, 3_020_000_000  # Colombian mobiles 300, 301, 302
+# The lottery's people and bot use other numbers than first come's (same prefixes): with the same
+# SIM cards, the bot's first-come appointments would count against its lottery offers
+# (ACTIVE_APPOINTMENTS_PER_PHONE) and the two modes would not be measured apart.
+LOTTERY_PHONES = 5_000_000
 
 
 def phone(base: int, n: int) -> str:
@@ -328,7 +332,9 @@ def lot_human(base: str, stats: Stats, slug: str, reference: str, n: int) -> str
     if not CSRF.search(page):
         return "failed"
     token = CSRF.search(page)[1]
-    if not lot_request(browser, slug, token, n=n, who="human", e164=phone(HUMAN_PHONE, n), reads_sms=True):
+    if not lot_request(
+        browser, slug, token, n=n, who="human", e164=phone(HUMAN_PHONE + LOTTERY_PHONES, n), reads_sms=True
+    ):
         return "failed"
     browser.request(f"/es/lottery/{slug}/requested/")
     return "requested"
@@ -340,7 +346,9 @@ def lot_bot(
     browser = bot_browser(base, stats, reference, loop, scene.bot_addresses)
     _, page, _ = browser.request(f"/es/lottery/{slug}/request/")
     token = CSRF.search(page)[1]
-    lot_request(browser, slug, token, n=loop, who="bot", e164=phone(BOT_PHONE, loop), reads_sms=True)  # its real SIM
+    lot_request(
+        browser, slug, token, n=loop, who="bot", e164=phone(BOT_PHONE + LOTTERY_PHONES, loop), reads_sms=True
+    )  # its real SIM
     tries = 0
     while not stop.is_set():
         tries += 1
