@@ -185,12 +185,18 @@ def choose_day(request: HttpRequest, screening: ScreeningFacts, office: str) -> 
 @GET_POST
 @booking_view
 def choose_slot(request: HttpRequest, screening: ScreeningFacts, office: str, date: datetime.date) -> HttpResponse:
-    chosen = _office(screening, office)
+    if request.method == "POST":
+        chosen, times = _office(screening, office), None
+    else:
+        # Showing the times: the office and the day's times in one cache call.
+        chosen, times = selectors.office_and_times(screening, office, date, timezone.now())
+        if chosen is None:
+            raise Http404
     if chosen.allocation == Office.Allocation.LOTTERY:
         # Places here are not first come: they go by the office's draw.
         return redirect("allocation:lottery", chosen.slug)
     days_url = reverse("appointments:choose-day", args=[chosen.slug])
-    day = day_or_redirect(request, chosen, date, days_url)
+    day = day_or_redirect(request, chosen, date, days_url, times=times)
     if isinstance(day, HttpResponse):
         return day
     form = SlotForm(request.POST or None, slots=day.slots)

@@ -178,10 +178,13 @@ def with_urls(days: list[selectors.Day], url: Callable[[selectors.Day], str]) ->
     return days
 
 
-def day_or_redirect(request: HttpRequest, office: Office, date: datetime.date, days_url: str) -> Any:
+def day_or_redirect(
+    request: HttpRequest, office: Office, date: datetime.date, days_url: str, *, times: Any = None
+) -> Any:
+    """The day's times (`times`, when read already with the office), or a redirect to the days."""
     # Showing the times may use the cached copy; a choice is checked against the database.
     read = selectors.bookable_day if request.method == "POST" else selectors.times_of_day
-    day = read(office, date, timezone.now())
+    day = times if times is not None else read(office, date, timezone.now())
     if day is None or day.closed or not any(slot.places_left for slot in day.slots):
         messages.error(request, _("There are no free times on that day any more. Please choose another day."))
         return redirect(days_url)

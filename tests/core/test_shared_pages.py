@@ -3,11 +3,13 @@ question pages and the times page, which everyone reads at a release. A kept pag
 rendering would make, never show one person what another typed, and never hide what changed."""
 
 import re
+from unittest import mock
 
 import pytest
 from django.contrib import messages
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
+from django.core.cache import cache
 from django.test import Client
 from django.test.signals import template_rendered
 from django.utils import translation
@@ -180,3 +182,28 @@ def test_the_times_page_is_kept_until_its_places_change(
     assert "appointments/book/time.html" in names
     first_time = html[html.index('id="id_slot_0"') :]
     assert first_time.index("1 plaza disponible") < first_time.index('id="id_slot_1"')
+
+
+def test_the_times_page_reads_the_office_and_the_times_in_one_cache_call(
+    published: ScreenerVersion,
+    live_office,  # noqa: F811 - the fixture imported above
+) -> None:
+    """At a release the times page costs the session's read and one more cache call: the office,
+    its availability version and the day's times read together (selectors.office_and_times)."""
+    slot = bookable(live_office)
+    time_page = url("choose-slot", live_office.slug, slot.local_start().date())
+    client = booking_client(published)
+    first = rendered(client, time_page)[0]
+    with (
+        mock.patch.object(cache, "get", wraps=cache.get) as get,
+        mock.patch.object(cache, "get_many", wraps=cache.get_many) as get_many,
+    ):
+        again = rendered(client, time_page)[0]
+    assert without_token(again) == without_token(first)
+    assert [call.args[0] for call in get.call_args_list if "appointments" in str(call.args[0])] == []
+    [keys] = [call.args[0] for call in get_many.call_args_list]
+    assert {key.rsplit(":", 1)[0] if "times" not in key else "times" for key in keys} == {
+        "appointments:office",
+        "appointments:availability",
+        "times",
+    }
