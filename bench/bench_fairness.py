@@ -613,9 +613,10 @@ Refusals (4xx) by who and page: {refused}.
 {said}"""
     if lottery:
         statuses = ", ".join(f"{k} {v:,}" for k, v in sorted(lottery["request_status"].items()))
+        rounds = "round" if lottery["rounds"] == 1 else "rounds"
         report += f"""
 Lottery: {lottery["fakes"]:,} requests with made-up phone numbers were taken from the bot during the
-window; {lottery["rounds"]} rounds of offers (each {settings.LOTTERY_CONFIRM_HOURS} hours after the one
+window; {lottery["rounds"]} {rounds} of offers (each {settings.LOTTERY_CONFIRM_HOURS} hours after the one
 before, as offers expire; the period starts {LOTTERY_PERIOD_AFTER_DAYS} days after the draw); offers
 confirmed over HTTP: {lottery["confirmed"]["human"]} by applicants, {lottery["confirmed"]["bot"]} by the
 bot; requests at the end: {statuses}. Places not booked: {lottery["unbooked"]} (after the last round
