@@ -153,9 +153,10 @@ def address_of(request: HttpRequest, staff: Any) -> str:
     return "" if staff is not None else client_key(request)
 
 
-def over_limit_message(request: HttpRequest, error: BookingError, *, zone: Any = None) -> int:
+def over_limit_message(request: HttpRequest, error: Any, *, zone: Any = None) -> int:
     """Say on the page about to be shown again (what was typed still in it) that a limit refused
-    the request and when to try again; returns the seconds until then (for Retry-After)."""
+    the request (a BookingError or a PhoneCodeError: its message and retry_at) and when to try
+    again; returns the seconds until then (for Retry-After)."""
     now = timezone.now()
     retry_at = error.retry_at or now + datetime.timedelta(seconds=UNCOUNTED_RETRY_SECONDS)
     seconds = max(1, math.ceil((retry_at - now).total_seconds()))

@@ -128,10 +128,16 @@ def check(request: HttpRequest, screening: ScreeningFacts) -> HttpResponse:
 
 
 def _check_page(
-    request: HttpRequest, slot: Slot, values: dict[str, Any], *, actor: Any, wait: Any = None
+    request: HttpRequest,
+    slot: Slot,
+    values: dict[str, Any],
+    *,
+    actor: Any,
+    refusal: BookingError | phone_codes.PhoneCodeError | None = None,
 ) -> HttpResponse:
-    """The check page; with `wait`, refused by a limit (429) with when to try again, the details
-    still kept with the hold, to confirm later or change the phone."""
+    """The check page; with `refusal`, refused by a limit (429) saying when to try again, the
+    details still kept with the hold, to confirm later or change the phone."""
+    wait = None if refusal is None else over_limit_message(request, refusal, zone=slot.office.zone)
     response = render(
         request,
         "appointments/book/check.html",
@@ -166,8 +172,7 @@ def _book(
     except BookingError as exc:
         if exc.code != ErrorCode.LIMIT:
             return _booking_failed(request, exc, slot)
-        wait = over_limit_message(request, exc, zone=slot.office.zone)
-        return _check_page(request, slot, values, actor=actor, wait=wait)
+        return _check_page(request, slot, values, actor=actor, refusal=exc)
     # Only the screening stays: booking again (another adult of the family) starts afresh.
     request.session[BOOKING] = {
         **{name: booking[name] for name in ("screening", "eligible", "created", "country") if name in booking},
@@ -191,16 +196,13 @@ def _send_code(request: HttpRequest, screening: ScreeningFacts, slot: Slot, valu
             check_phone_may_book(phone)  # no SMS spent on a booking the number's count would refuse
             phone_codes.send_code(check=check, phone=phone, office=slot.office, language=values["language"])
         except BookingError as exc:
-            return _check_page(
-                request, slot, values, actor=None, wait=over_limit_message(request, exc, zone=slot.office.zone)
-            )
+            return _check_page(request, slot, values, actor=None, refusal=exc)
         except phone_codes.PhoneCodeError as exc:
             if exc.code == phone_codes.CodeProblem.GONE:
                 return redirect("appointments:check")  # the hold ended just now: that page says so
             if exc.code == phone_codes.CodeProblem.SMS_QUOTA:
                 # The check page again, the details kept, saying when a code can be sent.
-                wait = over_limit_message(request, exc, zone=slot.office.zone)
-                return _check_page(request, slot, values, actor=None, wait=wait)
+                return _check_page(request, slot, values, actor=None, refusal=exc)
             # A code to another number just now, or every code used: the page would name a number
             # that got none.
             return _code_refused(request, exc, None)
