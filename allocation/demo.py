@@ -19,7 +19,8 @@ from appointments.errors import BookingError
 from appointments.models import Appointment, Office, OpeningHours, Slot
 from appointments.services.booking import ApplicantDetails, book_appointment, bookable_window
 from appointments.services.slots import generate_slots
-from eligibility.models import Pathway, ScreenerVersion, Screening
+from eligibility.demo import eligible_screening
+from eligibility.models import Pathway, ScreenerVersion
 
 # The draw comes this long after the demo is loaded: long enough to make a request, short
 # enough to see the draw, the SMS and the offer in one sitting.
@@ -159,7 +160,7 @@ def _fill(office: Office, now: datetime.datetime) -> int:
             )
             try:
                 book_appointment(
-                    screening=_screening(version, pathways),
+                    screening=eligible_screening(version, pathways, host_country="GT"),
                     slot_id=slot.pk,
                     details=details,
                     booking_key=uuid.uuid4(),
@@ -169,17 +170,3 @@ def _fill(office: Office, now: datetime.datetime) -> int:
                 continue
             booked += 1
     return booked
-
-
-def _screening(version: ScreenerVersion, pathways: list[Pathway]) -> Screening:
-    """An eligible result for the first pathway, as the screener records one."""
-    outcomes = {
-        p.code: {
-            "eligible": p.code == pathways[0].code,
-            "reasons": {"en": [], "es": []},
-            "order": p.order,
-            **{f: {lang: getattr(p, f"{f}_{lang}") for lang in ("en", "es")} for f in ("name", "description", "bring")},
-        }
-        for p in pathways
-    }
-    return Screening.objects.create(version=version, host_country="GT", answers={}, outcomes=outcomes, language="es")

@@ -15,7 +15,8 @@ from appointments.services.booking import ApplicantDetails, book_appointment
 from appointments.services.slots import generate_slots
 from desk import services
 from desk.models import Counter
-from eligibility.models import Pathway, ScreenerVersion, Screening
+from eligibility.demo import eligible_screening
+from eligibility.models import ScreenerVersion
 
 NAMES = [
     "María José Pérez López",
@@ -31,20 +32,6 @@ NAMES = [
     "Gabriela Estrada",
     "Jorge Luis Cifuentes",
 ]
-
-
-def _screening(version: ScreenerVersion, pathways: list[Pathway]) -> Screening:
-    eligible = pathways[0].code
-    outcomes = {
-        p.code: {
-            "eligible": p.code == eligible,
-            "reasons": {"en": [], "es": []},
-            "order": p.order,
-            **{f: {lang: getattr(p, f"{f}_{lang}") for lang in ("en", "es")} for f in ("name", "description", "bring")},
-        }
-        for p in pathways
-    }
-    return Screening.objects.create(version=version, host_country="", answers={}, outcomes=outcomes, language="es")
 
 
 def load_demo_queue(office: Office, *, now: datetime.datetime | None = None) -> int:
@@ -86,7 +73,7 @@ def load_demo_queue(office: Office, *, now: datetime.datetime | None = None) -> 
         try:
             booked.append(
                 book_appointment(
-                    screening=_screening(version, pathways),
+                    screening=eligible_screening(version, pathways),
                     slot_id=slot.pk,
                     details=details,
                     booking_key=uuid.uuid4(),

@@ -39,6 +39,17 @@ LANGUAGES = [code for code, _name in settings.LANGUAGES]
 LONGEST_SITE_URL = "https://citas.movilidadsegura.org"
 LONGEST_CITY = "San José de Guaviare"  # 20 characters
 ZONE = zoneinfo.ZoneInfo("America/Guayaquil")
+
+
+def test_the_longest_values_are_the_caps_the_project_enforces():
+    """The office's admin page refuses a longer city; check --deploy warns about a longer SITE_URL."""
+    from appointments.models import CITY_MAX_LENGTH
+    from core.checks import SITE_URL_MAX_LENGTH
+
+    assert len(LONGEST_CITY) == CITY_MAX_LENGTH
+    assert len(LONGEST_SITE_URL) == SITE_URL_MAX_LENGTH
+
+
 SMS_DATE = "D j M H:i"  # the SMS's date format msgid (templates/notifications/sms.txt), translated
 
 
