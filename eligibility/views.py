@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from core.limits import over_limit, refused, try_again
 from core.pages import render_shared
-from eligibility.forms import AnswerForm
+from eligibility.forms import AnswerForm, DateParts
 from eligibility.models import Question, Screening
 from eligibility.rules import CURRENT_COUNTRY
 from eligibility.selectors import (
@@ -126,7 +126,11 @@ def question(request: HttpRequest, key: str) -> HttpResponse:
         return _go_on(request, screener, kept) if pinned else redirect("eligibility:begin")
 
     data = request.POST if request.method == "POST" else None
-    form = AnswerForm(data, question=current, answers=kept, initial={"answer": kept.get(current.key)})
+    # A date the person gave (their birth, their arrival) is theirs alone: shown on a GET, the page
+    # is kept with a mark in each box, and this request's date is written in (core.pages).
+    fill = _date_fill(current, kept.get(current.key)) if data is None else {}
+    initial = list(DATE_MARKS) if fill else kept.get(current.key)
+    form = AnswerForm(data, question=current, answers=kept, initial={"answer": initial})
     if request.method == "POST" and form.is_valid():
         if not kept:
             # The first answer given: a screener started (counted for the reports, anonymously).
@@ -165,13 +169,6 @@ def question(request: HttpRequest, key: str) -> HttpResponse:
     number, total = position + 1, max(len(screener.still_possible(kept, today)), position + 1)
     chosen = kept.get(current.key)
     stamp = frozen_stamp(screener.version)
-    fill = {}
-    parts = form.fields["answer"].widget.decompress(chosen) if current.kind == Question.Kind.DATE else [None]
-    if None not in parts and wait is None and not form.errors:
-        # A date the person gave (their birth, their arrival) is theirs alone: the page is kept
-        # with a mark in each box, and this request's date is written in (core.pages).
-        fill = dict(zip(DATE_MARKS, (str(part) for part in parts), strict=True))
-        form = AnswerForm(question=current, answers=kept, initial={"answer": list(DATE_MARKS)})
     # What the page shows besides the language and the path (core.pages): None, rendered for this
     # request alone, for an error, a draft's question or anything else the person typed.
     shared = (
@@ -198,6 +195,12 @@ def question(request: HttpRequest, key: str) -> HttpResponse:
         fill=fill,
     )
     return refused(response, wait) if wait is not None else response
+
+
+def _date_fill(question: Question, chosen: Any) -> dict[str, str]:
+    """The marks of a kept date page and this person's day, month and year ({} if not a date)."""
+    parts = DateParts().decompress(chosen) if question.kind == Question.Kind.DATE else [None]
+    return {} if None in parts else dict(zip(DATE_MARKS, (str(part) for part in parts), strict=True))
 
 
 def _too_many_finished(request: HttpRequest) -> int | None:
