@@ -94,9 +94,15 @@ class SlotForm(DescribedForm):
     def shown(self) -> tuple:
         """What the radios show besides the language: the chosen value and each time offered (in
         its office's time zone)."""
-        zone = self.available[0].office.time_zone if self.available else ""
-        times = tuple((s.pk, s.starts_at, s.ends_at, s.places_left) for s in self.available)
-        return (str(self["slot"].value()), zone, times)
+        return self.shown_for(self.available, str(self["slot"].value()))
+
+    @staticmethod
+    def shown_for(slots: list[Any], chosen: str = "None") -> tuple:
+        """`shown` without making the form (a times page kept by its process needs only this):
+        `chosen` as the form gives it, "None" when nothing is chosen."""
+        available = [slot for slot in slots if slot.places_left > 0]
+        zone = available[0].office.time_zone if available else ""
+        return (chosen, zone, tuple((s.pk, s.starts_at, s.ends_at, s.places_left) for s in available))
 
     def radios(self) -> SafeString:
         """The times as radio buttons, made in Python: a day can have dozens of them."""

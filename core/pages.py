@@ -10,6 +10,7 @@ person typed. A page with a flash message to show, or with a query string (chose
 the link), is rendered for its request alone, as is any answer to a POST.
 """
 
+import os
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -18,7 +19,7 @@ from django.contrib.messages import get_messages
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
-from django.middleware.csrf import get_token
+from django.middleware.csrf import CSRF_ALLOWED_CHARS, get_token
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils.html import escape
@@ -75,7 +76,31 @@ def render_shared(
             # The threads of a process share the copies: another may have just dropped this one.
             _pages.pop(next(iter(_pages), None), None)
         _pages[kept] = html
-    return HttpResponse(_filled(html.replace(TOKEN_MARK, get_token(request)), fill or {}), status=status)
+    return HttpResponse(_filled(html.replace(TOKEN_MARK, csrf_token(request)), fill or {}), status=status)
+
+
+_INDEX = {char: i for i, char in enumerate(CSRF_ALLOWED_CHARS)}
+# Random bytes below this are used (each of the 62 characters equally likely), the rest dropped.
+_BELOW = 256 - 256 % len(CSRF_ALLOWED_CHARS)
+
+
+def csrf_token(request: HttpRequest) -> str:
+    """`get_token`, masked ten times faster (a fifth of a kept page's time otherwise): Django
+    draws the mask's 32 characters one `secrets.choice` at a time; here they come from one read of
+    os.urandom. The same token: a random mask, then the cookie's secret shifted by it, which
+    CsrfViewMiddleware unmasks. Without a cookie yet, Django's own (it makes the secret)."""
+    secret = request.META.get("CSRF_COOKIE")
+    if not secret or any(char not in _INDEX for char in secret):
+        return get_token(request)
+    # As get_token: the cookie is sent again, which renews its expiry.
+    request.META["CSRF_COOKIE_NEEDS_UPDATE"] = True
+    mask: list[int] = []
+    while len(mask) < len(secret):
+        mask += [byte % len(CSRF_ALLOWED_CHARS) for byte in os.urandom(len(secret) + 8) if byte < _BELOW]
+    chars, size = CSRF_ALLOWED_CHARS, len(CSRF_ALLOWED_CHARS)
+    return "".join(chars[i] for i in mask[: len(secret)]) + "".join(
+        chars[(_INDEX[char] + m) % size] for char, m in zip(secret, mask, strict=False)
+    )
 
 
 def _filled(html: str, fill: dict[str, str]) -> str:

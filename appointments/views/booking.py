@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -195,16 +195,30 @@ def choose_slot(request: HttpRequest, screening: ScreeningFacts, office: str, da
     if chosen.allocation == Office.Allocation.LOTTERY:
         # Places here are not first come: they go by the office's draw.
         return redirect("allocation:lottery", chosen.slug)
-    days_url = reverse("appointments:choose-day", args=[chosen.slug])
+    # Made only when used: a page kept by its process (render_shared) needs neither the link nor
+    # the form, only what the form would show.
+    days_url = reverse_lazy("appointments:choose-day", args=[chosen.slug])
     day = day_or_redirect(request, chosen, date, days_url, times=times)
     if isinstance(day, HttpResponse):
         return day
-    form = SlotForm(request.POST or None, slots=day.slots)
-    wait = too_many_holds(request) if request.method == "POST" else None
+
+    def page(form: SlotForm) -> dict[str, Any]:
+        return {"office": chosen, "day": day, "form": form, "back_url": days_url, "moving": False}
+
+    if request.method != "POST":
+        # The same for everyone who sees this day with these times and places (core.pages).
+        return render_shared(
+            request,
+            "appointments/book/time.html",
+            lambda: page(SlotForm(slots=day.slots)),
+            key=(chosen.name, chosen.hold_minutes, SlotForm.shown_for(day.slots)),
+        )
+    form = SlotForm(request.POST, slots=day.slots)
+    wait = too_many_holds(request)
     if wait is not None:
         # The time page again, the chosen time still selected, saying when to choose again.
         wait = over_limit_message(request, _too_many_attempts(wait), zone=chosen.zone)
-    elif request.method == "POST" and form.is_valid():
+    elif form.is_valid():
         booking = session_state(request, BOOKING)
         try:
             hold = hold_slot(
@@ -224,16 +238,7 @@ def choose_slot(request: HttpRequest, screening: ScreeningFacts, office: str, da
             # A time chosen here is never the desk's walk-in (that page sets it again if it is).
             save_state(request, BOOKING, slot=hold.slot_id, hold=str(hold.token), walk_in=False)
             return redirect("appointments:people")
-    # What the page shows besides the language and the path (core.pages): the same for everyone
-    # who sees this day with these times and places; None with an error or a limit to show.
-    shared = None if form.errors or wait is not None else (chosen.name, chosen.hold_minutes, form.shown())
-    response = render_shared(
-        request,
-        "appointments/book/time.html",
-        {"office": chosen, "day": day, "form": form, "back_url": days_url, "moving": False},
-        key=shared,
-        status=400 if form.errors else 200,
-    )
+    response = render(request, "appointments/book/time.html", page(form), status=400 if form.errors else 200)
     return refused(response, wait) if wait is not None else response
 
 

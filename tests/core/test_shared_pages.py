@@ -3,14 +3,22 @@ question pages and the times page, which everyone reads at a release. A kept pag
 rendering would make, never show one person what another typed, and never hide what changed."""
 
 import re
+from collections import Counter
 from unittest import mock
 
 import pytest
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.core.cache import cache
-from django.test import Client
+from django.middleware.csrf import (
+    CSRF_ALLOWED_CHARS,
+    CSRF_SECRET_LENGTH,
+    _get_new_csrf_string,
+    _unmask_cipher_token,
+)
+from django.test import Client, RequestFactory
 from django.test.signals import template_rendered
 from django.utils import translation
 
@@ -66,6 +74,45 @@ def test_a_question_page_is_rendered_once_and_each_copy_has_its_own_token(publis
     html, _names = rendered(strict, f"{Q}current_country/")
     response = strict.post(f"{Q}current_country/", {"answer": "CR", "csrfmiddlewaretoken": TOKEN.search(html)[1]})
     assert response.status_code == 302
+
+
+def test_a_visitor_with_a_csrf_cookie_gets_a_fresh_token_of_that_cookie_and_it_passes(
+    published: ScreenerVersion,
+) -> None:
+    """A kept page's token for a browser that has the cookie already (pages.csrf_token, not
+    Django's get_token): a new mask each time, the cookie's secret under it, the cookie sent again
+    (its expiry renewed), and the answer accepted by the CSRF check."""
+    strict = Client(enforce_csrf_checks=True)
+    rendered(strict, f"{Q}current_country/")
+    secret = strict.cookies[settings.CSRF_COOKIE_NAME].value
+    tokens = set()
+    for _ in range(3):
+        response = strict.get(f"{Q}current_country/")
+        assert response.status_code == 200
+        assert response.cookies[settings.CSRF_COOKIE_NAME].value == secret
+        tokens.add(TOKEN.search(response.content.decode())[1])
+    assert len(tokens) == 3
+    assert {_unmask_cipher_token(token) for token in tokens} == {secret}
+    response = strict.post(f"{Q}current_country/", {"answer": "CR", "csrfmiddlewaretoken": tokens.pop()})
+    assert response.status_code == 302
+    # A token that is not this cookie's is refused, as ever.
+    other = Client(enforce_csrf_checks=True)
+    rendered(other, f"{Q}current_country/")
+    response = other.post(f"{Q}current_country/", {"answer": "CR", "csrfmiddlewaretoken": tokens.pop()})
+    assert response.status_code == 403
+
+
+def test_the_masks_draw_every_allowed_character_evenly() -> None:
+    """The mask is the token's defence against BREACH: each of its characters one of the 62 with
+    equal chance (a modulo without dropping the bytes above 247 would favour the first eight)."""
+    request = RequestFactory().get("/")
+    request.META["CSRF_COOKIE"] = _get_new_csrf_string()
+    counts = Counter()
+    for _ in range(2000):
+        counts.update(pages.csrf_token(request)[:CSRF_SECRET_LENGTH])
+    assert set(counts) == set(CSRF_ALLOWED_CHARS)
+    expected = 2000 * CSRF_SECRET_LENGTH / len(CSRF_ALLOWED_CHARS)  # about 1,032
+    assert all(abs(count - expected) < 0.2 * expected for count in counts.values()), counts
 
 
 def test_the_option_chosen_is_shown_to_whoever_chose_it(published: ScreenerVersion) -> None:
