@@ -52,9 +52,18 @@ class StaffSessionMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if getattr(request, "staff_session", False):
+            self._keep_staff_expiry(request)
+        return response
+
+    def process_view(self, request: HttpRequest, view: object, args: tuple, kwargs: dict) -> HttpResponse | None:
+        """Here rather than in __call__, so that the session is first read once the view is known
+        (core.middleware.SessionReadAlongMiddleware reads it before, with what the view needs)."""
         user = request.user
         if not (user.is_authenticated and user.is_staff):
-            return self.get_response(request)
+            return None
+        request.staff_session = True
         in_admin = request.path_info.startswith("/admin/")
         if self._idle_too_long(request):
             logout(request)
@@ -72,9 +81,7 @@ class StaffSessionMiddleware:
                 return HttpResponseRedirect(
                     reverse("accounts:second-factor") + "?" + urlencode({"next": request.get_full_path()})
                 )
-        response = self.get_response(request)
-        self._keep_staff_expiry(request)
-        return response
+        return None
 
     @staticmethod
     def _keep_staff_expiry(request: HttpRequest) -> None:

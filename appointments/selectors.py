@@ -77,16 +77,36 @@ def _times_key(office_id: int, date: datetime.date) -> str:
 _office_ids: dict[str, int] = {}
 
 
-def office_and_times(
-    screening: Screening | Any, slug: str, date: datetime.date, now: datetime.datetime
-) -> tuple[Office | None, "Day | None"]:
-    """`office_for` and `times_of_day` with one cache call instead of two (the times page at a
-    release): the office's copy, its availability version and the day's times read together."""
+def office_and_times_keys(slug: str, date: datetime.date) -> list[str]:
+    """The cache keys `office_and_times` reads: the office's, and once this process knows the
+    office's id, its availability version's and the day's times'."""
+    return _office_and_times_keys(slug, date)[1]
+
+
+def _office_and_times_keys(slug: str, date: datetime.date) -> tuple[int | None, list[str]]:
     office_id = _office_ids.get(slug)
     keys = [_office_key(slug)]
     if office_id is not None:
         keys += [availability_key(office_id), _times_key(office_id, date)]
-    prefetched = _cache_call(lambda: cache.get_many(keys)) or {}
+    return office_id, keys
+
+
+def office_and_times(
+    screening: Screening | Any,
+    slug: str,
+    date: datetime.date,
+    now: datetime.datetime,
+    *,
+    read: Callable[[list[str]], dict[str, Any] | None] | None = None,
+) -> tuple[Office | None, "Day | None"]:
+    """`office_for` and `times_of_day` with one cache call instead of two (the times page at a
+    release): the office's copy, its availability version and the day's times read together.
+    `read` gives those keys' values if they were read already (with the session, by the times
+    page), or None."""
+    office_id, keys = _office_and_times_keys(slug, date)
+    prefetched = read(keys) if read is not None else None
+    if prefetched is None:
+        prefetched = _cache_call(lambda: cache.get_many(keys)) or {}
     office = office_for(screening, slug, prefetched=prefetched)
     if office is None:
         return None, None

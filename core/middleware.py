@@ -1,10 +1,7 @@
 """Middleware of our own."""
 
 import functools
-import gzip
-import os
 import re
-import secrets
 from collections.abc import Callable
 
 import csp.middleware
@@ -17,6 +14,8 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.middleware.gzip import GZipMiddleware
 from django.utils.cache import patch_vary_headers
+
+from core.compression import gzip_of_parts, padded_gzip
 
 # The two inline style values the jQuery that Django's admin ships applies while it starts (its
 # feature tests); hashed, so the admin's pages need no 'unsafe-inline'. Found with chromium's CSP
@@ -60,6 +59,28 @@ class RefuseNulMiddleware:
         return self.get_response(request)
 
 
+class SessionReadAlongMiddleware:
+    """Before any other middleware reads the session (StaffSessionMiddleware reads it in its
+    process_view, so this one is listed before it): a view that names cache keys to read with the
+    session (`core.sessions.read_along`) has them read in the session's round trip, and left on
+    the request as `request.read_along` = (keys, values found)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view: Callable, args: tuple, kwargs: dict) -> None:
+        keys_of = getattr(view, "read_along", None)
+        session = getattr(request, "session", None)
+        if keys_of is None or not hasattr(session, "read_along"):
+            return
+        keys = keys_of(request, *args, **kwargs)
+        if keys:
+            request.read_along = (keys, session.read_along(keys))
+
+
 class PublicGZipMiddleware(GZipMiddleware):
     """Gzip the public site's pages (under /es/ and /en/), where compression cannot leak a secret.
 
@@ -85,12 +106,19 @@ class PublicGZipMiddleware(GZipMiddleware):
             return response
         if response.streaming or len(response.content) < 200 or response.has_header("Content-Encoding"):
             return super().process_response(request, response)
-        # Django's steps for a page in memory, at zlib's fastest level (GZIP_LEVEL).
+        # Django's steps for a page in memory, at zlib's fastest level (core.compression).
         patch_vary_headers(response, ("Accept-Encoding",))
         if not ACCEPTS_GZIP.search(request.META.get("HTTP_ACCEPT_ENCODING", "")):
             return response
-        compressed = padded_gzip(response.content, self.max_random_bytes)
-        if len(compressed) >= len(response.content):
+        content = response.content
+        # A page kept by its process (core.pages) comes with its parts, most compressed already;
+        # they are used only if they still make the content (no middleware changed it since).
+        parts = getattr(response, "kept_parts", None)
+        if parts is not None and b"".join(raw for raw, _compressed in parts) == content:
+            compressed = gzip_of_parts(parts, self.max_random_bytes)
+        else:
+            compressed = padded_gzip(content, self.max_random_bytes)
+        if len(compressed) >= len(content):
             return response
         response.content = compressed
         response.headers["Content-Length"] = str(len(compressed))
@@ -100,21 +128,7 @@ class PublicGZipMiddleware(GZipMiddleware):
         return response
 
 
-# zlib's fastest level. On the pages everyone reads at a release it takes less than half the time
-# of Django's level 6 for about 10% more bytes (the first question: 4.2 KB against 3.8 KB, of
-# 13.8 KB), and at a rush the server's time is what is scarce (bench/bench_rush.py).
-GZIP_LEVEL = 1
 ACCEPTS_GZIP = re.compile(r"\bgzip\b")
-
-
-def padded_gzip(content: bytes, max_random_bytes: int) -> bytes:
-    """Gzip with a random-length file name (0 to max_random_bytes - 1 letters) in its header, as
-    Django's "Heal the BREACH" does, so the sizes of one page vary."""
-    compressed = gzip.compress(content, compresslevel=GZIP_LEVEL, mtime=0)
-    header = bytearray(compressed[:10])
-    header[3] |= gzip.FNAME
-    name = os.urandom(max_random_bytes).hex()[: secrets.randbelow(max_random_bytes)].encode()
-    return bytes(header) + name + b"\x00" + compressed[10:]
 
 
 # What a view or decorator can set on a response to change its policy (django-csp's).

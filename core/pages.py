@@ -11,6 +11,7 @@ the link), is rendered for its request alone, as is any answer to a POST.
 """
 
 import os
+import re
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -19,17 +20,19 @@ from django.contrib.messages import get_messages
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
-from django.middleware.csrf import CSRF_ALLOWED_CHARS, get_token
+from django.middleware.csrf import CSRF_ALLOWED_CHARS, CSRF_SECRET_LENGTH
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils.html import escape
 from django.utils.translation import get_language
 
+from core.compression import deflated
+
 # Where the request's CSRF token goes in a kept page (letters and digits: never escaped).
 TOKEN_MARK = "csrftokenmark8d3f0b6c2a"  # noqa: S105 - a mark replaced, not a secret
 # Pages kept by each process (a few kilobytes each); the oldest is forgotten first.
 PAGES_KEPT = 1000
-_pages: dict[tuple[str, str, str, Hashable], str] = {}
+_pages: dict[tuple[str, str, str, Hashable], "_Kept"] = {}
 
 
 @receiver(setting_changed)
@@ -68,15 +71,46 @@ def render_shared(
             response.content = _filled(response.content.decode(), fill)
         return response
     kept = (template_name, get_language() or "", request.path, key)
-    html = _pages.get(kept)
-    if html is None:
+    page = _pages.get(kept)
+    if page is None:
         values = context() if callable(context) else context
-        html = render_to_string(template_name, {**values, "csrf_token": TOKEN_MARK}, request)
+        page = _Kept(render_to_string(template_name, {**values, "csrf_token": TOKEN_MARK}, request))
         while len(_pages) >= PAGES_KEPT:
             # The threads of a process share the copies: another may have just dropped this one.
             _pages.pop(next(iter(_pages), None), None)
-        _pages[kept] = html
-    return HttpResponse(_filled(html.replace(TOKEN_MARK, csrf_token(request)), fill or {}), status=status)
+        _pages[kept] = page
+    own = {TOKEN_MARK: csrf_token(request), **{mark: escape(value) for mark, value in (fill or {}).items()}}
+    parts = [
+        (own[piece].encode(), None) if compressed is None else (piece, compressed)
+        for piece, compressed in page.cut(tuple(own))
+    ]
+    response = HttpResponse(b"".join(raw for raw, _compressed in parts), status=status)
+    # For PublicGZipMiddleware: the fixed parts are compressed once (core.compression).
+    response.kept_parts = parts
+    return response
+
+
+class _Kept:
+    """A kept page: its HTML with the marks, and that HTML cut at the marks, its fixed parts
+    encoded and compressed (made once for each set of marks a view fills in)."""
+
+    def __init__(self, html: str) -> None:
+        self.html = html
+        self._cuts: dict[tuple[str, ...], list[tuple[Any, bytes | None]]] = {}
+
+    def cut(self, marks: tuple[str, ...]) -> list[tuple[Any, bytes | None]]:
+        """The page as (fixed bytes, their `deflated`) and (mark, None) in turn."""
+        found = self._cuts.get(marks)
+        if found is None:
+            found, start = [], 0
+            for match in re.finditer("|".join(re.escape(mark) for mark in marks), self.html):
+                fixed = self.html[start : match.start()].encode()
+                found += [(fixed, deflated(fixed)), (match.group(), None)]
+                start = match.end()
+            fixed = self.html[start:].encode()
+            found.append((fixed, deflated(fixed)))
+            self._cuts[marks] = found
+        return found
 
 
 _INDEX = {char: i for i, char in enumerate(CSRF_ALLOWED_CHARS)}
@@ -85,22 +119,30 @@ _BELOW = 256 - 256 % len(CSRF_ALLOWED_CHARS)
 
 
 def csrf_token(request: HttpRequest) -> str:
-    """`get_token`, masked ten times faster (a fifth of a kept page's time otherwise): Django
-    draws the mask's 32 characters one `secrets.choice` at a time; here they come from one read of
-    os.urandom. The same token: a random mask, then the cookie's secret shifted by it, which
-    CsrfViewMiddleware unmasks. Without a cookie yet, Django's own (it makes the secret)."""
+    """`get_token`, ten times faster (a tenth of a kept page's time otherwise): Django draws each
+    of the 32 random characters of a mask (and of a new visitor's secret) with its own
+    `secrets.choice`; here they come from one read of os.urandom. The same token: a random mask,
+    then the cookie's secret shifted by it, which CsrfViewMiddleware unmasks."""
     secret = request.META.get("CSRF_COOKIE")
-    if not secret or any(char not in _INDEX for char in secret):
-        return get_token(request)
-    # As get_token: the cookie is sent again, which renews its expiry.
+    if secret is None or len(secret) != CSRF_SECRET_LENGTH or any(char not in _INDEX for char in secret):
+        # A new visitor (or what the middleware would replace): a new secret, in the cookie.
+        secret = "".join(CSRF_ALLOWED_CHARS[i] for i in _random_indices(CSRF_SECRET_LENGTH))
+        request.META["CSRF_COOKIE"] = secret
+    # As get_token: the cookie is sent (again, which renews its expiry).
     request.META["CSRF_COOKIE_NEEDS_UPDATE"] = True
-    mask: list[int] = []
-    while len(mask) < len(secret):
-        mask += [byte % len(CSRF_ALLOWED_CHARS) for byte in os.urandom(len(secret) + 8) if byte < _BELOW]
+    mask = _random_indices(CSRF_SECRET_LENGTH)
     chars, size = CSRF_ALLOWED_CHARS, len(CSRF_ALLOWED_CHARS)
-    return "".join(chars[i] for i in mask[: len(secret)]) + "".join(
-        chars[(_INDEX[char] + m) % size] for char, m in zip(secret, mask, strict=False)
+    return "".join(chars[i] for i in mask) + "".join(
+        chars[(_INDEX[char] + m) % size] for char, m in zip(secret, mask, strict=True)
     )
+
+
+def _random_indices(count: int) -> list[int]:
+    """`count` indices into CSRF_ALLOWED_CHARS, each of the 62 equally likely."""
+    found: list[int] = []
+    while len(found) < count:
+        found += [byte % len(CSRF_ALLOWED_CHARS) for byte in os.urandom(count + 8) if byte < _BELOW]
+    return found[:count]
 
 
 def _filled(html: str, fill: dict[str, str]) -> str:

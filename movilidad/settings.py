@@ -98,6 +98,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     # request.user.is_verified(): whether this session gave a second factor.
     "django_otp.middleware.OTPMiddleware",
+    # A view's cache keys read with the session, before anything reads the session (process_view,
+    # before StaffSessionMiddleware's): core/sessions.py.
+    "core.middleware.SessionReadAlongMiddleware",
     # Staff sessions: the second factor before any admin page (accounts/middleware.py).
     "accounts.middleware.StaffSessionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -181,7 +184,7 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 # Sessions are read from the cache (Redis) and written through to the database.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+SESSION_ENGINE = "core.sessions"  # Django's cached_db, which can read a view's cache keys with it
 SESSION_COOKIE_SAMESITE = "Lax"
 # A session (the screener's answers, a booking in progress, an open appointment) ends this many
 # hours after its last change, and the hourly task deletes it: no answer waits weeks in a row.

@@ -51,6 +51,7 @@ from appointments.views.common import (
 )
 from core.limits import refused
 from core.pages import render_shared
+from core.sessions import read_along, values_read_along
 from eligibility.models import Screening
 from eligibility.services import ScreeningError, screening_from_reference
 from eligibility.views import KNOWN_KEY
@@ -182,14 +183,21 @@ def choose_day(request: HttpRequest, screening: ScreeningFacts, office: str) -> 
     )
 
 
+def _times_page_keys(request: HttpRequest, office: str, date: datetime.date) -> list[str]:
+    return selectors.office_and_times_keys(office, date) if request.method == "GET" else []
+
+
+@read_along(_times_page_keys)
 @GET_POST
 @booking_view
 def choose_slot(request: HttpRequest, screening: ScreeningFacts, office: str, date: datetime.date) -> HttpResponse:
     if request.method == "POST":
         chosen, times = _office(screening, office), None
     else:
-        # Showing the times: the office and the day's times in one cache call.
-        chosen, times = selectors.office_and_times(screening, office, date, timezone.now())
+        # Showing the times: the office and the day's times read with the session (read_along).
+        chosen, times = selectors.office_and_times(
+            screening, office, date, timezone.now(), read=lambda keys: values_read_along(request, keys)
+        )
         if chosen is None:
             raise Http404
     if chosen.allocation == Office.Allocation.LOTTERY:

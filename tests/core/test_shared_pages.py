@@ -3,6 +3,7 @@ question pages and the times page, which everyone reads at a release. A kept pag
 rendering would make, never show one person what another typed, and never hide what changed."""
 
 import re
+import zlib
 from collections import Counter
 from unittest import mock
 
@@ -10,6 +11,7 @@ import pytest
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.sessions.backends.cached_db import KEY_PREFIX
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.core.cache import cache
 from django.middleware.csrf import (
@@ -107,12 +109,20 @@ def test_the_masks_draw_every_allowed_character_evenly() -> None:
     equal chance (a modulo without dropping the bytes above 247 would favour the first eight)."""
     request = RequestFactory().get("/")
     request.META["CSRF_COOKIE"] = _get_new_csrf_string()
-    counts = Counter()
+    masks, secrets = Counter(), Counter()
     for _ in range(2000):
-        counts.update(pages.csrf_token(request)[:CSRF_SECRET_LENGTH])
-    assert set(counts) == set(CSRF_ALLOWED_CHARS)
+        masks.update(pages.csrf_token(request)[:CSRF_SECRET_LENGTH])
+        # A new visitor's secret (the cookie it is sent) is drawn the same way.
+        new_visitor = RequestFactory().get("/")
+        token = pages.csrf_token(new_visitor)
+        secret = new_visitor.META["CSRF_COOKIE"]
+        assert new_visitor.META["CSRF_COOKIE_NEEDS_UPDATE"]
+        assert _unmask_cipher_token(token) == secret
+        secrets.update(secret)
     expected = 2000 * CSRF_SECRET_LENGTH / len(CSRF_ALLOWED_CHARS)  # about 1,032
-    assert all(abs(count - expected) < 0.2 * expected for count in counts.values()), counts
+    for counts in (masks, secrets):
+        assert set(counts) == set(CSRF_ALLOWED_CHARS)
+        assert all(abs(count - expected) < 0.2 * expected for count in counts.values()), counts
 
 
 def test_the_option_chosen_is_shown_to_whoever_chose_it(published: ScreenerVersion) -> None:
@@ -155,9 +165,19 @@ def test_a_date_typed_is_never_kept_and_each_person_sees_their_own(published: Sc
     # The same page as rendering would make, but for the date.
     same = second.replace('value="4"', 'value="17"').replace('value="11"', 'value="5"')
     assert without_token(same.replace('value="1984"', 'value="1991"')) == without_token(first)
-    kept = " ".join(pages._pages.values())
-    assert "1991" not in kept
-    assert "1984" not in kept
+    # Neither in the kept HTML nor in its parts compressed for gzip.
+    kept = " ".join(page.html for page in pages._pages.values())
+    parts = b" ".join(
+        raw + zlib.decompressobj(wbits=-zlib.MAX_WBITS).decompress(compressed)
+        for page in pages._pages.values()
+        for cut in page._cuts.values()
+        for raw, compressed in cut
+        if compressed is not None
+    )
+    assert b"</html>" in parts
+    for date in ("1991", "1984"):
+        assert date not in kept
+        assert date.encode() not in parts
 
 
 def test_an_error_a_query_string_and_a_message_are_rendered_for_their_request(published: ScreenerVersion) -> None:
@@ -231,12 +251,13 @@ def test_the_times_page_is_kept_until_its_places_change(
     assert first_time.index("1 plaza disponible") < first_time.index('id="id_slot_1"')
 
 
-def test_the_times_page_reads_the_office_and_the_times_in_one_cache_call(
+def test_the_times_page_reads_the_session_the_office_and_the_times_in_one_cache_call(
     published: ScreenerVersion,
     live_office,  # noqa: F811 - the fixture imported above
 ) -> None:
-    """At a release the times page costs the session's read and one more cache call: the office,
-    its availability version and the day's times read together (selectors.office_and_times)."""
+    """At a release the times page costs one cache call: the session, the office, its
+    availability version and the day's times read together (core.sessions.read_along,
+    selectors.office_and_times)."""
     slot = bookable(live_office)
     time_page = url("choose-slot", live_office.slug, slot.local_start().date())
     client = booking_client(published)
@@ -247,10 +268,26 @@ def test_the_times_page_reads_the_office_and_the_times_in_one_cache_call(
     ):
         again = rendered(client, time_page)[0]
     assert without_token(again) == without_token(first)
-    assert [call.args[0] for call in get.call_args_list if "appointments" in str(call.args[0])] == []
+    assert get.call_args_list == [], "not even the session's own read"
     [keys] = [call.args[0] for call in get_many.call_args_list]
-    assert {key.rsplit(":", 1)[0] if "times" not in key else "times" for key in keys} == {
+    assert keys[0] == KEY_PREFIX + client.session.session_key
+    assert {key.rsplit(":", 1)[0] if "times" not in key else "times" for key in keys[1:]} == {
         "appointments:office",
         "appointments:availability",
         "times",
     }
+
+
+def test_the_times_page_with_its_session_gone_from_the_cache_reads_it_from_the_database(
+    published: ScreenerVersion,
+    live_office,  # noqa: F811 - the fixture imported above
+) -> None:
+    """A session evicted from Redis (or Redis down) is read from PostgreSQL, as cached_db does:
+    the person goes on with their booking."""
+    slot = bookable(live_office)
+    time_page = url("choose-slot", live_office.slug, slot.local_start().date())
+    client = booking_client(published)
+    cache.delete(KEY_PREFIX + client.session.session_key)
+    html = rendered(client, time_page)[0]
+    assert f'value="{slot.pk}"' in html
+    assert cache.get(KEY_PREFIX + client.session.session_key), "back in the cache"
