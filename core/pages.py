@@ -91,25 +91,36 @@ def render_shared(
 
 
 class _Kept:
-    """A kept page: its HTML with the marks, and that HTML cut at the marks, its fixed parts
-    encoded and compressed (made once for each set of marks a view fills in)."""
+    """A kept page, cut at its marks: its fixed parts encoded and compressed, made once for each
+    set of marks a view fills in (one, in practice). The HTML itself is dropped once cut."""
 
     def __init__(self, html: str) -> None:
-        self.html = html
+        self._html: str | None = html
         self._cuts: dict[tuple[str, ...], list[tuple[Any, bytes | None]]] = {}
+        self._first: list[tuple[Any, bytes | None]] = []
+
+    @property
+    def html(self) -> str:
+        """The page with its marks."""
+        if self._html is not None:
+            return self._html
+        return "".join(piece.decode() if compressed is not None else piece for piece, compressed in self._first)
 
     def cut(self, marks: tuple[str, ...]) -> list[tuple[Any, bytes | None]]:
         """The page as (fixed bytes, their `deflated`) and (mark, None) in turn."""
         found = self._cuts.get(marks)
         if found is None:
-            found, start = [], 0
-            for match in re.finditer("|".join(re.escape(mark) for mark in marks), self.html):
-                fixed = self.html[start : match.start()].encode()
+            html, found, start = self.html, [], 0
+            for match in re.finditer("|".join(re.escape(mark) for mark in marks), html):
+                fixed = html[start : match.start()].encode()
                 found += [(fixed, deflated(fixed)), (match.group(), None)]
                 start = match.end()
-            fixed = self.html[start:].encode()
+            fixed = html[start:].encode()
             found.append((fixed, deflated(fixed)))
             self._cuts[marks] = found
+            if not self._first:
+                self._first = found
+            self._html = None
         return found
 
 

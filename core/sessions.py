@@ -27,7 +27,10 @@ class SessionStore(cached_db.SessionStore):
         ):
             return default.get_many(keys)
         session_key = self.cache_key
-        found = default.get_many([session_key, *keys])
+        try:
+            found = default.get_many([session_key, *keys])
+        except Exception:  # noqa: BLE001 - as Django's load: any cache error reads the database
+            found = {}
         data = found.pop(session_key, None)
         # Not in the cache (evicted, or the cache down): as Django's load, from the database.
         self._session_cache = data if data is not None else self.load()

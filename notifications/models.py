@@ -1,8 +1,10 @@
 """The outbox: one row per message to send, written in the transaction of the change it tells of."""
 
+from typing import Any
+
 from django.db import models
 from django.db.models import Q
-from django.db.models.expressions import RawSQL
+from django.db.models.expressions import Expression
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -10,22 +12,41 @@ from appointments.models import Appointment, Office
 
 # Keys of a message's `details` that hold a secret: a link carrying a token (a waitlist place, a
 # lottery offer) or a phone code. Kept while the message may still be sent; removed once it is sent,
-# cancelled or failed for good, by every statement that ends a message (WITHOUT_SECRETS), which
+# cancelled or failed for good, by every statement that ends a message (without_secrets_sql), which
 # marks the details with SECRETS_ERASED so the message is never sent again without them.
 SECRET_DETAILS = ("url", "code")
 SECRETS_ERASED = "secrets_erased"
-WITHOUT_SECRETS = (
-    "CASE WHEN details ?| %s THEN (details - %s::text[]) || jsonb_build_object(%s::text, true) ELSE details END"
-)
 
 
-def without_secrets_params() -> list:
-    return [list(SECRET_DETAILS), list(SECRET_DETAILS), SECRETS_ERASED]
+def without_secrets_sql(vendor: str) -> tuple[str, list]:
+    """SQL (and its parameters) for the row's details without its secrets, marked SECRETS_ERASED
+    when there were any: PostgreSQL's jsonb operators in production and tests, SQLite's JSON
+    functions for `make run`'s embedded database."""
+    if vendor == "sqlite":
+        paths = [f"$.{key}" for key in SECRET_DETAILS]
+        present = " OR ".join("json_type(details, %s) IS NOT NULL" for _path in paths)
+        removed = ", ".join("%s" for _path in paths)
+        return (
+            f"CASE WHEN {present} THEN json_set(json_remove(details, {removed}), %s, json('true')) ELSE details END",
+            [*paths, *paths, f"$.{SECRETS_ERASED}"],
+        )
+    return (
+        "CASE WHEN details ?| %s THEN (details - %s::text[]) || jsonb_build_object(%s::text, true) ELSE details END",
+        [list(SECRET_DETAILS), list(SECRET_DETAILS), SECRETS_ERASED],
+    )
 
 
-def without_secrets() -> RawSQL:
+class WithoutSecrets(Expression):
     """The row's details without its secrets, for an UPDATE (queryset.update) that ends messages."""
-    return RawSQL(WITHOUT_SECRETS, without_secrets_params())  # noqa: S611 - constant SQL, constant parameters
+
+    output_field = models.JSONField()
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list]:
+        return without_secrets_sql(connection.vendor)
+
+
+def without_secrets() -> WithoutSecrets:
+    return WithoutSecrets()
 
 
 class Notification(models.Model):

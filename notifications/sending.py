@@ -27,7 +27,7 @@ from django.utils.functional import cached_property
 from appointments.calendar import calendar_method, ics
 from appointments.links import manage_token
 from appointments.models import Appointment, Office
-from notifications.models import SECRETS_ERASED, WITHOUT_SECRETS, Notification, without_secrets_params
+from notifications.models import SECRETS_ERASED, Notification, without_secrets_sql
 from notifications.services import (
     OVER_SMS_QUOTA,
     REMINDER_KINDS,
@@ -172,10 +172,16 @@ def _claim(notification_ids: list[int], now: datetime.datetime) -> dict[int, Not
     table = connection.ops.quote_name(Notification._meta.db_table)  # noqa: SLF001
     claimed = Notification.objects.raw(
         f"UPDATE {table} SET status = %s, claimed_at = %s, attempts = attempts + 1"  # noqa: S608 - no input
-        " WHERE id = ANY(%s) AND status = %s AND due_at <= %s RETURNING *",
-        [Status.SENDING, now, list(notification_ids), Status.PENDING, now],
+        f" WHERE id IN ({_placeholders(notification_ids)}) AND status = %s AND due_at <= %s RETURNING *",
+        [Status.SENDING, now, *notification_ids, Status.PENDING, now],
     )
     return {notification.pk: notification for notification in claimed}
+
+
+def _placeholders(values: list[Any]) -> str:
+    """One parameter a value (`IN (%s, %s)`): PostgreSQL's `= ANY(%s)` with a list is not SQL that
+    `make run`'s SQLite knows."""
+    return ", ".join("%s" for _value in values)
 
 
 def _give_back(notifications: list[Notification], quotas: dict[int, bool], now: datetime.datetime) -> list[int]:
@@ -188,8 +194,8 @@ def _give_back(notifications: list[Notification], quotas: dict[int, bool], now: 
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET status = %s, claimed_at = NULL, attempts = attempts - 1"  # noqa: S608 - no input
-            " WHERE id = ANY(%s) AND status = %s RETURNING id",
-            [Status.PENDING, ids, Status.SENDING],
+            f" WHERE id IN ({_placeholders(ids)}) AND status = %s RETURNING id",
+            [Status.PENDING, *ids, Status.SENDING],
         )
         given = {row[0] for row in cursor.fetchall()}
     give_back_sms_quotas([n.recipient for n in notifications if n.pk in given and n.pk in quotas], now)
@@ -514,7 +520,8 @@ def _finish(
 ) -> str:
     # One statement a message, written out: building it through the ORM cost as much as running it.
     # Every status it writes ends the message: the secrets of its details go.
-    columns, values = ["status = %s", f"details = {WITHOUT_SECRETS}"], [status, *without_secrets_params()]
+    details, details_params = without_secrets_sql(connection.vendor)
+    columns, values = ["status = %s", f"details = {details}"], [status, *details_params]
     if error:
         columns.append("last_error = %s")
         values.append(error)

@@ -291,3 +291,20 @@ def test_the_times_page_with_its_session_gone_from_the_cache_reads_it_from_the_d
     html = rendered(client, time_page)[0]
     assert f'value="{slot.pk}"' in html
     assert cache.get(KEY_PREFIX + client.session.session_key), "back in the cache"
+
+
+def test_the_times_page_whose_cache_read_fails_is_still_shown(
+    published: ScreenerVersion,
+    live_office,  # noqa: F811 - the fixture imported above
+) -> None:
+    """The read with the session fails in a way the Redis client does not catch (a copy that no
+    longer unpickles after a deploy): the session, the office and the times come from elsewhere,
+    never a 500."""
+    slot = bookable(live_office)
+    time_page = url("choose-slot", live_office.slug, slot.local_start().date())
+    client = booking_client(published)
+    rendered(client, time_page)
+    with mock.patch.object(cache, "get_many", side_effect=ValueError("cannot unpickle")) as get_many:
+        html = rendered(client, time_page)[0]
+    assert get_many.called
+    assert f'value="{slot.pk}"' in html

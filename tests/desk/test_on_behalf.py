@@ -6,10 +6,14 @@ import datetime
 import re
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.contrib.sessions.models import Session
+from django.test import Client
 from django.utils import timezone
 
 from appointments.models import Appointment, Slot
+from core.services import ROLE_OFFICE_STAFF, ensure_roles
 from desk.models import DeskSettings
 from eligibility.services import screening_reference
 from tests.appointments.conftest import make_screening
@@ -125,3 +129,25 @@ def test_a_tomorrow_time_is_not_a_walk_in(desk_office, published):
     slot = next(s for s in Slot.objects.filter(office=desk_office) if s.local_start().date() == tomorrow)
     response = client.post(walk_in_url(desk_office), {"slot": slot.pk})
     assert response.status_code == 400  # not one of the choices
+
+
+def test_staff_who_gave_only_their_password_book_as_nobody_signed_in(desk_office, published, settings):
+    """Through every middleware (StaffSessionMiddleware acts once the view is known, in
+    process_view): a member of staff who signed in with the password alone, no second factor,
+    books as the person would, never on their behalf."""
+    settings.STAFF_OTP_REQUIRED = True
+    ensure_roles()
+    user = get_user_model().objects.create_user(username="half", password="a long test password 1", is_staff=True)
+    user.groups.add(Group.objects.get(name=ROLE_OFFICE_STAFF))
+    desk_office.staff.add(user)
+    client = Client(headers={"accept-language": "en"})
+    response = client.post("/admin/login/?next=/admin/", {"username": "half", "password": "a long test password 1"})
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(user.pk), "signed in, with the password only"
+    client.get("/es/book/", {"screening": screening_reference(make_screening(published))})
+    slot = Slot.objects.filter(office=desk_office, starts_at__gte=timezone.now() + datetime.timedelta(days=2)).first()
+    client.post(url("choose-slot", desk_office.slug, slot.local_start().date()), {"slot": slot.pk})
+    client.post(url("details"), details_data())
+    page = client.get(url("check", lang="en")).content.decode()
+    assert "Check your details" in page or 'name="key"' in page
+    assert "recorded as made by you on the person" not in page
