@@ -126,6 +126,9 @@ def main() -> int:
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        # Ctrl-C must reach run.sh's trap even when this benchmark was started with SIGINT ignored
+        # (a background job of a script): bash cannot trap a signal ignored when it starts.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509 - no threads yet
     )
     try:
         startup = wait_for(f"{base_url}/healthz", server, timeout=300)
