@@ -322,9 +322,15 @@ def offer_freed_place(*, slot_id: int, now: datetime.datetime | None = None) -> 
 
 
 def _slot_open(slot: Slot, now: datetime.datetime) -> bool:
-    """Whatever the person: still in the office's booking window, with places, office active."""
+    """Whatever the person: still in the office's booking window, with places, office active and
+    first come (a lottery office's places go by its draw, never to its waitlist in join order)."""
     earliest, end = bookable_window(slot.office, now)
-    return slot.office.active and slot.capacity > 0 and earliest <= slot.starts_at < end
+    return (
+        slot.office.active
+        and slot.office.allocation == Office.Allocation.FIRST_COME
+        and slot.capacity > 0
+        and earliest <= slot.starts_at < end
+    )
 
 
 def _offer_in(slot: Slot, now: datetime.datetime) -> WaitlistEntry | None:
@@ -498,7 +504,8 @@ def offer_free_places(*, now: datetime.datetime | None = None, per_office: int =
     now = now or timezone.now()
     offered = 0
     waiting = WaitlistEntry.objects.filter(status=Status.WAITING)
-    for office in Office.objects.filter(pk__in=waiting.values("office_id"), active=True):
+    offices = Office.objects.filter(pk__in=waiting.values("office_id"), active=True)
+    for office in offices.filter(allocation=Office.Allocation.FIRST_COME):
         earliest, end = bookable_window(office, now)
         slots = with_places_left(
             Slot.objects.filter(office=office, starts_at__gte=earliest, starts_at__lt=end, capacity__gt=0), now

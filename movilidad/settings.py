@@ -350,6 +350,9 @@ SMS_PER_PHONE_PER_DAY = env.int("SMS_PER_PHONE_PER_DAY", default=8)
 # Requests for scarce places (lottery requests and waitlist entries) per address, django-ratelimit
 # syntax; fails closed (allocation/limits.py).
 FAIR_REQUEST_RATE = env.str("FAIR_REQUEST_RATE", default="5/h")
+# Codes sent by SMS for bookings (at Confirm, and each "send a new code") per address,
+# django-ratelimit syntax; fails closed (appointments/views/phone.py, too_many_codes).
+PHONE_CODE_RATE = env.str("PHONE_CODE_RATE", default="20/h")
 # An appointment opened in a browser (after booking, a lookup or a link) closes after this many
 # minutes without a manage page, with the whole session.
 MANAGE_SESSION_IDLE_MINUTES = env.int("MANAGE_SESSION_IDLE_MINUTES", default=20)

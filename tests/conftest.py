@@ -52,13 +52,19 @@ def _broker_per_test_process() -> None:
     # The limits counted in Redis outlive each test (its database is rolled back, Redis is not):
     # out of the way here, and set by the tests of each limit (tests/core/test_limits.py). Workers
     # started by a test read them from the environment.
-    limits = {"SCREENING_FINISH_RATE": "100000/h", "SMS_PER_PHONE_PER_DAY": "100000", "FAIR_REQUEST_RATE": "100000/h"}
+    limits = {
+        "SCREENING_FINISH_RATE": "100000/h",
+        "SMS_PER_PHONE_PER_DAY": "100000",
+        "FAIR_REQUEST_RATE": "100000/h",
+        "PHONE_CODE_RATE": "100000/h",
+    }
     os.environ.update(limits)
     override_settings(
         CACHES={**settings.CACHES, "default": cache_settings},
         SCREENING_FINISH_RATE=limits["SCREENING_FINISH_RATE"],
         SMS_PER_PHONE_PER_DAY=int(limits["SMS_PER_PHONE_PER_DAY"]),
         FAIR_REQUEST_RATE=limits["FAIR_REQUEST_RATE"],
+        PHONE_CODE_RATE=limits["PHONE_CODE_RATE"],
     ).enable()
 
 

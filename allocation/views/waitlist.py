@@ -44,7 +44,9 @@ Status = WaitlistEntry.Status
 
 def _office(screening: ScreeningFacts, slug: str) -> Office:
     office = selectors.office_for(screening, slug)
-    if office is None:
+    # A lottery office has no waitlist: its places go by its draw (allocation:lottery), and the
+    # waitlist's upkeep would otherwise hand its free places out in join order.
+    if office is None or office.allocation != Office.Allocation.FIRST_COME:
         raise Http404
     return office
 

@@ -44,6 +44,7 @@ class CodeProblem(StrEnum):
     TOO_SOON = "too_soon"  # wait before the next code (429)
     NO_MORE_CODES = "no_more_codes"  # every resend used (429)
     SMS_QUOTA = "sms_quota"  # this number got as many SMS today as one number may (429)
+    ADDRESS_RATE = "address_rate"  # this connection had as many codes sent as it may lately (429)
     GONE = "gone"  # the check went with its hold (booked meanwhile, or the hold ended)
 
     @property
@@ -53,6 +54,7 @@ class CodeProblem(StrEnum):
             CodeProblem.TOO_SOON,
             CodeProblem.NO_MORE_CODES,
             CodeProblem.SMS_QUOTA,
+            CodeProblem.ADDRESS_RATE,
         )
         return 429 if self in limited else 400
 

@@ -41,7 +41,7 @@ from appointments.views.common import (
     session_state,
     show_appointment,
 )
-from appointments.views.phone import code_refused, e164, phone_html
+from appointments.views.phone import code_refused, e164, phone_html, too_many_codes
 from core.limits import refused
 
 
@@ -194,6 +194,8 @@ def _send_code(request: HttpRequest, screening: ScreeningFacts, slot: Slot, valu
     if not phone_codes.has_live_code(check, phone):
         try:
             check_phone_may_book(phone)  # no SMS spent on a booking the number's count would refuse
+            if (too_many := too_many_codes(request)) is not None:
+                return _check_page(request, slot, values, actor=None, refusal=too_many)
             phone_codes.send_code(check=check, phone=phone, office=slot.office, language=values["language"])
         except BookingError as exc:
             return _check_page(request, slot, values, actor=None, refusal=exc)
@@ -255,6 +257,8 @@ def verify_phone(request: HttpRequest, screening: ScreeningFacts) -> HttpRespons
             return redirect("appointments:check")
         try:
             if resend:
+                if (too_many := too_many_codes(request)) is not None:
+                    raise too_many
                 phone_codes.send_code(check=check, phone=phone, office=slot.office, language=values["language"])
                 messages.success(request, _("We sent a new code. The codes sent before no longer work."))
                 return redirect("appointments:verify-phone")

@@ -126,6 +126,13 @@ def _changeable(appointment: Appointment) -> bool:
     return appointment.status == Appointment.Status.BOOKED and appointment.slot.starts_at > timezone.now()
 
 
+def _movable(appointment: Appointment) -> bool:
+    """Changeable, at a first-come office: a lottery office's places go by its draw, so its
+    appointments are not moved to another free time (which would skip the order); cancelling
+    passes the place down the order."""
+    return _changeable(appointment) and appointment.slot.office.allocation == Office.Allocation.FIRST_COME
+
+
 @require_safe
 @manage_view
 def appointment(request: HttpRequest, appointment: Appointment) -> HttpResponse:
@@ -141,6 +148,7 @@ def appointment(request: HttpRequest, appointment: Appointment) -> HttpResponse:
             "qr": calendar.qr_svg(appointment),
             "bring": appointment.what_to_bring((request.LANGUAGE_CODE or "es")[:2]),
             "changeable": _changeable(appointment),
+            "movable": _movable(appointment),
             "hours": opening_hours(office),
             "just_booked": request.session.pop(JUST_BOOKED, None) == appointment.pk,
             "idle_minutes": settings.MANAGE_SESSION_IDLE_MINUTES,
@@ -215,7 +223,7 @@ def cancel(request: HttpRequest, appointment: Appointment) -> HttpResponse:
 @require_safe
 @manage_view
 def move_day(request: HttpRequest, appointment: Appointment) -> HttpResponse:
-    if not _changeable(appointment):
+    if not _movable(appointment):
         return redirect("appointments:appointment")
     office = appointment.slot.office
     return render(
@@ -237,7 +245,7 @@ def move_day(request: HttpRequest, appointment: Appointment) -> HttpResponse:
 @GET_POST
 @manage_view
 def move_slot(request: HttpRequest, appointment: Appointment, date: datetime.date) -> HttpResponse:
-    if not _changeable(appointment):
+    if not _movable(appointment):
         return redirect("appointments:appointment")
     office = appointment.slot.office
     days_url = reverse("appointments:move-day")
@@ -277,7 +285,7 @@ def move_slot(request: HttpRequest, appointment: Appointment, date: datetime.dat
 def move_confirm(request: HttpRequest, appointment: Appointment) -> HttpResponse:
     move = session_state(request, MOVE)
     new_slot = Slot.objects.select_related("office").filter(pk=move.get("slot")).first()
-    if not _changeable(appointment) or new_slot is None:
+    if not _movable(appointment) or new_slot is None:
         return redirect("appointments:appointment")
     form = ConfirmForm(request.POST or None, initial={"revision": appointment.revision})
     if request.method == "POST":

@@ -6,15 +6,18 @@ import datetime
 import math
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
 from phonenumber_field.phonenumber import PhoneNumber
 
 from appointments.services import phone_codes
 from appointments.views.common import busy, problem
+from core.limits import over_limit
 
 
 def e164(values: dict[str, Any]) -> str:
@@ -58,3 +61,18 @@ def code_refused(
         until = error.retry_at or retry_at or timezone.now()
         response["Retry-After"] = str(max(1, math.ceil((until - timezone.now()).total_seconds())))
     return response
+
+
+def too_many_codes(request: HttpRequest) -> phone_codes.PhoneCodeError | None:
+    """PHONE_CODE_RATE: codes sent by SMS from this address, counted before each is sent at
+    Confirm or by "send a new code". Each time held is a new check with its own few codes, so
+    without it a bot choosing time after time could text any number, thirty times a minute. Fails
+    closed (SMS cost money and reach people). None when this one may be sent."""
+    wait = over_limit(request, group="appointments.phone_code", rate=settings.PHONE_CODE_RATE, fail_closed=True)
+    if wait is None:
+        return None
+    return phone_codes.PhoneCodeError(
+        _("Too many codes were sent by SMS from this connection. What you typed is kept."),
+        code=phone_codes.CodeProblem.ADDRESS_RATE,
+        retry_at=timezone.now() + datetime.timedelta(seconds=wait),
+    )

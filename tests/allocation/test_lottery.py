@@ -326,6 +326,31 @@ def test_winners_get_a_held_place_and_confirming_books_it(published):
     assert len(made) == 3
 
 
+def test_a_winner_cannot_move_to_another_free_time(published):
+    """A move would take a free place out of the order (or from a period not drawn yet): at a
+    lottery office the appointment page offers only cancelling, and the move pages lead back."""
+    office = lottery_office(EVERY_DAY_TWO_SLOTS)
+    draw = make_draw(office)
+    request_for(draw, published, 0)
+    lottery_services.run_draw(draw_id=draw.pk, now=after_close(draw))
+    [sms] = offers("won")
+    client = Client()
+    assert client.post(sms.details["url"].removeprefix("https://citas.example.org")).status_code == 302
+    appointment = Appointment.objects.get()
+    page = client.get("/en/manage/appointment/").content.decode()
+    assert "/en/manage/cancel/" in page
+    assert "/en/manage/move/" not in page
+    assert "Places at this office are given by a draw, so the time cannot be changed." in page
+    other = Slot.objects.filter(office=office).exclude(pk=appointment.slot_id).order_by("starts_at").last()
+    assert client.get("/en/manage/move/")["Location"] == "/en/manage/appointment/"
+    move_slot = f"/en/manage/move/{other.local_start().date()}/"
+    assert client.get(move_slot)["Location"] == "/en/manage/appointment/"
+    assert client.post(move_slot, {"slot": other.pk})["Location"] == "/en/manage/appointment/"
+    appointment.refresh_from_db()
+    assert appointment.slot_id != other.pk
+    assert not Hold.objects.filter(slot=other).exists()
+
+
 def test_an_offer_not_confirmed_in_time_passes_down_the_order(published):
     office = lottery_office()
     draw = make_draw(office)

@@ -17,7 +17,7 @@ from django.utils.html import escape
 from allocation import waitlist_services as services
 from allocation.models import WaitlistEntry
 from allocation.waitlist_services import WaitlistError, WaitlistErrorCode
-from appointments.models import Appointment, Hold, Slot
+from appointments.models import Appointment, Hold, Office, Slot
 from appointments.services.booking import book_appointment, hold_slot, purge_expired_holds
 from appointments.services.changes import cancel_appointment, move_appointment
 from appointments.signals import place_freed
@@ -528,6 +528,30 @@ def test_free_places_nobody_announced_are_offered(published):
     entry.refresh_from_db()
     assert (entry.status, entry.offer_slot) == (Status.OFFERED, slot)
     assert services.offer_free_places() == 0
+
+
+def test_a_lottery_office_has_no_waitlist_and_its_free_places_never_go_to_one(booking_client, full_office, published):
+    """A lottery office's places go by its draw. Its waitlist's address, typed by hand, is not
+    found; an entry from the time it was first come gets no place, neither from the per-minute
+    upkeep nor from a place freed there."""
+    entry = join(full_office, published)
+    full_office.allocation = Office.Allocation.LOTTERY
+    full_office.save()
+    for name in ("allocation:waitlist-join", "allocation:waitlist-details", "allocation:waitlist-code"):
+        assert booking_client.get(url(name, full_office.slug)).status_code == 404, name
+        assert booking_client.post(url(name, full_office.slug), form_data()).status_code == 404, name
+    assert WaitlistEntry.objects.count() == 1
+    free = add_slot(full_office, days=4)
+    assert services.offer_free_places() == 0
+    assert services.offer_freed_place(slot_id=free.pk) is None
+    entry.refresh_from_db()
+    assert entry.status == Status.WAITING
+    assert entry.offer_slot is None
+    assert [message for message in messages_of(entry) if message["event"] == "offer"] == []
+    # The same office first come again: the place goes to the person waiting.
+    full_office.allocation = Office.Allocation.FIRST_COME
+    full_office.save()
+    assert services.offer_free_places() == 1
 
 
 # ---------------------------------------------------------------------------------------------

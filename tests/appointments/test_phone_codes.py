@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 from django.core.cache import cache
+from django.test import Client
 from django.utils import timezone
 
 from appointments.demo import load_demo_offices
@@ -573,3 +574,44 @@ def test_no_code_is_sent_to_a_number_that_has_its_appointments_already(booking_c
     assert int(response["Retry-After"]) > 0
     assert codes() == []
     assert Appointment.objects.count() == 2
+
+
+def test_codes_sent_from_one_address_are_limited_and_the_one_over_keeps_the_details(published, live_office, settings):
+    """PHONE_CODE_RATE: each time held is a new check with codes of its own, so the codes an
+    address has sent are counted. The one over the limit gets the check page again (429), the
+    details kept and when to try again, and no SMS; a new code asked for on the code page too."""
+    settings.PHONE_CODE_RATE = "2/h"
+    address = f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250 + 1}"
+
+    later = timezone.now() + datetime.timedelta(days=2)
+    slots = list(Slot.objects.filter(office=live_office, starts_at__gt=later).order_by("starts_at")[:3])
+
+    def person(n: int):
+        client = Client(REMOTE_ADDR=address)
+        reference = screening_reference(make_screening(published))
+        assert client.get("/es/book/", {"screening": reference}).status_code == 302
+        choose(client, live_office, slots[n - 1])
+        typed = details_data(phone=f"300 555 00{n:02d}", full_name=f"Persona Número {n}")
+        assert client.post(url("details"), typed).status_code == 302
+        page = client.get(url("check", lang="en")).content.decode()
+        return client, None, re.search(r'name="key" value="([^"]+)"', page).group(1)
+
+    first, _slot, first_key = person(1)
+    assert confirm(first, first_key)["Location"] == url("verify-phone", lang="en")
+    second, _slot, second_key = person(2)
+    assert confirm(second, second_key)["Location"] == url("verify-phone", lang="en")
+    assert len(codes()) == 2
+    third, _slot, third_key = person(3)
+    over = confirm(third, third_key)
+    assert over.status_code == 429
+    html = over.content.decode()
+    assert "Too many codes were sent by SMS from this connection." in html
+    assert "Persona Número 3" in html, "the check page again, the details kept"
+    assert 0 < int(over["Retry-After"]) <= 3600
+    # Asking for a new code on the code page is counted the same way.
+    first.get(url("verify-phone", lang="en"))
+    response = resend(first, first_key)
+    assert response.status_code == 429
+    assert "Too many codes were sent by SMS from this connection." in response.content.decode()
+    assert len(codes()) == 2
+    assert not Appointment.objects.exists()
