@@ -168,6 +168,11 @@ def test_a_lottery_request_drawn_offered_and_confirmed(
     page.get_by_role("button", name="Confirm this appointment").click()
     checked.check_accessibility()
     expect(page.get_by_role("heading", level=1)).to_have_text("Your appointment is booked")
+    # Places here go by the draw: cancelling passes one down the order, no move to a free time.
+    expect(page.get_by_text("Places at this office are given by a draw, so the time cannot be")).to_be_visible()
+    expect(page.get_by_role("link", name="Move to another time")).to_have_count(0)
+    expect(page.get_by_text("you need it to find or cancel your appointment")).to_be_visible()
+    expect(page.get_by_role("link", name="Cancel the appointment")).to_be_visible()
     checked.screenshot("lottery-booked-360")
     appointment = Appointment.objects.get()
     made.refresh_from_db()
