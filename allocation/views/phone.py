@@ -153,9 +153,11 @@ def code_page(
                 return make(pending)
         except phone_codes.PhoneCodeError as exc:
             if exc.code == phone_codes.CodeProblem.GONE:
-                # The check ended meanwhile (the purge), and what was typed with it.
-                messages.error(request, exc.message)
-                return redirect(details_url)
+                # The check went meanwhile: a second press of this browser made the request with
+                # it (its session now says so), or the purge ended it with what was typed. This
+                # page again, read afresh, tells which; this request writes nothing to the session,
+                # so it cannot undo what the other press saved there.
+                return redirect(code_url)
             if not resend:
                 form.add_error("code", exc.message)
                 describe(form)

@@ -174,6 +174,29 @@ def test_the_details_send_a_code_and_nothing_is_counted_until_it_is_entered(flow
     assert flow.made() == 1
 
 
+def test_a_second_press_that_loses_the_race_shows_what_the_first_made(flow, monkeypatch):
+    """Two presses of the right code at once: the first makes the request and takes the check
+    along; the second, which read the pending request before, finds the check gone. It leads to
+    what was made, not to "this step has ended"."""
+    assert flow.submit().status_code == 302
+    [code] = codes()
+    real_check_code = phone_codes.check_code
+
+    def first_press_wins(**kwargs: Any) -> Any:
+        monkeypatch.setattr(phone_codes, "check_code", real_check_code)
+        other = Client()
+        other.cookies = flow.client.cookies  # the same browser's other press
+        assert flow.enter(code, other)["Location"] == flow.done_url
+        return real_check_code(**kwargs)  # the check is gone now
+
+    monkeypatch.setattr(phone_codes, "check_code", first_press_wins)
+    second = flow.enter(code)
+    assert (second.status_code, second["Location"]) == (302, flow.code_url)
+    page = flow.client.get(flow.code_url)
+    assert (page.status_code, page["Location"]) == (302, flow.done_url)
+    assert flow.made() == 1
+
+
 def test_sending_the_details_again_does_not_send_a_second_code_while_the_first_works(flow):
     flow.submit()
     assert flow.submit()["Location"] == flow.code_url
