@@ -261,9 +261,9 @@ def test_the_sms_with_the_code_goes_through_the_outbox_to_the_file_backend(check
 # ---------------------------------------------------------------------------------------------
 # The pages
 # ---------------------------------------------------------------------------------------------
-def to_check(client, office, **typed: str) -> tuple[Slot, str]:
-    """Choose a time and type the details; the check page's key."""
-    slot = choose(client, office)
+def to_check(client, office, slot: Slot | None = None, **typed: str) -> tuple[Slot, str]:
+    """Choose a time (`slot`, else the first bookable) and type the details; the check page's key."""
+    slot = choose(client, office, slot)
     response = client.post(url("details"), details_data(**typed))
     assert response.status_code == 302, response.content.decode()[:3000]
     page = client.get(url("check", lang="en")).content.decode()
@@ -537,11 +537,8 @@ def test_no_code_is_sent_to_a_number_over_its_sms_quota(booking_client, live_off
     cache.delete(outbox._sms_quota_key(PHONE, now))
     assert outbox.take_sms_quota(PHONE, now)
     assert outbox.take_sms_quota(PHONE, now)
-    choose(booking_client, live_office)
-    booking_client.post(url("details"), details_data(phone="300 123 4567"))
-    page = booking_client.get(url("check", lang="en"))
-    key = re.search(r'name="key" value="([^"]+)"', page.content.decode())[1]
-    response = booking_client.post(url("check", lang="en"), {"key": key})
+    _slot, key = to_check(booking_client, live_office, phone="300 123 4567")
+    response = confirm(booking_client, key)
     assert response.status_code == 429
     assert "as many SMS today as we send to one number" in response.content.decode()
     assert "Nguyễn Thị Lan" in response.content.decode(), "the check page again, the details kept"
@@ -562,11 +559,8 @@ def test_no_code_is_sent_to_a_number_that_has_its_appointments_already(booking_c
             details=details(document_number=f"P76543{n:02d}", phone=PHONE),
             booking_key=uuid.uuid4(),
         )
-    choose(booking_client, live_office)
-    booking_client.post(url("details"), details_data(phone="300 123 4567"))
-    page = booking_client.get(url("check", lang="en"))
-    key = re.search(r'name="key" value="([^"]+)"', page.content.decode())[1]
-    response = booking_client.post(url("check", lang="en"), {"key": key})
+    _slot, key = to_check(booking_client, live_office, phone="300 123 4567")
+    response = confirm(booking_client, key)
     assert response.status_code == 429
     text = response.content.decode()
     assert "This mobile phone number already has 2 appointments" in text
@@ -590,18 +584,17 @@ def test_codes_sent_from_one_address_are_limited_and_the_one_over_keeps_the_deta
         client = Client(REMOTE_ADDR=address)
         reference = screening_reference(make_screening(published))
         assert client.get("/es/book/", {"screening": reference}).status_code == 302
-        choose(client, live_office, slots[n - 1])
-        typed = details_data(phone=f"300 555 00{n:02d}", full_name=f"Persona Número {n}")
-        assert client.post(url("details"), typed).status_code == 302
-        page = client.get(url("check", lang="en")).content.decode()
-        return client, None, re.search(r'name="key" value="([^"]+)"', page).group(1)
+        _slot, key = to_check(
+            client, live_office, slots[n - 1], phone=f"300 555 00{n:02d}", full_name=f"Persona Número {n}"
+        )
+        return client, key
 
-    first, _slot, first_key = person(1)
+    first, first_key = person(1)
     assert confirm(first, first_key)["Location"] == url("verify-phone", lang="en")
-    second, _slot, second_key = person(2)
+    second, second_key = person(2)
     assert confirm(second, second_key)["Location"] == url("verify-phone", lang="en")
     assert len(codes()) == 2
-    third, _slot, third_key = person(3)
+    third, third_key = person(3)
     over = confirm(third, third_key)
     assert over.status_code == 429
     html = over.content.decode()
