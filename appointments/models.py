@@ -96,7 +96,10 @@ class Office(models.Model):
         max_length=12,
         choices=Allocation.choices,
         default=Allocation.FIRST_COME,
-        help_text=_("With a lottery, people request a place during a window and a published draw decides."),
+        help_text=_(
+            "With a lottery, people request a place during a window and a published draw decides. Choose it "
+            "where places are scarce: first come goes to whoever is there first, and a bot always is."
+        ),
     )
     verify_phone = models.BooleanField(
         _("verify the phone number"),
