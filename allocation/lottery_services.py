@@ -176,18 +176,34 @@ def lock_office_draws(office_id: int | None) -> None:
         list(Office.objects.select_for_update(no_key=True).filter(pk=office_id).values_list("pk"))
 
 
+# What the admin may change of a draw, and only while it is scheduled: its status, seed, hash and
+# result are the per-minute task's.
+DRAW_TERMS = ["office", "opens_at", "closes_at", "period_start", "period_end"]
+
+
+def locked_status(draw_id: int) -> str | None:
+    """Inside the caller's transaction: the draw's status, its row locked until the end of it (so
+    it cannot open meanwhile); None when it is gone."""
+    return Draw.objects.select_for_update().filter(pk=draw_id).values_list("status", flat=True).first()
+
+
 def save_draw(*, draw: Draw, actor: Any = None, now: datetime.datetime | None = None) -> Draw:
     """Create or change a draw (admin); its window opens at once when due. Raises ValidationError
     for a draw that overlaps another of its office (window or days), even one created at the same
-    moment (the database's exclusion constraints)."""
+    moment (the database's exclusion constraints). A change writes only the draw's terms, and only
+    while it is scheduled: a draw opened meanwhile (a form loaded before, Save pressed twice) keeps
+    its published hash and terms, whatever the object passed holds."""
     if draw.pk is None:
         draw.created_by = actor
     with transaction.atomic():
         lock_office_draws(draw.office_id)
+        if draw.pk is not None and locked_status(draw.pk) != Draw.Status.SCHEDULED:
+            draw.refresh_from_db()
+            return draw
         draw.full_clean()
         try:
             with transaction.atomic():
-                draw.save()
+                draw.save(update_fields=DRAW_TERMS if draw.pk is not None else None)
         except IntegrityError as exc:
             if "allocation_draw_windows_apart" not in str(exc) and "allocation_draw_periods_apart" not in str(exc):
                 raise

@@ -36,6 +36,7 @@ from appointments.services.booking import (
     ApplicantDetails,
     book_appointment,
     bookable_window,
+    check_phone_may_book,
     check_screening,
     check_slot_bookable,
     keep_details,
@@ -64,9 +65,10 @@ class Action(StrEnum):
 # The one table of the waitlist's lifecycle: action → (from, to). `change_status` applies it.
 TRANSITIONS: dict[Action, tuple[frozenset[str], str]] = {
     Action.OFFER: (frozenset({Status.WAITING}), Status.OFFERED),
-    # From "missed" too: the person pressed "Take this place" as the offer ran out, and the
-    # booking went through (their appointment exists).
-    Action.TAKE: (frozenset({Status.OFFERED, Status.MISSED}), Status.BOOKED),
+    # From "missed", "declined" or "left" too: the person pressed "Take this place" as the offer
+    # ran out, or at the same moment as "No thanks" or "Leave", and the booking went through (their
+    # appointment exists: it is what counts).
+    Action.TAKE: (frozenset({Status.OFFERED, Status.MISSED, Status.DECLINED, Status.LEFT}), Status.BOOKED),
     Action.DECLINE: (frozenset({Status.OFFERED}), Status.DECLINED),
     Action.MISS: (frozenset({Status.OFFERED}), Status.MISSED),
     Action.LEAVE: (frozenset({Status.WAITING, Status.OFFERED}), Status.LEFT),
@@ -81,6 +83,7 @@ class WaitlistErrorCode(StrEnum):
     HAS_APPOINTMENT = "has_appointment"  # manage the appointment instead
     SCREENING = "screening"  # answer the questions again
     GONE = "gone"  # the offer (or the place on the list) is over
+    PHONE_LIMIT = "phone_limit"  # the number has as many appointments as one may: another number
     BUSY = "busy"  # try again in a moment (429)
 
 
@@ -168,8 +171,9 @@ def check_join(
     """What joining would refuse, read without writing: raises WaitlistError, else returns the
     values with the document number in its stored spelling. The pages run it before a code is sent
     by SMS (allocation.phone_services), so a join that cannot be made sends none."""
-    values, document = _checked(screening, values, now or timezone.now())
-    _refuse_if_listed(office, values, document)
+    now = now or timezone.now()
+    values, document = _checked(screening, values, now)
+    _refuse_if_listed(office, values, document, now)
     return values
 
 
@@ -193,12 +197,18 @@ def _checked(
     return values, document
 
 
-def _refuse_if_listed(office: Office, values: dict[str, Any], document: dict[str, str]) -> None:
+def _refuse_if_listed(office: Office, values: dict[str, Any], document: dict[str, str], now: datetime.datetime) -> None:
     if Appointment.objects.filter(status__in=ACTIVE_STATUSES, **document).exists():
         raise WaitlistError(duplicate_error().message, code=WaitlistErrorCode.HAS_APPOINTMENT)
     on_list = WaitlistEntry.objects.filter(office=office, status__in=[Status.WAITING, Status.OFFERED])
     if on_list.filter(Q(**document) | Q(phone=values["phone"])).exists():
         raise already_waiting()
+    try:
+        # A number with its appointments already (ACTIVE_APPOINTMENTS_PER_PHONE) could not take
+        # the place offered: it would be held for nobody. Taking checks again.
+        check_phone_may_book(values["phone"], now=now)
+    except BookingError as exc:
+        raise WaitlistError(exc.message, code=WaitlistErrorCode.PHONE_LIMIT) from exc
 
 
 def join_waitlist(
@@ -213,7 +223,7 @@ def join_waitlist(
     token, digest = _new_token()
     try:
         with transaction.atomic(durable=True):
-            _refuse_if_listed(office, values, document)
+            _refuse_if_listed(office, values, document, now)
             entry = WaitlistEntry.objects.create(
                 office=office,
                 screening=screening,
@@ -437,6 +447,10 @@ def take_offer(*, entry_id: int, now: datetime.datetime | None = None) -> Appoin
     except BookingError as exc:
         if exc.code == ErrorCode.BUSY:
             raise WaitlistError(exc.message, code=WaitlistErrorCode.BUSY) from exc
+        if exc.code == ErrorCode.LIMIT:
+            # The number has its appointments already (one booked since joining): the offer stays,
+            # for the person to cancel one and take this place while it lasts.
+            raise WaitlistError(exc.message, code=WaitlistErrorCode.PHONE_LIMIT) from exc
         ending = {ErrorCode.SCREENING: Action.LAPSE, ErrorCode.DUPLICATE: Action.BOOKED_ELSEWHERE}
         with contextlib.suppress(WaitlistError):
             _end(entry.pk, ending.get(exc.code, Action.MISS), now)

@@ -25,6 +25,9 @@ def client_ip(request: HttpRequest) -> str | None:
             address = ipaddress.ip_address(value.rsplit(",", 1)[-1].strip())
         except ValueError:
             continue
+        if address.version == 6 and address.ipv4_mapped is not None:
+            # ::ffff:a.b.c.d (a dual-stack socket): the IPv4 client, not the /64 all of them share.
+            address = address.ipv4_mapped
         mask = (
             getattr(settings, "RATELIMIT_IPV6_MASK", 64)
             if address.version == 6

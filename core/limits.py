@@ -14,12 +14,13 @@ behind a load balancer, IPv6 reduced to its /64):
 - requests for scarce places (lottery requests, waitlist entries) per address, FAIR_REQUEST_RATE
   (`allocation.request`, allocation/limits.py): closed, made-up requests could flood a draw or a
   list;
-- a phone code is sent only while its number has SMS left today (below).
+- a phone code is sent only while its number has codes left today (below).
 
 Counted in Redis per phone number (a keyed hash of it, never the number):
-- SMS per phone number per UTC day, SMS_PER_PHONE_PER_DAY (`notifications.services.take_sms_quota`,
-  taken when an SMS is sent): open, a message about an appointment must go when Redis is down;
-  a caller sending on request (a phone code) may ask for it closed.
+- SMS per phone number per UTC day, SMS_PER_PHONE_PER_DAY, and phone codes apart from them,
+  PHONE_CODES_PER_PHONE_PER_DAY (`notifications.services.take_sms_quota`, taken when an SMS is
+  sent): open, a message about an appointment must go when Redis is down; a caller sending on
+  request (a phone code) may ask for it closed.
 
 Counted in PostgreSQL, under a transaction-level advisory lock so two requests at once cannot
 both pass, and so never "down" apart from the database itself:

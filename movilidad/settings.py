@@ -345,8 +345,10 @@ HOLD_LIVE_PER_ADDRESS = env.int("HOLD_LIVE_PER_ADDRESS", default=4)
 SCREENING_FINISH_RATE = env.str("SCREENING_FINISH_RATE", default="10/h")
 # Appointments not yet taken place per phone number (a parent booking for two adults).
 ACTIVE_APPOINTMENTS_PER_PHONE = env.int("ACTIVE_APPOINTMENTS_PER_PHONE", default=2)
-# SMS sent per phone number per UTC day, whatever they tell of.
+# SMS sent per phone number per UTC day, whatever they tell of, codes apart: codes have their own
+# daily budget, so that codes anyone can ask for a number never use up the messages it needs.
 SMS_PER_PHONE_PER_DAY = env.int("SMS_PER_PHONE_PER_DAY", default=8)
+PHONE_CODES_PER_PHONE_PER_DAY = env.int("PHONE_CODES_PER_PHONE_PER_DAY", default=6)
 # Requests for scarce places (lottery requests and waitlist entries) per address, django-ratelimit
 # syntax; fails closed (allocation/limits.py).
 FAIR_REQUEST_RATE = env.str("FAIR_REQUEST_RATE", default="5/h")

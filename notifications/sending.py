@@ -29,8 +29,10 @@ from appointments.links import manage_token
 from appointments.models import Appointment, Office
 from notifications.models import SECRETS_ERASED, Notification, without_secrets_sql
 from notifications.services import (
-    OVER_SMS_QUOTA,
+    CODES,
+    OVER_QUOTA,
     REMINDER_KINDS,
+    SMS,
     enqueue,
     give_back_sms_quotas,
     take_sms_quota,
@@ -159,8 +161,15 @@ class Connections:
         if self._recorder is not None:
             with contextlib.suppress(BaseException):  # what it raised went up from `wait` already
                 self.wait()
-            self._recorder.submit(connection.close)  # the recording thread's own connection
+            self._recorder.submit(_close_connection)
             self._recorder.shutdown(wait=True)
+
+
+def _close_connection() -> None:
+    """The recording thread's own connection, closed in it: `connection.close` passed from another
+    thread would be that thread's (the proxy is read where it is written), refused in this one, and
+    each batch would leave a connection open until the garbage collector found it."""
+    connection.close()
 
 
 def _claim(notification_ids: list[int], now: datetime.datetime) -> dict[int, Notification]:
@@ -198,7 +207,7 @@ def _give_back(notifications: list[Notification], quotas: dict[int, bool], now: 
             [Status.PENDING, *ids, Status.SENDING],
         )
         given = {row[0] for row in cursor.fetchall()}
-    give_back_sms_quotas([n.recipient for n in notifications if n.pk in given and n.pk in quotas], now)
+    give_back_sms_quotas([_quota_of(n) for n in notifications if n.pk in given and n.pk in quotas], now)
     return [pk for pk in ids if pk in given]
 
 
@@ -422,7 +431,7 @@ def _send_claimed(
     if reason := _reason_not_to_send(notification, now):
         return _record(connections, notification, Status.CANCELLED, error=reason)
     if not _within_sms_quota(notification, now, quotas):
-        return _record(connections, notification, Status.CANCELLED, error=OVER_SMS_QUOTA)
+        return _record(connections, notification, Status.CANCELLED, error=OVER_QUOTA[_quota_of(notification)[1]])
     try:
         # Made while the message before is being recorded.
         if notification.appointment_id is None:
@@ -466,10 +475,16 @@ def _takes_sms_quota(notification: Notification) -> bool:
     return notification.channel == Channel.SMS and notification.attempts <= 1
 
 
+def _quota_of(notification: Notification) -> tuple[str, str]:
+    """Whose quota an SMS takes, and from which budget: codes have their own (see
+    notifications.services)."""
+    return notification.recipient, CODES if notification.kind == Kind.PHONE_CODE else SMS
+
+
 def _take_sms_quotas(notifications: list[Notification], now: datetime.datetime) -> dict[int, bool]:
     """The quota of the batch's SMS that will be sent, taken in one round trip."""
     taking = [n for n in notifications if _takes_sms_quota(n) and _may_be_sent(n, now)]
-    return dict(zip([n.pk for n in taking], take_sms_quotas([n.recipient for n in taking], now), strict=True))
+    return dict(zip([n.pk for n in taking], take_sms_quotas([_quota_of(n) for n in taking], now), strict=True))
 
 
 def _may_be_sent(notification: Notification, now: datetime.datetime) -> bool:
@@ -484,7 +499,8 @@ def _within_sms_quota(notification: Notification, now: datetime.datetime, quotas
         return True
     if notification.pk in quotas:
         return quotas[notification.pk]
-    return take_sms_quota(notification.recipient, now)
+    phone, budget = _quota_of(notification)
+    return take_sms_quota(phone, now, budget=budget)
 
 
 def _failed(notification: Notification, error: DeliveryError, now: datetime.datetime, connections: Connections) -> str:

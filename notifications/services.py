@@ -232,19 +232,33 @@ def resend(*, notification_id: int) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
-# SMS per phone number per day (SMS_PER_PHONE_PER_DAY), counted in Redis
+# SMS per phone number per day, counted in Redis, in two budgets
 # ---------------------------------------------------------------------------------------------
+# Codes (PHONE_CODES_PER_PHONE_PER_DAY) are counted apart from every other SMS
+# (SMS_PER_PHONE_PER_DAY): anyone can type a person's number and ask for codes, and if those codes
+# used up the number's day, the messages the person needs (a lottery win, a waitlist offer, a
+# confirmation) would not be sent. So a number gets at most both budgets' SMS in a day, and codes
+# asked by others never take a message of its own.
+#
 # The outbox takes the quota when it sends an SMS (`send`); an SMS over it is not sent (cancelled,
 # with the reason in last_error), its e-mail still is. Code that sends something on a person's
 # request (a phone code) asks `sms_quota_left` first and refuses with `sms_quota_resets_at`; it
 # does not take the quota itself, or the SMS would count twice.
+SMS, CODES = "sms", "codes"  # the budgets
 OVER_SMS_QUOTA = "not sent: over SMS_PER_PHONE_PER_DAY, the daily limit of SMS to this phone number"
+OVER_CODE_QUOTA = "not sent: over PHONE_CODES_PER_PHONE_PER_DAY, the daily limit of codes to this phone number"
+OVER_QUOTA = {SMS: OVER_SMS_QUOTA, CODES: OVER_CODE_QUOTA}
 
 
-def _sms_quota_key(phone: str, now: datetime.datetime) -> str:
+def _quota(budget: str) -> int:
+    return settings.PHONE_CODES_PER_PHONE_PER_DAY if budget == CODES else settings.SMS_PER_PHONE_PER_DAY
+
+
+def _sms_quota_key(phone: str, now: datetime.datetime, budget: str = SMS) -> str:
     number = to_python(phone)
     spelling = number.as_e164 if number and number.is_valid() else str(phone)
-    return f"sms-quota:{now.astimezone(datetime.UTC).date().isoformat()}:{keyed_hash(spelling, purpose='phone')}"
+    prefix = "sms-quota" if budget == SMS else "sms-code-quota"
+    return f"{prefix}:{now.astimezone(datetime.UTC).date().isoformat()}:{keyed_hash(spelling, purpose='phone')}"
 
 
 def sms_quota_resets_at(now: datetime.datetime) -> datetime.datetime:
@@ -253,42 +267,43 @@ def sms_quota_resets_at(now: datetime.datetime) -> datetime.datetime:
     return datetime.datetime.combine(today + datetime.timedelta(days=1), datetime.time(), tzinfo=datetime.UTC)
 
 
-def sms_quota_left(phone: str, now: datetime.datetime) -> int:
-    """How many more SMS this phone number (any spelling of it) may be sent today (UTC day).
-    Fails open: when Redis cannot say, the whole quota."""
+def sms_quota_left(phone: str, now: datetime.datetime, *, budget: str = SMS) -> int:
+    """How many more SMS of `budget` this phone number (any spelling of it) may be sent today (UTC
+    day). Fails open: when Redis cannot say, the whole quota."""
     try:
-        used = cache.get(_sms_quota_key(phone, now), 0)
+        used = cache.get(_sms_quota_key(phone, now, budget), 0)
     except Exception:  # noqa: BLE001 - the cache's get already fails open; any other client error too
         used = 0
-    return max(0, settings.SMS_PER_PHONE_PER_DAY - int(used or 0))
+    return max(0, _quota(budget) - int(used or 0))
 
 
-def take_sms_quota(phone: str, now: datetime.datetime, *, fail_closed: bool = False) -> bool:
-    """Count one SMS to this phone number today; False when it is over SMS_PER_PHONE_PER_DAY (it
-    must not be sent). When Redis cannot count: True (messages about an appointment must go), or
-    False with `fail_closed`. The count expires with its day."""
-    key = _sms_quota_key(phone, now)
+def take_sms_quota(phone: str, now: datetime.datetime, *, fail_closed: bool = False, budget: str = SMS) -> bool:
+    """Count one SMS of `budget` to this phone number today; False when it is over the budget's
+    quota (it must not be sent). When Redis cannot count: True (messages about an appointment must
+    go), or False with `fail_closed`. The count expires with its day."""
+    key = _sms_quota_key(phone, now, budget)
     try:
         if cache.add(key, 1, timeout=int((sms_quota_resets_at(now) - now).total_seconds()) + 60):
             used = 1
         else:
             used = cache.incr(key)
     except ValueError:  # expired between add and incr: a new day
-        return take_sms_quota(phone, now, fail_closed=fail_closed)
+        return take_sms_quota(phone, now, fail_closed=fail_closed, budget=budget)
     except Exception as exc:  # noqa: BLE001 - any error of the cache client
         logger.warning("sms quota not counted closed=%s error=%s", fail_closed, type(exc).__name__)
         return not fail_closed
-    return used <= settings.SMS_PER_PHONE_PER_DAY
+    return used <= _quota(budget)
 
 
-def take_sms_quotas(phones: list[str], now: datetime.datetime) -> list[bool]:
-    """`take_sms_quota` for each of these SMS, in order, in one round trip to Redis (a batch of the
-    outbox): False for each one over SMS_PER_PHONE_PER_DAY. When Redis cannot count: all True."""
+def take_sms_quotas(sms: list[tuple[str, str]], now: datetime.datetime) -> list[bool]:
+    """`take_sms_quota` for each of these SMS, (phone, budget) pairs in order, in one round trip to
+    Redis (a batch of the outbox): False for each one over its budget. When Redis cannot count:
+    all True."""
     client = _redis_client()
     if client is None:  # not Redis (the local demo's memory cache): one by one
-        return [take_sms_quota(phone, now) for phone in phones]
+        return [take_sms_quota(phone, now, budget=budget) for phone, budget in sms]
     timeout = int((sms_quota_resets_at(now) - now).total_seconds()) + 60
-    keys = [cache.make_and_validate_key(_sms_quota_key(phone, now)) for phone in phones]
+    keys = [cache.make_and_validate_key(_sms_quota_key(phone, now, budget)) for phone, budget in sms]
     try:
         with client.pipeline(transaction=True) as pipe:
             for key in keys:
@@ -297,22 +312,23 @@ def take_sms_quotas(phones: list[str], now: datetime.datetime) -> list[bool]:
             counts = pipe.execute()[1::2]
     except Exception as exc:  # noqa: BLE001 - any error of the cache client
         logger.warning("sms quota not counted closed=False error=%s", type(exc).__name__)
-        return [True] * len(phones)
-    return [count <= settings.SMS_PER_PHONE_PER_DAY for count in counts]
+        return [True] * len(sms)
+    return [count <= _quota(budget) for count, (_phone, budget) in zip(counts, sms, strict=True)]
 
 
-def give_back_sms_quotas(phones: list[str], now: datetime.datetime) -> None:
-    """Undo `take_sms_quotas` for SMS that were not sent after all (given back by their batch)."""
+def give_back_sms_quotas(sms: list[tuple[str, str]], now: datetime.datetime) -> None:
+    """Undo `take_sms_quotas` for SMS, (phone, budget) pairs, that were not sent after all (given
+    back by their batch)."""
     client = _redis_client()
-    if client is None or not phones:
-        for phone in phones:
+    if client is None or not sms:
+        for phone, budget in sms:
             with contextlib.suppress(Exception):  # a count a little high only errs on the safe side
-                cache.decr(_sms_quota_key(phone, now))
+                cache.decr(_sms_quota_key(phone, now, budget))
         return
     try:
         with client.pipeline(transaction=True) as pipe:
-            for phone in phones:
-                pipe.decr(cache.make_and_validate_key(_sms_quota_key(phone, now)))
+            for phone, budget in sms:
+                pipe.decr(cache.make_and_validate_key(_sms_quota_key(phone, now, budget)))
             pipe.execute()
     except Exception as exc:  # noqa: BLE001 - a count a little high only errs on the safe side
         logger.warning("sms quota not given back error=%s", type(exc).__name__)

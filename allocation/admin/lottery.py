@@ -59,6 +59,16 @@ class DrawForm(forms.ModelForm):
         # saved at the same moment is seen by the overlap check (Draw.clean), and refused there.
         office = self.cleaned_data.get("office")
         lottery_services.lock_office_draws(office.pk if office else self.instance.office_id)
+        # Loaded as scheduled, opened since (the per-minute task, or a first press of Save): its
+        # terms are published now, and this form's would overwrite them.
+        loaded_scheduled = self.instance.pk is not None and self.instance.status == Draw.Status.SCHEDULED
+        if loaded_scheduled and lottery_services.locked_status(self.instance.pk) != Draw.Status.SCHEDULED:
+            raise forms.ValidationError(
+                _(
+                    "The request window of this draw opened while you were editing it: its terms are "
+                    "published and no longer change. Open the draw again to see it."
+                )
+            )
         return super().clean()
 
 

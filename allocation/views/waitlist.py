@@ -168,6 +168,9 @@ def _join_refused(request: HttpRequest, error: WaitlistError, form: DetailsForm)
         return problem(request, error.message, restart=True)
     if error.code == WaitlistErrorCode.HAS_APPOINTMENT:
         return render(request, "appointments/duplicate.html", {"message": error.message}, status=409)
+    if error.code == WaitlistErrorCode.PHONE_LIMIT:
+        add_refusal(form, "phone", error.message)
+        return 409
     add_refusal(form, "document_number", error.message)
     return 409 if error.code == WaitlistErrorCode.ALREADY_WAITING else 400
 

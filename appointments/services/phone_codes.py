@@ -15,6 +15,7 @@ import math
 import secrets
 import unicodedata
 import uuid
+from collections.abc import Callable
 from enum import StrEnum
 
 from django.conf import settings
@@ -28,7 +29,7 @@ from django.utils.translation import ngettext
 from appointments.models import Hold, Office, PhoneCheck
 from core.text import is_ascii_digits
 from notifications.models import Notification
-from notifications.services import notify_person, sms_quota_left, sms_quota_resets_at
+from notifications.services import CODES, notify_person, sms_quota_left, sms_quota_resets_at
 
 CODE_LENGTH = 6
 
@@ -155,11 +156,19 @@ def codes_left(check: PhoneCheck) -> int:
 
 
 def send_code(
-    *, check: PhoneCheck, phone: str, office: Office, language: str, now: datetime.datetime | None = None
+    *,
+    check: PhoneCheck,
+    phone: str,
+    office: Office,
+    language: str,
+    now: datetime.datetime | None = None,
+    limit: Callable[[], PhoneCodeError | None] | None = None,
 ) -> PhoneCheck:
     """Send a new code by SMS to `phone` (E.164) through the outbox, in `language`, for `office`;
-    the code sent before stops working. Refused (PhoneCodeError, 429) when every resend is used or
-    the last code went less than PHONE_CODE_RESEND_SECONDS ago."""
+    the code sent before stops working. Refused (PhoneCodeError, 429) when every resend is used,
+    the last code went less than PHONE_CODE_RESEND_SECONDS ago, the number had its codes today, or
+    by `limit` (the caller's count, such as codes per address): asked last, so that only a code
+    about to be sent is counted, never one refused anyway."""
     now = now or timezone.now()
     minutes = settings.PHONE_CODE_MINUTES
     with transaction.atomic():
@@ -182,17 +191,20 @@ def send_code(
                 code=CodeProblem.TOO_SOON,
                 retry_at=check.sent_at + gap,
             )
-        # The SMS-per-phone-per-day quota, before any code is made or counted (the outbox takes
-        # the quota when it sends: a code it would drop is never promised).
-        if sms_quota_left(phone, now) <= 0:
+        # The codes-per-phone-per-day quota, before any code is made or counted (the outbox takes
+        # the quota when it sends: a code it would drop is never promised). Codes have a budget
+        # of their own, apart from the number's other SMS (notifications.services).
+        if sms_quota_left(phone, now, budget=CODES) <= 0:
             raise PhoneCodeError(
                 _(
-                    "This phone number has had as many SMS today as we send to one number. Please try again "
-                    "tomorrow, or give another mobile number."
+                    "This phone number has had as many codes today as we send to one number. Please try "
+                    "again tomorrow, or give another mobile number."
                 ),
                 code=CodeProblem.SMS_QUOTA,
                 retry_at=sms_quota_resets_at(now),
             )
+        if limit is not None and (refusal := limit()) is not None:
+            raise refusal
         code = f"{secrets.randbelow(10**CODE_LENGTH):0{CODE_LENGTH}d}"
         check.phone = phone
         check.code_hmac = _digest(check, phone, code)

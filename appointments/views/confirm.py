@@ -194,21 +194,27 @@ def _send_code(request: HttpRequest, screening: ScreeningFacts, slot: Slot, valu
     if not phone_codes.has_live_code(check, phone):
         try:
             check_phone_may_book(phone)  # no SMS spent on a booking the number's count would refuse
-            if (too_many := too_many_codes(request)) is not None:
-                return _check_page(request, slot, values, actor=None, refusal=too_many)
-            phone_codes.send_code(check=check, phone=phone, office=slot.office, language=values["language"])
+            _send(request, check, phone, slot, values)
         except BookingError as exc:
             return _check_page(request, slot, values, actor=None, refusal=exc)
         except phone_codes.PhoneCodeError as exc:
             if exc.code == phone_codes.CodeProblem.GONE:
                 return redirect("appointments:check")  # the hold ended just now: that page says so
-            if exc.code == phone_codes.CodeProblem.SMS_QUOTA:
+            if exc.code in (phone_codes.CodeProblem.SMS_QUOTA, phone_codes.CodeProblem.ADDRESS_RATE):
                 # The check page again, the details kept, saying when a code can be sent.
                 return _check_page(request, slot, values, actor=None, refusal=exc)
             # A code to another number just now, or every code used: the page would name a number
             # that got none.
             return _code_refused(request, exc, None)
     return redirect("appointments:verify-phone")
+
+
+def _send(request: HttpRequest, check: Any, phone: str, slot: Slot, values: dict[str, Any]) -> None:
+    """A code by SMS for this booking, counted against the address (PHONE_CODE_RATE) only once it
+    is about to be sent: raises PhoneCodeError."""
+    phone_codes.send_code(
+        check=check, phone=phone, office=slot.office, language=values["language"], limit=lambda: too_many_codes(request)
+    )
 
 
 def _code_context(request: HttpRequest, slot: Slot, phone: str, form: PhoneCodeForm) -> dict[str, Any]:
@@ -257,9 +263,7 @@ def verify_phone(request: HttpRequest, screening: ScreeningFacts) -> HttpRespons
             return redirect("appointments:check")
         try:
             if resend:
-                if (too_many := too_many_codes(request)) is not None:
-                    raise too_many
-                phone_codes.send_code(check=check, phone=phone, office=slot.office, language=values["language"])
+                _send(request, check, phone, slot, values)
                 messages.success(request, _("We sent a new code. The codes sent before no longer work."))
                 return redirect("appointments:verify-phone")
             if form.is_valid():

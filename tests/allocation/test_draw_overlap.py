@@ -267,3 +267,51 @@ def test_staff_saving_a_draw_while_another_is_being_saved_get_a_form_error_not_a
     assert response.status_code == 200
     assert OVERLAP_WINDOW in response.content.decode()
     assert Draw.objects.count() == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# A draw opened while it was being edited keeps its published hash and terms
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.django_db
+def test_a_draw_saved_from_an_object_loaded_before_it_opened_keeps_its_hash_and_terms():
+    """A form loaded while the draw was scheduled, saved after the window opened (a second press
+    of Save, the per-minute task opening it meanwhile): the service writes nothing, so the hash
+    published at the opening and the terms stay."""
+    office = lottery_office()
+    draw = lottery_services.save_draw(draw=a_draw(office, 1, 3, 10, 15))
+    stale = Draw.objects.get(pk=draw.pk)
+    lottery_services.open_draw(draw_id=draw.pk, now=at(1, 9))
+    opened = Draw.objects.get(pk=draw.pk)
+    assert opened.status == Draw.Status.OPEN
+    assert len(opened.seed_hash) == 64
+    stale.period_end = date(16)
+    saved = lottery_services.save_draw(draw=stale, now=at(1, 10))
+    after = Draw.objects.get(pk=draw.pk)
+    assert (after.status, after.seed_hash, after.seed, after.period_end) == (
+        Draw.Status.OPEN,
+        opened.seed_hash,
+        opened.seed,
+        date(15),
+    )
+    assert (saved.status, saved.seed_hash) == (Draw.Status.OPEN, opened.seed_hash)
+
+
+@pytest.mark.django_db
+def test_the_admin_form_of_a_draw_that_opened_meanwhile_says_so():
+    from allocation.admin.lottery import DrawForm
+
+    office = lottery_office()
+    draw = lottery_services.save_draw(draw=a_draw(office, 1, 3, 10, 15))
+    loaded = Draw.objects.get(pk=draw.pk)
+    data = {
+        "office": office.pk,
+        "opens_at": "2030-01-01 08:00",
+        "closes_at": "2030-01-03 08:00",
+        "period_start": "2030-01-10",
+        "period_end": "2030-01-16",
+    }
+    assert DrawForm(data, instance=Draw.objects.get(pk=draw.pk)).is_valid()  # still scheduled: fine
+    lottery_services.open_draw(draw_id=draw.pk, now=at(1, 9))
+    form = DrawForm(data, instance=loaded)
+    assert not form.is_valid()
+    assert "opened while you were editing it" in str(form.non_field_errors())

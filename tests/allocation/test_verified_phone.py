@@ -312,16 +312,16 @@ def test_the_code_page_without_a_code_leads_to_the_details(flow):
     assert flow.made() == 0
 
 
-def test_no_code_to_a_number_over_its_sms_quota(flow, settings):
-    settings.SMS_PER_PHONE_PER_DAY = 2
+def test_no_code_to_a_number_over_its_code_quota(flow, settings):
+    settings.PHONE_CODES_PER_PHONE_PER_DAY = 2
     phone = f"300 {random.randrange(1000000, 9999999)}"  # noqa: S311  # a number of this test's own (Redis outlives it)
     now = timezone.now()
     e164 = "+57" + phone.replace(" ", "")
-    assert outbox.take_sms_quota(e164, now)
-    assert outbox.take_sms_quota(e164, now)
+    assert outbox.take_sms_quota(e164, now, budget=outbox.CODES)
+    assert outbox.take_sms_quota(e164, now, budget=outbox.CODES)
     response = flow.submit(phone=phone, full_name="Quota Persona Typed")
     assert response.status_code == 429
-    assert "as many SMS today as we send to one number" in html(response)
+    assert "as many codes today as we send to one number" in html(response)
     assert "Quota Persona Typed" in html(response)  # the form again, as typed
     assert int(response["Retry-After"]) > 0
     assert codes() == []

@@ -709,3 +709,69 @@ def test_a_used_offer_link_opens_the_appointment_to_nobody_else(client, full_off
     assert "Ana Gómez" not in page.content.decode()
     appointment.refresh_from_db()
     assert appointment.status == Appointment.Status.BOOKED
+
+
+def test_a_number_with_its_appointments_already_cannot_join(booking_client, full_office, published, settings):
+    """A number at ACTIVE_APPOINTMENTS_PER_PHONE could not take a place offered (it would be held
+    for nobody, and the entry end as if the offer were missed): the details page again, as typed,
+    the refusal at the phone number; another number joins."""
+    settings.ACTIVE_APPOINTMENTS_PER_PHONE = 1
+    assert full_office.appointment.phone.as_e164 == "+573001112233"
+    response = join_by_pages(booking_client, full_office, phone="300 111 2233")
+    assert response.status_code == 409
+    text = response.content.decode()
+    assert "already has 1 appointment that has not taken place yet" in text
+    assert 'value="P-123.4567"' in text  # as typed
+    assert "Ana Gómez" in text
+    assert not WaitlistEntry.objects.exists()
+    assert (
+        booking_client.post(
+            url("allocation:waitlist-details", full_office.slug), form_data(phone="300 111 2244")
+        ).status_code
+        == 302
+    )
+    assert WaitlistEntry.objects.get().phone.as_e164 == "+573001112244"
+
+
+def test_an_offer_to_a_number_that_booked_since_keeps_its_place_until_one_is_cancelled(
+    client, full_office, published, settings
+):
+    """The number booked its last appointment after joining: "Take this place" says so (409) and
+    the offer stays, its place held, so that cancelling one appointment lets the person take it."""
+    settings.ACTIVE_APPOINTMENTS_PER_PHONE = 1
+    entry, link = offered(full_office, published)
+    other = book(
+        add_slot(OfficeFactory(hours=[]), days=6), make_screening(published), "Z1234567", phone=str(entry.phone)
+    )
+    response = client.post(link, {"action": "take"})
+    assert response.status_code == 409
+    assert "already has 1 appointment that has not taken place yet" in response.content.decode()
+    entry.refresh_from_db()
+    assert entry.status == Status.OFFERED
+    assert Hold.objects.filter(token=entry.offer_hold, slot=full_office.slot).exists()
+    assert [m["event"] for m in messages_of(entry)] == ["joined", "offer"]
+    cancel_appointment(appointment_id=other.pk)
+    response = client.post(link, {"action": "take"})
+    assert (response.status_code, response["Location"]) == (302, url("appointments:appointment"))
+    entry.refresh_from_db()
+    assert entry.status == Status.BOOKED
+    assert entry.appointment.slot == full_office.slot
+
+
+def test_take_and_no_thanks_pressed_together_end_as_what_was_booked(full_office, published, monkeypatch):
+    """ "No thanks" lands while "Take this place" is booking (outside the entry's lock): the booking
+    that went through is what counts, the entry ends booked with its appointment, not a booked
+    place and an entry that says declined."""
+    entry, _link = offered(full_office, published)
+    real_book = services.book_appointment
+
+    def book_then_decline(**kwargs):
+        appointment = real_book(**kwargs)
+        services.decline_offer(entry_id=entry.pk)  # committed before the taking step records
+        return appointment
+
+    monkeypatch.setattr(services, "book_appointment", book_then_decline)
+    appointment = services.take_offer(entry_id=entry.pk)
+    entry.refresh_from_db()
+    assert (entry.status, entry.appointment) == (Status.BOOKED, appointment)
+    assert appointment.status == Appointment.Status.BOOKED

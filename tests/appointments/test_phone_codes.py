@@ -528,19 +528,19 @@ def test_the_number_is_masked_on_the_page():
     assert masked_phone("+50251234567") == "+502 512 *** 67"
 
 
-def test_no_code_is_sent_to_a_number_over_its_sms_quota(booking_client, live_office, settings):
-    """A number that had SMS_PER_PHONE_PER_DAY messages today gets no code (the outbox would drop
-    it): Confirm answers 429 with when to try again, books nothing and writes no code."""
-    settings.SMS_PER_PHONE_PER_DAY = 2
+def test_no_code_is_sent_to_a_number_over_its_code_quota(booking_client, live_office, settings):
+    """A number that had PHONE_CODES_PER_PHONE_PER_DAY codes today gets no code (the outbox would
+    drop it): Confirm answers 429 with when to try again, books nothing and writes no code."""
+    settings.PHONE_CODES_PER_PHONE_PER_DAY = 2
     now = timezone.now()
     # Redis outlives each test: this number's count starts from nothing, whatever ran before.
-    cache.delete(outbox._sms_quota_key(PHONE, now))
-    assert outbox.take_sms_quota(PHONE, now)
-    assert outbox.take_sms_quota(PHONE, now)
+    cache.delete(outbox._sms_quota_key(PHONE, now, outbox.CODES))
+    assert outbox.take_sms_quota(PHONE, now, budget=outbox.CODES)
+    assert outbox.take_sms_quota(PHONE, now, budget=outbox.CODES)
     _slot, key = to_check(booking_client, live_office, phone="300 123 4567")
     response = confirm(booking_client, key)
     assert response.status_code == 429
-    assert "as many SMS today as we send to one number" in response.content.decode()
+    assert "as many codes today as we send to one number" in response.content.decode()
     assert "Nguyễn Thị Lan" in response.content.decode(), "the check page again, the details kept"
     assert int(response["Retry-After"]) > 0
     assert codes() == []
@@ -601,10 +601,32 @@ def test_codes_sent_from_one_address_are_limited_and_the_one_over_keeps_the_deta
     assert "Too many codes were sent by SMS from this connection." in html
     assert "Persona Número 3" in html, "the check page again, the details kept"
     assert 0 < int(over["Retry-After"]) <= 3600
-    # Asking for a new code on the code page is counted the same way.
+    # Asking for a new code on the code page (once one may be) is counted the same way.
     first.get(url("verify-phone", lang="en"))
+    PhoneCheck.objects.update(sent_at=timezone.now() - MINUTE)
     response = resend(first, first_key)
     assert response.status_code == 429
     assert "Too many codes were sent by SMS from this connection." in response.content.decode()
     assert len(codes()) == 2
     assert not Appointment.objects.exists()
+
+
+def test_a_code_refused_anyway_is_not_counted_against_the_address(published, live_office, settings):
+    """PHONE_CODE_RATE counts codes about to be sent, not presses refused for another reason (too
+    soon after the last code): a shelter's Wi-Fi shares the count, and impatient presses must not
+    use it up."""
+    settings.PHONE_CODE_RATE = "2/h"
+    address = f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250 + 1}"
+    client = Client(REMOTE_ADDR=address)
+    assert client.get("/es/book/", {"screening": screening_reference(make_screening(published))}).status_code == 302
+    _slot, key = to_check(client, live_office, phone="300 555 0101", full_name="Persona Paciente")
+    assert confirm(client, key)["Location"] == url("verify-phone", lang="en")
+    for _press in range(3):
+        response = resend(client, key)
+        assert response.status_code == 429
+        assert "A code was sent a moment ago." in response.content.decode()
+    assert len(codes()) == 1
+    PhoneCheck.objects.update(sent_at=timezone.now() - MINUTE)
+    response = resend(client, key)
+    assert (response.status_code, response["Location"]) == (302, url("verify-phone", lang="en"))
+    assert len(codes()) == 2

@@ -13,6 +13,9 @@ from core.addresses import client_ip
         # One client holds a whole IPv6 /64, as django-ratelimit counts it.
         ({"REMOTE_ADDR": "2001:db8:1:2:3:4:5:6"}, "2001:db8:1:2::"),
         ({"REMOTE_ADDR": ""}, None),
+        # An IPv4 client on a dual-stack socket: its own address, not the /64 (::) of all of them.
+        ({"REMOTE_ADDR": "::ffff:203.0.113.5"}, "203.0.113.5"),
+        ({"REMOTE_ADDR": "::ffff:203.0.113.6"}, "203.0.113.6"),
     ],
 )
 def test_without_a_load_balancer_the_address_is_the_connections(meta, expected):

@@ -2,7 +2,9 @@
 messages at once still send each once, a message that fails inside a batch neither loses nor
 repeats the others, and a batch that stops early gives back what it had not begun."""
 
+import gc
 import threading
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -187,3 +189,32 @@ def test_an_e_mail_refused_inside_a_batch_does_not_stop_the_next(office, publish
     assert sending.send_many(notification_ids=ids, now=NOW) == {Status.SENT: 2, Status.PENDING: 1}
     assert [envelope.rcpt_tos for envelope in smtp_server.messages] == [["ana1@example.org"], ["ana2@example.org"]]
     assert Notification.objects.get(pk=ids[0]).last_error == "recipient refused: [451]"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_recorded_on_a_thread_leaves_no_connection_open(office, sms_folder):
+    """The recording thread closes its own connection when the batch ends: a Celery worker sends
+    batch after batch, and a connection left to the garbage collector each time would use up the
+    database's. Counted with the collector off, as a worker between collections."""
+    ids = person_messages(office, 3)
+
+    def others() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            return cursor.fetchone()[0]
+
+    before = others()
+    gc.disable()
+    try:
+        for _batch in range(2):
+            assert sending.send_many(notification_ids=ids[_batch::2], now=NOW) == {Status.SENT: len(ids[_batch::2])}
+        # A closed connection's backend leaves pg_stat_activity a moment later: wait for it, a
+        # few seconds at most (a connection left open never leaves).
+        deadline = time.monotonic() + 10
+        while (left := others()) > before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert left == before
+    finally:
+        gc.enable()

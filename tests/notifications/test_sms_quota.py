@@ -1,6 +1,7 @@
-"""SMS per phone number per day (SMS_PER_PHONE_PER_DAY), counted in Redis by a keyed hash of the
-number: the SMS just under the quota is sent, the one over it is not (cancelled, with the reason),
-its e-mail still is; a retry is not counted again; the count starts afresh the next day."""
+"""SMS per phone number per day (SMS_PER_PHONE_PER_DAY, and PHONE_CODES_PER_PHONE_PER_DAY for
+codes apart), counted in Redis by a keyed hash of the number: the SMS just under the quota is sent,
+the one over it is not (cancelled, with the reason), its e-mail still is; a retry is not counted
+again; the count starts afresh the next day; codes never use up the number's other SMS."""
 
 import datetime
 import uuid
@@ -28,6 +29,7 @@ def phone() -> str:
 @pytest.fixture(autouse=True)
 def quota(settings) -> None:
     settings.SMS_PER_PHONE_PER_DAY = 2
+    settings.PHONE_CODES_PER_PHONE_PER_DAY = 2
     settings.ACTIVE_APPOINTMENTS_PER_PHONE = 10
 
 
@@ -65,14 +67,40 @@ def test_the_quota_is_per_number_whatever_its_spelling_and_per_day(office, publi
     assert services.take_sms_quota(phone, resets) is True
 
 
+def person_message(office, phone, kind=Notification.Kind.PHONE_CODE, now=NOW) -> Notification:
+    details = {"code": "1"} if kind == Notification.Kind.PHONE_CODE else {"event": "requested", "number": "ABCDEFGH"}
+    return services.notify_person(kind=kind, office=office, phone=phone, language="es", details=details, now=now)
+
+
 def test_a_message_to_a_person_over_the_quota_is_not_sent(office, phone, sms_folder):
     services.take_sms_quota(phone, NOW)
     services.take_sms_quota(phone, NOW)
-    message = services.notify_person(
-        kind=Notification.Kind.PHONE_CODE, office=office, phone=phone, language="es", details={"code": "1"}, now=NOW
-    )
+    message = person_message(office, phone, Notification.Kind.LOTTERY)
     assert sending.send(notification_id=message.pk, now=NOW) == Status.CANCELLED
+    assert Notification.objects.get(pk=message.pk).last_error == services.OVER_SMS_QUOTA
     assert sms_files(sms_folder) == []
+
+
+def test_codes_have_their_own_quota_and_never_use_up_the_numbers_other_sms(office, phone, sms_folder):
+    """Anyone can type a person's number and ask for codes: codes count in their own budget, so
+    the person's lottery or waitlist news and confirmations still go once codes are used up, and a
+    number whose other SMS are used up still gets a code."""
+    codes = [person_message(office, phone) for _ in range(3)]
+    assert [sending.send(notification_id=m.pk, now=NOW) for m in codes] == [Status.SENT, Status.SENT, Status.CANCELLED]
+    assert Notification.objects.get(pk=codes[-1].pk).last_error == services.OVER_CODE_QUOTA
+    assert services.sms_quota_left(phone, NOW, budget=services.CODES) == 0
+    assert services.sms_quota_left(phone, NOW) == 2
+    news = [person_message(office, phone, Notification.Kind.LOTTERY) for _ in range(2)]
+    assert sending.send_many(notification_ids=[m.pk for m in news], now=NOW) == {Status.SENT: 2}
+    assert services.sms_quota_left(phone, NOW) == 0
+    assert len(sms_files(sms_folder)) == 4
+    # The next day each budget starts afresh; a number with its other SMS used up gets a code.
+    tomorrow = NOW + datetime.timedelta(days=1)
+    services.take_sms_quota(phone, tomorrow)
+    services.take_sms_quota(phone, tomorrow)
+    assert services.sms_quota_left(phone, tomorrow, budget=services.CODES) == 2
+    code = person_message(office, phone, now=tomorrow)
+    assert sending.send(notification_id=code.pk, now=tomorrow) == Status.SENT
 
 
 def test_a_retried_sms_is_counted_once(office, published, phone, monkeypatch, sms_folder):
@@ -125,7 +153,8 @@ def test_sms_given_back_by_a_slow_batch_give_their_quota_back(office, phone, sms
     monkeypatch.setattr(sending, "batch_clock", lambda: next(clock))
     monkeypatch.setattr(sending, "enqueue", len)
     assert sending.send_many(notification_ids=ids, now=NOW) == {Status.SENT: 1, "handed on": 1}
-    assert services.sms_quota_left(phone, NOW) == 1
+    assert services.sms_quota_left(phone, NOW, budget=services.CODES) == 1
     monkeypatch.undo()
     assert sending.send(notification_id=ids[1], now=NOW) == Status.SENT
-    assert services.sms_quota_left(phone, NOW) == 0
+    assert services.sms_quota_left(phone, NOW, budget=services.CODES) == 0
+    assert services.sms_quota_left(phone, NOW) == 2  # codes: their own budget
