@@ -115,9 +115,20 @@ def test_join_the_waitlist_then_take_a_cancelled_place(
     page.get_by_label("Passport", exact=True).check()
     page.fill("#id_document_number", "G 1234 5678")
     page.select_option("#id_document_country", "GT")
-    page.fill("#id_phone", "5123 4567")
+    # First the number of someone with an appointment already (one per number here): refused at
+    # the phone number, what was typed kept, before any code is sent.
+    settings.ACTIVE_APPOINTMENTS_PER_PHONE = 1
+    page.fill("#id_phone", "5111 2222")
     page.locator("input[name=language][value=en]").check()
     page.locator("#id_consent").check()
+    page.get_by_role("button", name="Continue", exact=True).click()
+    checked_page.check_accessibility()
+    expect(page.get_by_text("This mobile phone number already has 1 appointment").first).to_be_visible()
+    expect(page.locator("#id_document_number")).to_have_value("G 1234 5678")
+    checked_page.screenshot("waitlist-phone-at-its-limit-360")
+    assert not sms_folder.exists() or not list(sms_folder.glob("*.txt"))
+    expect(page.locator("#id_consent")).to_be_checked()
+    page.fill("#id_phone", "5123 4567")
     page.get_by_role("button", name="Continue", exact=True).click()
     assert not WaitlistEntry.objects.exists()  # not on the list before the code
     enter_code_from_sms(
