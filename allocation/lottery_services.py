@@ -232,7 +232,7 @@ def run_draw(*, draw_id: int, now: datetime.datetime | None = None) -> Draw | No
     others told. Idempotent: a drawn draw is left alone (row lock on the draw)."""
     now = now or timezone.now()
     with transaction.atomic(durable=True), bounded_lock_waits():
-        draw = Draw.objects.select_for_update().select_related("office").filter(pk=draw_id).first()
+        draw = Draw.objects.select_for_update(of=("self",)).select_related("office").filter(pk=draw_id).first()
         if draw is None or draw.status != Draw.Status.OPEN or draw.closes_at > now:
             return draw
         requests = {request.number: request for request in draw.requests.all()}
@@ -255,7 +255,7 @@ def expire_offers(*, now: datetime.datetime | None = None) -> int:
     due = LotteryRequest.objects.filter(status=Status.OFFERED, offer_expires_at__lte=now)
     for draw_id in list(due.values_list("draw_id", flat=True).distinct()):
         with transaction.atomic(durable=True), bounded_lock_waits():
-            draw = Draw.objects.select_for_update().select_related("office").get(pk=draw_id)
+            draw = Draw.objects.select_for_update(of=("self",)).select_related("office").get(pk=draw_id)
             expired = list(due.filter(draw=draw).select_for_update(of=("self",)))
             _fill_offers(draw, now, event="passed_down", releasing=expired)
             for request in expired:
@@ -274,7 +274,7 @@ def decline_offer(*, token: str, now: datetime.datetime | None = None) -> Lotter
     if found is None:
         raise link_error()
     with transaction.atomic(durable=True), bounded_lock_waits():
-        draw = Draw.objects.select_for_update().select_related("office").get(pk=found.draw_id)
+        draw = Draw.objects.select_for_update(of=("self",)).select_related("office").get(pk=found.draw_id)
         request = draw.requests.select_for_update(of=("self",)).get(pk=found.pk)
         # Confirmed a moment ago (the booking is made before the request is marked): it stands.
         if request.status == Status.OFFERED and Appointment.objects.filter(booking_key=request.booking_key).exists():
@@ -298,7 +298,7 @@ def offer_freed_places(*, now: datetime.datetime | None = None) -> int:
         .values_list("pk", flat=True)
     ):
         with transaction.atomic(durable=True), bounded_lock_waits():
-            draw = Draw.objects.select_for_update().select_related("office").get(pk=draw_id)
+            draw = Draw.objects.select_for_update(of=("self",)).select_related("office").get(pk=draw_id)
             offered += len(_fill_offers(draw, now, event="passed_down")[1])
     return offered
 

@@ -387,6 +387,9 @@ def _fits(entry: WaitlistEntry, slot: Slot, now: datetime.datetime) -> bool:
     if entry.party_size > slot.office.max_party_size:
         return False
     try:
+        # A number that has booked its last allowed appointment since joining could not take the
+        # place: it is not held for it (the entry keeps its turn, for when one is over).
+        check_phone_may_book(entry.phone, now=now)
         check_slot_bookable(slot, screening=entry.screening, now=now)
     except BookingError:
         return False
@@ -448,9 +451,16 @@ def take_offer(*, entry_id: int, now: datetime.datetime | None = None) -> Appoin
         if exc.code == ErrorCode.BUSY:
             raise WaitlistError(exc.message, code=WaitlistErrorCode.BUSY) from exc
         if exc.code == ErrorCode.LIMIT:
-            # The number has its appointments already (one booked since joining): the offer stays,
-            # for the person to cancel one and take this place while it lasts.
-            raise WaitlistError(exc.message, code=WaitlistErrorCode.PHONE_LIMIT) from exc
+            # The number booked its last allowed appointment since the offer: the offer stays, for
+            # the person to cancel one and take this place while it lasts.
+            raise WaitlistError(
+                _(
+                    "This mobile phone number already has as many appointments as one number can have. To "
+                    "take this place, cancel one of them with “Manage an appointment” before this offer "
+                    "ends: the place is kept for you until then."
+                ),
+                code=WaitlistErrorCode.PHONE_LIMIT,
+            ) from exc
         ending = {ErrorCode.SCREENING: Action.LAPSE, ErrorCode.DUPLICATE: Action.BOOKED_ELSEWHERE}
         with contextlib.suppress(WaitlistError):
             _end(entry.pk, ending.get(exc.code, Action.MISS), now)

@@ -556,7 +556,8 @@ def _unbooked(result: dict[str, Any]) -> str:
         return ""
     return (
         f"Not booked: {result['unbooked']} places. When the window closed, {sum(held.values())} were held: "
-        f"{held['bot']} by the bot's loops, {held['human']} by applicants, {held['none']} before any details. "
+        f"{held['bot']} by the bot's loops, {held['human']} by applicants, {held['fake']} with made-up numbers, "
+        f"{held['none']} before any details. "
         "A loop whose phone is at its cap is refused at Confirm and keeps its hold (for a person to type "
         "another number) until it runs out, so each such loop sits on one place; a bot could as well hold "
         "and never confirm, as a hold asks for no phone: one live hold per screening and HOLD_LIVE_PER_ADDRESS "

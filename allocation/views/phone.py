@@ -74,7 +74,7 @@ def ask_for_code(
     """A valid details form at an office that verifies phones: keep what was typed, send a code to
     the number (unless one sent to it can still be entered) and go to the code page. A number
     verified already in this browser makes the request at once (`make`). A code that cannot be sent
-    (too soon after the last, every code used, the number's SMS for today) shows the form again as
+    (too soon after the last, every code used, the number's codes for today) shows the form again as
     typed (`form_page(status)`), saying why."""
     pending = phone_services.keep_pending(
         pending_id=session_state(request, state_key).get("pending"),

@@ -745,7 +745,7 @@ def test_an_offer_to_a_number_that_booked_since_keeps_its_place_until_one_is_can
     )
     response = client.post(link, {"action": "take"})
     assert response.status_code == 409
-    assert "already has 1 appointment that has not taken place yet" in response.content.decode()
+    assert "To take this place, cancel one of them" in response.content.decode()
     entry.refresh_from_db()
     assert entry.status == Status.OFFERED
     assert Hold.objects.filter(token=entry.offer_hold, slot=full_office.slot).exists()
@@ -759,19 +759,37 @@ def test_an_offer_to_a_number_that_booked_since_keeps_its_place_until_one_is_can
 
 
 def test_take_and_no_thanks_pressed_together_end_as_what_was_booked(full_office, published, monkeypatch):
-    """ "No thanks" lands while "Take this place" is booking (outside the entry's lock): the booking
-    that went through is what counts, the entry ends booked with its appointment, not a booked
-    place and an entry that says declined."""
+    """ "No thanks" ends the offer (its place given back) after "Take this place" read it as
+    offered and before its booking: the booking takes the place given back, and that is what
+    counts. The entry ends booked with its appointment, not a booked place and an entry that says
+    declined (and a 409 to the person who has an appointment)."""
     entry, _link = offered(full_office, published)
     real_book = services.book_appointment
 
-    def book_then_decline(**kwargs):
-        appointment = real_book(**kwargs)
-        services.decline_offer(entry_id=entry.pk)  # committed before the taking step records
-        return appointment
+    def decline_then_book(**kwargs):
+        services.decline_offer(entry_id=entry.pk)
+        assert WaitlistEntry.objects.get(pk=entry.pk).status == Status.DECLINED
+        return real_book(**kwargs)
 
-    monkeypatch.setattr(services, "book_appointment", book_then_decline)
+    monkeypatch.setattr(services, "book_appointment", decline_then_book)
     appointment = services.take_offer(entry_id=entry.pk)
     entry.refresh_from_db()
     assert (entry.status, entry.appointment) == (Status.BOOKED, appointment)
     assert appointment.status == Appointment.Status.BOOKED
+    full_office.slot.refresh_from_db()
+    assert full_office.slot.taken == 1
+
+
+def test_a_place_is_not_offered_to_a_number_that_reached_its_appointments_since_joining(
+    full_office, published, settings
+):
+    """The first person's number booked its last allowed appointment after joining: the place
+    goes to the next person, and the first keeps their turn on the list."""
+    settings.ACTIVE_APPOINTMENTS_PER_PHONE = 1
+    first = join(full_office, published, 1)
+    following = join(full_office, published, 2)
+    book(add_slot(OfficeFactory(hours=[]), days=6), make_screening(published), "Z7654321", phone=str(first.phone))
+    cancel_appointment(appointment_id=full_office.appointment.pk)
+    assert services.offer_freed_place(slot_id=full_office.slot.pk) == following
+    first.refresh_from_db()
+    assert first.status == Status.WAITING
