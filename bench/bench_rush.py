@@ -61,6 +61,7 @@ ANSWERS: dict[str, dict[str, str]] = {
     "us_relative": {"answer": "citizen"},
     "i130_filed": {"answer": "yes"},
     "i130_approved": {"answer": "yes"},
+    "job_offer": {"answer": "no"},
 }
 LAST_QUESTION = "job_offer"
 
@@ -201,7 +202,9 @@ def answer(visitor: Visitor, location: str, until: str) -> list[str]:
 
 def journeys(base: str, office: Office, day: datetime.date, reference: str) -> dict[str, Any]:
     """Visitors made by the real pages: one that answered the first question, one that answered
-    every question but the last, one with a booking session from the signed link of a result page."""
+    every question but the last, one that answered every question (on the summary of answers),
+    one that finished (its result page), one with a booking session from the signed link of a
+    result page."""
     first = Visitor(base)
     status, _page, location = first.request("/es/questions/")
     if status != 302:
@@ -211,13 +214,28 @@ def journeys(base: str, office: Office, day: datetime.date, reference: str) -> d
     questions = answer(answering, location, LAST_QUESTION)
     if not first.session_key() or not answering.session_key():
         raise RuntimeError("answering made no session")
+    checking = Visitor(base)
+    answer(checking, location, "check")
+    finished = Visitor(base)
+    answer(finished, location, "check")
+    status, page, _location = finished.request("/es/questions/check/")
+    status, _page, done = finished.request("/es/questions/check/", {"csrfmiddlewaretoken": CSRF.search(page)[1]})
+    if status != 302 or not done.endswith("/es/questions/result/") or finished.request(done)[0] != 200:
+        raise RuntimeError(f"finishing answered {status}")
     booking = Visitor(base)
     booking.request("/es/privacy/")  # a CSRF cookie, as a browser that came through the pages has
     status, _page, _location = booking.request("/es/book/?" + urllib.parse.urlencode({"screening": reference}))
     time_page = f"/es/book/office/{office.slug}/{day}/"
     if status != 302 or booking.request(time_page)[0] != 200:
         raise RuntimeError("the booking session could not be made")
-    return {"first": first, "answering": answering, "questions": questions, "booking": booking}
+    return {
+        "first": first,
+        "answering": answering,
+        "questions": questions,
+        "checking": checking,
+        "finished": finished,
+        "booking": booking,
+    }
 
 
 def main() -> int:
@@ -255,6 +273,18 @@ def main() -> int:
                 questions[1:],
                 cookie=answering.cookie_header(),
                 session_key=answering.session_key(),
+            ),
+            Page(
+                "Summary of the answers (`/es/questions/check/`), with a session",
+                ["/es/questions/check/"],
+                cookie=made["checking"].cookie_header(),
+                session_key=made["checking"].session_key(),
+            ),
+            Page(
+                "Result page (`/es/questions/result/`), with a session",
+                ["/es/questions/result/"],
+                cookie=made["finished"].cookie_header(),
+                session_key=made["finished"].session_key(),
             ),
             Page(
                 "Time page (the day's times), with a booking session",

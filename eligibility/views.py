@@ -225,8 +225,41 @@ def _too_many_finished(request: HttpRequest) -> int | None:
 def _display(question: Question, answer: Any, form: AnswerForm) -> str:
     if question.kind == Question.Kind.DATE:
         return "/".join(str(part) for part in form.fields["answer"].widget.decompress(answer))
-    choices = dict(form.fields["answer"].choices) if hasattr(form.fields["answer"], "choices") else {}
-    return str(choices.get(answer, answer))
+    return str(_labels(form).get(answer, answer))
+
+
+def _labels(form: AnswerForm) -> dict[Any, Any]:
+    """Each answer's label, the countries' too (their list comes in two groups)."""
+    labels: dict[Any, Any] = {}
+    for value, label in getattr(form.fields["answer"], "choices", []):
+        if isinstance(label, list | tuple):
+            labels.update(label)
+        else:
+            labels[value] = label
+    return labels
+
+
+# The summary's answers as shown, for a frozen version's questions whose answers come from a list:
+# (version, stamp, question, language) → {answer: label}. A few per question and language.
+_shown_labels: dict[tuple[Any, ...], dict[Any, Any]] = {}
+# Where each answer goes in a kept summary page (letters and digits, as core.pages.TOKEN_MARK).
+ANSWER_MARK = "answermark{}c8e1"
+
+
+def _shown(question: Question, answer: Any, stamp: str) -> str:
+    """`_display`, without a form for each answer of a frozen version's question: the summary
+    page at a rush shows ten (its labels made once per question and language)."""
+    if question.kind == Question.Kind.DATE:
+        return "/".join(str(part) for part in DateParts().decompress(answer))
+    if not stamp or question.kind not in CHOSEN_KINDS:
+        return _display(question, answer, AnswerForm(question=question))
+    kept = (question.version_id, stamp, question.key, get_language())
+    labels = _shown_labels.get(kept)
+    if labels is None:
+        if len(_shown_labels) >= 1000:
+            _shown_labels.clear()
+        labels = _shown_labels[kept] = _labels(AnswerForm(question=question))
+    return str(labels.get(answer, answer))
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -241,8 +274,18 @@ def check(request: HttpRequest) -> HttpResponse:
     wait = _too_many_finished(request) if request.method == "POST" else None
     if request.method == "POST" and wait is None:
         return _finish(request, screener, kept, keep_answers=False)
-    rows = [(q, _display(q, kept[q.key], AnswerForm(question=q))) for q in applicable if q.key in kept]
-    response = render(request, "eligibility/check.html", {"rows": rows})
+    stamp = frozen_stamp(screener.version)
+    shown = [q for q in applicable if q.key in kept]
+    # Kept by each process for a frozen version (core.pages), one copy for each list of questions:
+    # each person's answers are filled in at marks, never kept in the copy.
+    marks = [ANSWER_MARK.format(n) for n in range(len(shown))]
+    response = render_shared(
+        request,
+        "eligibility/check.html",
+        lambda: {"rows": list(zip(shown, marks, strict=True))},
+        key=(screener.version.pk, stamp, tuple(q.key for q in shown)) if stamp and wait is None else None,
+        fill={mark: _shown(q, kept[q.key], stamp) for mark, q in zip(marks, shown, strict=True)},
+    )
     return refused(response, wait) if wait is not None else response
 
 

@@ -318,3 +318,52 @@ def test_the_times_page_whose_cache_read_fails_is_still_shown(
         html = rendered(client, time_page)[0]
     assert get_many.called
     assert f'value="{slot.pk}"' in html
+
+
+# One path through the questions, to the summary of answers (someone in Costa Rica, from Nicaragua).
+PATH = {
+    "current_country": {"answer": "CR"},
+    "nationality": {"answer": "NI"},
+    "arrival_date": {"answer_0": "15", "answer_1": "4", "answer_2": "2022"},
+    "legal_status": {"answer": "asylum_seeker"},
+    "fear_of_persecution": {"answer": "yes"},
+    "us_relative": {"answer": "citizen"},
+    "i130_filed": {"answer": "yes"},
+    "i130_approved": {"answer": "yes"},
+    "job_offer": {"answer": "no"},
+}
+
+
+def at_the_summary(day: str, month: str, year: str) -> Client:
+    client = Client()
+    answers = {**PATH, "date_of_birth": {"answer_0": day, "answer_1": month, "answer_2": year}}
+    location = client.get(Q)["Location"]
+    while not location.endswith("/questions/check/"):
+        response = client.post(location, answers[location.rstrip("/").rsplit("/", 1)[-1]])
+        assert response.status_code == 302, location
+        location = response["Location"]
+    return client
+
+
+def test_the_summary_of_answers_is_kept_once_per_path_with_each_person_s_answers_filled_in(
+    published: ScreenerVersion,
+) -> None:
+    """At a rush everyone reads the summary of their answers: kept once for the questions it lists
+    (core.pages), each person's answers written in at marks for their request alone, never in the
+    kept copy."""
+    first_client, second_client = at_the_summary("17", "5", "1991"), at_the_summary("4", "11", "1984")
+    first, names = rendered(first_client, "/en/questions/check/")
+    assert "eligibility/check.html" in names
+    assert "<dd>17/5/1991</dd>" in first
+    assert "<dd>Nicaragua</dd>" in first
+    second, names = rendered(second_client, "/en/questions/check/")
+    assert names == [], "the kept page, with this person's answers written in"
+    assert "<dd>4/11/1984</dd>" in second
+    assert "1991" not in second
+    assert "answermark" not in second
+    assert without_token(second.replace("4/11/1984", "17/5/1991")) == without_token(first)
+    kept = " ".join(page.html for page in pages._pages.values())
+    assert "1991" not in kept
+    assert "1984" not in kept
+    assert "Nicaragua" not in kept
+    assert "answermark" in kept
