@@ -7,9 +7,11 @@ session (everyone presses Start at a release).
 """
 
 from typing import Any
+from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import messages
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -21,7 +23,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from core.limits import over_limit, refused, try_again
 from core.pages import render_shared
 from eligibility.forms import AnswerForm, DateParts
-from eligibility.models import Question, Screening
+from eligibility.models import Question, ScreenerVersion, Screening
 from eligibility.rules import CURRENT_COUNTRY
 from eligibility.selectors import (
     Screener,
@@ -242,8 +244,11 @@ def _labels(form: AnswerForm) -> dict[Any, Any]:
 # The summary's answers as shown, for a frozen version's questions whose answers come from a list:
 # (version, stamp, question, language) → {answer: label}. A few per question and language.
 _shown_labels: dict[tuple[Any, ...], dict[Any, Any]] = {}
-# Where each answer goes in a kept summary page (letters and digits, as core.pages.TOKEN_MARK).
+# Where each answer goes in a kept summary page, and each reason and the booking link's reference
+# in a kept result page (letters and digits, as core.pages.TOKEN_MARK).
 ANSWER_MARK = "answermark{}c8e1"
+RESULT_MARK = "reasonmark{}f3a9"
+REFERENCE_MARK = "referencemarkb6d2"
 
 
 def _shown(question: Question, answer: Any, stamp: str) -> str:
@@ -305,9 +310,36 @@ def _finish(request: HttpRequest, screener: Screener, answers: dict[str, Any], *
     return redirect("eligibility:result")
 
 
+def _result_of(pk: Any) -> Screening | None:
+    """The screening whose result the page shows, with only what it shows (not the answers) and
+    its version's status: one plain statement, as a rush reads this page as often as a question
+    (the ORM's own would cost the page a third of its speed; bench/bench_rush.py)."""
+    if not isinstance(pk, int):
+        return None
+    screenings, versions = Screening._meta.db_table, ScreenerVersion._meta.db_table  # noqa: SLF001
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT s.outcomes, s.version_id, v.status, v.published_at FROM {quote(screenings)} s"  # noqa: S608 - no input
+            f" JOIN {quote(versions)} v ON v.id = s.version_id WHERE s.id = %s",
+            [pk],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    outcomes, version_id, status, published_at = row
+    field = Screening._meta.get_field("outcomes")  # noqa: SLF001
+    published = ScreenerVersion._meta.get_field("published_at")  # noqa: SLF001
+    version = ScreenerVersion(
+        pk=version_id, status=status, published_at=published.to_python(published_at) if published_at else None
+    )
+    screening = Screening(pk=pk, version=version, outcomes=field.from_db_value(outcomes, None, connection))
+    return screening
+
+
 @require_safe
 def result(request: HttpRequest) -> HttpResponse:
-    screening = Screening.objects.filter(pk=request.session.get(RESULT_KEY)).select_related("version").first()
+    screening = _result_of(request.session.get(RESULT_KEY))
     if screening is None:
         return redirect("eligibility:start")
     language = (get_language() or "es")[:2]
@@ -335,7 +367,26 @@ def result(request: HttpRequest) -> HttpResponse:
     # once rather than under each route.
     reason_lists = {tuple(item["reasons"]) for item in outcomes}
     shared = list(reason_lists.pop()) if len(reason_lists) == 1 and not eligible else []
-    return render(
+    # Kept by each process for a frozen version (core.pages), one copy for each shape of result
+    # (which routes fit, how many reasons each): the reasons (they may quote the answers) and the
+    # booking link's reference are this person's, filled in at marks, never in the kept copy.
+    fill: dict[str, str] = {}
+
+    def marked(values: list[str]) -> list[str]:
+        marks = [RESULT_MARK.format(len(fill) + n) for n in range(len(values))]
+        fill.update(zip(marks, values, strict=True))
+        return marks
+
+    for item in outcomes:
+        item["reasons"] = marked(item["reasons"])
+    shared = marked(shared)
+    reference = screening_reference(screening) if eligible else None
+    if reference is not None:
+        fill[REFERENCE_MARK] = quote(reference, safe="/")  # as the urlencode filter
+    can_change = _session(request) is not None  # a screener that stopped early keeps its answers
+    stamp = frozen_stamp(screening.version)
+    shape = tuple((item["name"], item["eligible"], len(item["reasons"])) for item in outcomes)
+    return render_shared(
         request,
         "eligibility/result.html",
         {
@@ -343,8 +394,9 @@ def result(request: HttpRequest) -> HttpResponse:
             "eligible": eligible,
             "not_fitting": [item for item in outcomes if not item["eligible"]],
             "shared_reasons": shared,
-            # A screener that stopped early keeps its answers, so they can still be changed.
-            "can_change": _session(request) is not None,
-            "reference": screening_reference(screening) if eligible else None,
+            "can_change": can_change,
+            "reference": REFERENCE_MARK if reference is not None else None,
         },
+        key=(screening.version_id, stamp, shape, len(shared), can_change, reference is not None) if stamp else None,
+        fill=fill,
     )

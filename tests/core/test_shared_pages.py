@@ -367,3 +367,36 @@ def test_the_summary_of_answers_is_kept_once_per_path_with_each_person_s_answers
     assert "1984" not in kept
     assert "Nicaragua" not in kept
     assert "answermark" in kept
+
+
+def finished(day: str, month: str, year: str) -> Client:
+    client = at_the_summary(day, month, year)
+    response = client.post("/en/questions/check/")
+    assert (response.status_code, response["Location"]) == (302, "/en/questions/result/")
+    return client
+
+
+def test_the_result_page_is_kept_once_per_shape_with_each_person_s_reference_and_reasons_filled_in(
+    published: ScreenerVersion,
+) -> None:
+    """The result page is kept once for each shape of result (which routes fit, how many reasons
+    each): the booking link's signed reference and the reasons (they may quote the answers) are
+    each person's, written in at marks, never in the kept copy."""
+    first_client, second_client = finished("17", "5", "1991"), finished("4", "11", "1984")
+    link = re.compile(r'href="/en/book/\?screening=([^"]+)"')
+    first, names = rendered(first_client, "/en/questions/result/")
+    assert "eligibility/result.html" in names
+    second, names = rendered(second_client, "/en/questions/result/")
+    assert names == [], "the kept page, with this person's reference written in"
+    [mine], [theirs] = link.findall(first), link.findall(second)
+    assert mine != theirs
+    assert "markf3a9" not in second
+    assert "referencemark" not in second
+    assert without_token(second.replace(theirs, mine)) == without_token(first)
+    kept = " ".join(page.html for page in pages._pages.values())
+    assert mine not in kept
+    assert theirs not in kept
+    assert "referencemark" in kept
+    # Each reference opens its own person's booking.
+    for client, reference in ((first_client, mine), (second_client, theirs)):
+        assert client.get(f"/en/book/?screening={reference}").status_code == 302
