@@ -344,7 +344,8 @@ the bare view just before it), with the lowest and highest, and the ratio of the
 runs before 2026-12-01) beside it; each request with a
 phone browser's headers (`Accept-Encoding: gzip`, Spanish). Visitors with a session were made by the
 real pages: one answered the first question, one answered every question but the last ({len(questions)} questions
-on that path), one opened the booking link of an eligible result. Run on {timezone.now():%Y-%m-%d};
+on that path), one answered every question (the summary), one finished (the result), one opened the
+booking link of an eligible result. Run on {timezone.now():%Y-%m-%d};
 machine: {machine()}.
 
 {header}
