@@ -176,8 +176,8 @@ def lock_office_draws(office_id: int | None) -> None:
         list(Office.objects.select_for_update(no_key=True).filter(pk=office_id).values_list("pk"))
 
 
-# What the admin may change of a draw, and only while it is scheduled: its status, seed, hash and
-# result are the per-minute task's.
+# What the admin may change of a draw (its form's fields), and only while it is scheduled: its
+# status, seed, hash and result are the per-minute task's.
 DRAW_TERMS = ["office", "opens_at", "closes_at", "period_start", "period_end"]
 
 

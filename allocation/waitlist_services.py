@@ -173,7 +173,7 @@ def check_join(
     by SMS (allocation.phone_services), so a join that cannot be made sends none."""
     now = now or timezone.now()
     values, document = _checked(screening, values, now)
-    _refuse_if_listed(office, values, document, now)
+    _refuse_to_join(office, values, document, now)
     return values
 
 
@@ -197,7 +197,9 @@ def _checked(
     return values, document
 
 
-def _refuse_if_listed(office: Office, values: dict[str, Any], document: dict[str, str], now: datetime.datetime) -> None:
+def _refuse_to_join(office: Office, values: dict[str, Any], document: dict[str, str], now: datetime.datetime) -> None:
+    """Raise WaitlistError for what joining refuses: an appointment for the document already, the
+    document or number on the list already, or a number at ACTIVE_APPOINTMENTS_PER_PHONE."""
     if Appointment.objects.filter(status__in=ACTIVE_STATUSES, **document).exists():
         raise WaitlistError(duplicate_error().message, code=WaitlistErrorCode.HAS_APPOINTMENT)
     on_list = WaitlistEntry.objects.filter(office=office, status__in=[Status.WAITING, Status.OFFERED])
@@ -223,7 +225,7 @@ def join_waitlist(
     token, digest = _new_token()
     try:
         with transaction.atomic(durable=True):
-            _refuse_if_listed(office, values, document, now)
+            _refuse_to_join(office, values, document, now)
             entry = WaitlistEntry.objects.create(
                 office=office,
                 screening=screening,

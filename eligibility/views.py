@@ -224,12 +224,6 @@ def _too_many_finished(request: HttpRequest) -> int | None:
     return wait
 
 
-def _display(question: Question, answer: Any, form: AnswerForm) -> str:
-    if question.kind == Question.Kind.DATE:
-        return "/".join(str(part) for part in form.fields["answer"].widget.decompress(answer))
-    return str(_labels(form).get(answer, answer))
-
-
 def _labels(form: AnswerForm) -> dict[Any, Any]:
     """Each answer's label, the countries' too (their list comes in two groups)."""
     labels: dict[Any, Any] = {}
@@ -252,12 +246,13 @@ REFERENCE_MARK = "referencemarkb6d2"
 
 
 def _shown(question: Question, answer: Any, stamp: str) -> str:
-    """`_display`, without a form for each answer of a frozen version's question: the summary
-    page at a rush shows ten (its labels made once per question and language)."""
+    """An answer as the summary shows it: a date as day/month/year, a choice by its label. A frozen
+    version's labels are made once per question and language (the summary at a rush shows ten),
+    not with a form for each answer."""
     if question.kind == Question.Kind.DATE:
         return "/".join(str(part) for part in DateParts().decompress(answer))
     if not stamp or question.kind not in CHOSEN_KINDS:
-        return _display(question, answer, AnswerForm(question=question))
+        return str(_labels(AnswerForm(question=question)).get(answer, answer))
     kept = (question.version_id, stamp, question.key, get_language())
     labels = _shown_labels.get(kept)
     if labels is None:
@@ -317,11 +312,11 @@ def _result_of(pk: Any) -> Screening | None:
     if not isinstance(pk, int):
         return None
     screenings, versions = Screening._meta.db_table, ScreenerVersion._meta.db_table  # noqa: SLF001
-    quote = connection.ops.quote_name
+    name = connection.ops.quote_name
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT s.outcomes, s.version_id, v.status, v.published_at FROM {quote(screenings)} s"  # noqa: S608 - no input
-            f" JOIN {quote(versions)} v ON v.id = s.version_id WHERE s.id = %s",
+            f"SELECT s.outcomes, s.version_id, v.status, v.published_at FROM {name(screenings)} s"  # noqa: S608 - no input
+            f" JOIN {name(versions)} v ON v.id = s.version_id WHERE s.id = %s",
             [pk],
         )
         row = cursor.fetchone()
@@ -330,11 +325,8 @@ def _result_of(pk: Any) -> Screening | None:
     outcomes, version_id, status, published_at = row
     field = Screening._meta.get_field("outcomes")  # noqa: SLF001
     published = ScreenerVersion._meta.get_field("published_at")  # noqa: SLF001
-    version = ScreenerVersion(
-        pk=version_id, status=status, published_at=published.to_python(published_at) if published_at else None
-    )
-    screening = Screening(pk=pk, version=version, outcomes=field.from_db_value(outcomes, None, connection))
-    return screening
+    version = ScreenerVersion(pk=version_id, status=status, published_at=published.to_python(published_at))
+    return Screening(pk=pk, version=version, outcomes=field.from_db_value(outcomes, None, connection))
 
 
 @require_safe

@@ -52,7 +52,7 @@ class LotteryRequestAdmin(admin.ModelAdmin):
 class DrawForm(forms.ModelForm):
     class Meta:
         model = Draw
-        fields = ["office", "opens_at", "closes_at", "period_start", "period_end"]
+        fields = lottery_services.DRAW_TERMS
 
     def clean(self) -> dict[str, Any]:
         # The admin checks and saves in one transaction: with the office locked first, a draw
@@ -104,7 +104,7 @@ class DrawAdmin(admin.ModelAdmin):
         # Once the window is open, its terms are published: they no longer change.
         fixed = list(self.readonly_fields)
         if obj is not None and obj.status != Draw.Status.SCHEDULED:
-            fixed += ["office", "opens_at", "closes_at", "period_start", "period_end"]
+            fixed += lottery_services.DRAW_TERMS
         return fixed
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
