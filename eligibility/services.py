@@ -149,6 +149,16 @@ KEPT_ANSWERS = (rules.CURRENT_COUNTRY, rules.NATIONALITY)
 KEPT_OUTCOME = ("eligible", "order", "name", "description", "bring")
 
 
+def minimised_outcomes(outcomes: Any) -> dict[str, Any]:
+    """A screening's outcomes with only what booking and the statistics need (KEPT_OUTCOME)."""
+    outcomes = outcomes if isinstance(outcomes, dict) else {}
+    return {
+        code: {key: value for key, value in outcome.items() if key in KEPT_OUTCOME}
+        for code, outcome in outcomes.items()
+        if isinstance(outcome, dict)
+    }
+
+
 def minimise_screenings(*, ids: list[int], now: datetime.datetime) -> int:
     """Reduce these screenings' answers and outcomes to what booking and the statistics need;
     running it again changes nothing. Returns how many were reduced."""
@@ -156,12 +166,7 @@ def minimise_screenings(*, ids: list[int], now: datetime.datetime) -> int:
     for screening in screenings:
         answers = screening.answers if isinstance(screening.answers, dict) else {}
         screening.answers = {key: answers[key] for key in KEPT_ANSWERS if key in answers}
-        outcomes = screening.outcomes if isinstance(screening.outcomes, dict) else {}
-        screening.outcomes = {
-            code: {key: value for key, value in outcome.items() if key in KEPT_OUTCOME}
-            for code, outcome in outcomes.items()
-            if isinstance(outcome, dict)
-        }
+        screening.outcomes = minimised_outcomes(screening.outcomes)
         screening.minimised_at = now
     Screening.objects.bulk_update(screenings, ["answers", "outcomes", "minimised_at"])
     return len(screenings)

@@ -11,7 +11,6 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import messages
-from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -23,7 +22,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from core.limits import over_limit, refused, try_again
 from core.pages import render_shared
 from eligibility.forms import AnswerForm, DateParts
-from eligibility.models import Question, ScreenerVersion, Screening
+from eligibility.models import Question, Screening
 from eligibility.rules import CURRENT_COUNTRY
 from eligibility.selectors import (
     Screener,
@@ -32,7 +31,14 @@ from eligibility.selectors import (
     pinned_screener,
     published_screener,
 )
-from eligibility.services import ScreeningError, count_start, is_finished, record_screening, screening_reference
+from eligibility.services import (
+    ScreeningError,
+    count_start,
+    is_finished,
+    minimised_outcomes,
+    record_screening,
+    screening_reference,
+)
 
 SESSION_KEY = "screener"
 # Kinds answered with several inputs (radios, day/month/year), grouped in a fieldset.
@@ -44,6 +50,8 @@ DATE_MARKS = ("answermarkday5e0c", "answermarkmonth5e0c", "answermarkyear5e0c")
 RESULT_KEY = "screening"
 # What the booking may fill in from the answers (never stored with the anonymous screening).
 KNOWN_KEY = "screened_person"
+# What the result page reads of a screening kept by a session from before the result rode in it.
+SHOWN_FIELDS = ("outcomes", "version__status", "version__published_at")
 
 
 @require_safe
@@ -294,7 +302,15 @@ def _finish(request: HttpRequest, screener: Screener, answers: dict[str, Any], *
         screening = record_screening(screener=screener, answers=answers, language=get_language())
     except ScreeningError as exc:
         return _bad_request(request, exc.message)
-    request.session[RESULT_KEY] = screening.pk
+    # What the result page shows rides in the session (as the answers did), so that page reads
+    # nothing from the database at a rush. Booking in this session drops the reasons from it as
+    # from the screening (`forget_reasons`); otherwise it goes with the session (SESSION_HOURS).
+    request.session[RESULT_KEY] = {
+        "screening": screening.pk,
+        "version": screening.version_id,
+        "frozen": frozen_stamp(screening.version),
+        "outcomes": screening.outcomes,
+    }
     if screening.eligible_pathways:
         request.session[KNOWN_KEY] = {
             "screening": screening.pk,
@@ -305,35 +321,33 @@ def _finish(request: HttpRequest, screener: Screener, answers: dict[str, Any], *
     return redirect("eligibility:result")
 
 
-def _result_of(pk: Any) -> Screening | None:
-    """The screening whose result the page shows, with only what it shows (not the answers) and
-    its version's status: one plain statement, as a rush reads this page as often as a question
-    (the ORM's own would cost the page a third of its speed; bench/bench_rush.py)."""
-    if not isinstance(pk, int):
+def _result_of(request: HttpRequest) -> tuple[Screening, str] | None:
+    """The screening whose result the page shows (its outcomes, not its answers) and its version's
+    frozen stamp, from the session: a rush reads this page as often as a question."""
+    kept = request.session.get(RESULT_KEY)
+    if isinstance(kept, int):  # a session from before the result rode in it (SESSION_HOURS at most)
+        screening = Screening.objects.select_related("version").only(*SHOWN_FIELDS).filter(pk=kept).first()
+        return None if screening is None else (screening, frozen_stamp(screening.version))
+    if not isinstance(kept, dict) or not isinstance(kept.get("outcomes"), dict):
         return None
-    screenings, versions = Screening._meta.db_table, ScreenerVersion._meta.db_table  # noqa: SLF001
-    name = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT s.outcomes, s.version_id, v.status, v.published_at FROM {name(screenings)} s"  # noqa: S608 - no input
-            f" JOIN {name(versions)} v ON v.id = s.version_id WHERE s.id = %s",
-            [pk],
-        )
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    outcomes, version_id, status, published_at = row
-    field = Screening._meta.get_field("outcomes")  # noqa: SLF001
-    published = ScreenerVersion._meta.get_field("published_at")  # noqa: SLF001
-    version = ScreenerVersion(pk=version_id, status=status, published_at=published.to_python(published_at))
-    return Screening(pk=pk, version=version, outcomes=field.from_db_value(outcomes, None, connection))
+    screening = Screening(pk=kept.get("screening"), version_id=kept.get("version"), outcomes=kept["outcomes"])
+    return screening, str(kept.get("frozen") or "")
+
+
+def forget_reasons(request: HttpRequest, screening: int) -> None:
+    """This screening was used for a booking (`minimise_screenings`): its result in the session
+    keeps what the screening keeps, not the reasons written with the answers."""
+    kept = request.session.get(RESULT_KEY)
+    if isinstance(kept, dict) and kept.get("screening") == screening and isinstance(kept.get("outcomes"), dict):
+        request.session[RESULT_KEY] = {**kept, "outcomes": minimised_outcomes(kept["outcomes"])}
 
 
 @require_safe
 def result(request: HttpRequest) -> HttpResponse:
-    screening = _result_of(request.session.get(RESULT_KEY))
-    if screening is None:
+    shown = _result_of(request)
+    if shown is None:
         return redirect("eligibility:start")
+    screening, stamp = shown
     language = (get_language() or "es")[:2]
 
     def text(value: dict[str, str]) -> str:
@@ -376,7 +390,6 @@ def result(request: HttpRequest) -> HttpResponse:
     if reference is not None:
         fill[REFERENCE_MARK] = quote(reference, safe="/")  # as the urlencode filter
     can_change = _session(request) is not None  # a screener that stopped early keeps its answers
-    stamp = frozen_stamp(screening.version)
     shape = tuple((item["name"], item["eligible"], len(item["reasons"])) for item in outcomes)
     return render_shared(
         request,

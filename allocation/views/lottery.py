@@ -25,12 +25,11 @@ from appointments.views.booking import ScreeningFacts, booking_view, screening_f
 from appointments.views.common import (
     BOOKING,
     GET_POST,
-    JUST_BOOKED,
     busy,
     problem,
     save_state,
     session_state,
-    show_appointment,
+    show_booked,
     used_offer_link,
 )
 from core.limits import refused
@@ -278,8 +277,7 @@ def offer(request: HttpRequest, token: str) -> HttpResponse:
             if exc.code == "busy":
                 return busy(request, exc)
             return problem(request, exc.message, status=409, restart=exc.code == "screening")
-        request.session[JUST_BOOKED] = appointment.pk
-        return show_appointment(request, appointment)
+        return show_booked(request, appointment)
     if found.status in (LotteryRequest.Status.BOOKED, LotteryRequest.Status.DECLINED):
         return problem(request, lottery_services.offer_error(found.status).message, status=410)
     over = found.status != LotteryRequest.Status.OFFERED or found.offer_expires_at <= timezone.now()

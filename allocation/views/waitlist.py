@@ -26,12 +26,11 @@ from appointments.views.booking import ScreeningFacts, booking_view
 from appointments.views.common import (
     BOOKING,
     GET_POST,
-    JUST_BOOKED,
     busy,
     problem,
     save_state,
     session_state,
-    show_appointment,
+    show_booked,
     used_offer_link,
 )
 from core.limits import refused
@@ -273,8 +272,7 @@ def place(request: HttpRequest, token: str) -> HttpResponse:
         try:
             if action == "take":
                 appointment = services.take_offer(entry_id=entry.pk)
-                request.session[JUST_BOOKED] = appointment.pk
-                return show_appointment(request, appointment)
+                return show_booked(request, appointment)
             if action == "decline":
                 services.decline_offer(entry_id=entry.pk)
                 return render(request, "allocation/waitlist/ended.html", {"office": entry.office, "declined": True})

@@ -24,6 +24,7 @@ from appointments.errors import BookingError
 from appointments.links import invalid_link_error
 from appointments.models import Appointment, Office
 from core.limits import UNCOUNTED_RETRY_SECONDS, client_key, over_limit, refused, try_again
+from eligibility.views import forget_reasons
 
 BOOKING = "booking"
 # Where the booking start sends staff back to (set by the desk's walk-in page; a local path).
@@ -61,6 +62,14 @@ def parse_uuid(value: Any) -> uuid.UUID | None:
 
 # Set when this browser has just booked the appointment: its page then opens with the confirmation.
 JUST_BOOKED = "just_booked"
+
+
+def show_booked(request: HttpRequest, appointment: Appointment) -> HttpResponseRedirect:
+    """A booking just made in this session, on its page; the screening's result this session keeps
+    loses the reasons, as the screening did (`eligibility.views.forget_reasons`)."""
+    forget_reasons(request, appointment.screening_id)
+    request.session[JUST_BOOKED] = appointment.pk
+    return show_appointment(request, appointment)
 
 
 def show_appointment(request: HttpRequest, appointment: Appointment, *, by_link: bool = False) -> HttpResponseRedirect:

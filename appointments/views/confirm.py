@@ -33,13 +33,13 @@ from appointments.views.booking import (
 from appointments.views.common import (
     BOOKING,
     GET_POST,
-    JUST_BOOKED,
     busy,
     over_limit_message,
     parse_uuid,
     problem,
     session_state,
     show_appointment,
+    show_booked,
 )
 from appointments.views.phone import code_refused, e164, phone_html, too_many_codes
 from core.limits import refused
@@ -178,8 +178,7 @@ def _book(
         **{name: booking[name] for name in ("screening", "eligible", "created", "country") if name in booking},
         "done": booking["key"],
     }
-    request.session[JUST_BOOKED] = appointment.pk
-    return show_appointment(request, appointment)
+    return show_booked(request, appointment)
 
 
 def _send_code(request: HttpRequest, screening: ScreeningFacts, slot: Slot, values: dict[str, Any]) -> HttpResponse:

@@ -5,6 +5,7 @@ import datetime
 import re
 import uuid
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from django.core.cache import cache
@@ -20,6 +21,7 @@ from appointments.services.changes import move_appointment
 from appointments.services.slots import generate_slots
 from eligibility.services import screening_reference
 from tests.appointments.conftest import OfficeFactory, make_screening, phone_of, row_locked
+from tests.eligibility.test_flow import GUATEMALAN_WITH_PETITION, answer_all
 
 pytestmark = pytest.mark.django_db
 
@@ -534,3 +536,24 @@ def test_choosing_times_is_rate_limited_per_connection(booking_client, live_offi
     assert codes == [302, 302, 429]
     assert Hold.objects.count() == 1
     cache.clear()
+
+
+def test_booking_drops_the_reasons_from_the_result_this_session_keeps(client, live_office, published):
+    """A booking minimises its screening (no reasons: they quote the answers); the result page of
+    the session that booked shows what the screening keeps, not a copy of the reasons."""
+    reason = "Temporary work visas need a job offer from a US employer."
+    live_office.country = "GT"  # where the person answering lives
+    live_office.save(update_fields=["country"])
+    answer_all(client, GUATEMALAN_WITH_PETITION)
+    client.post("/en/questions/check/")
+    html = client.get("/en/questions/result/").content.decode()
+    assert reason in html
+    link = re.search(r'href="/en/book/\?screening=([^"]+)"', html).group(1)
+    assert client.get("/es/book/", {"screening": unquote(link)})["Location"] == "/es/book/office/"
+    appointment = book(client, live_office, phone="5123 4567")
+    assert appointment.screening.minimised_at is not None
+    html = client.get("/en/questions/result/").content.decode()
+    assert "This route may fit you" in html
+    assert reason not in html
+    assert "A relative in the United States" not in html, "an eligible route's reasons go too"
+    assert all("reasons" not in outcome for outcome in client.session["screening"]["outcomes"].values())

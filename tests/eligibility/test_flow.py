@@ -21,6 +21,9 @@ def date(day: str, month: str, year: str) -> dict[str, str]:
     return {"answer_0": day, "answer_1": month, "answer_2": year}
 
 
+# A reason the result gives for a route that does not fit (it quotes an answer: no job offer).
+NOT_FITTING_REASON = "Temporary work visas need a job offer from a US employer."
+
 GUATEMALAN_WITH_PETITION = [
     ("current_country", {"answer": "GT"}),
     ("nationality", {"answer": "GT"}),
@@ -487,3 +490,32 @@ def test_a_started_screener_is_counted_once_by_host_country(started: Client, pub
     other.post(f"{Q}current_country/", {"answer": ""})  # a refused answer in a third session starts nothing
     Client().post(f"{Q}current_country/", {"answer": "not a country"})
     assert dict(ScreenerStart.objects.values_list("host_country", "started")) == {"GT": 1, "CO": 1}
+
+
+def finished_result(client: Client) -> str:
+    answer_all(client, GUATEMALAN_WITH_PETITION)
+    assert client.post(f"{Q}check/")["Location"] == f"{Q}result/"
+    return client.get(f"{Q}result/").content.decode()
+
+
+def test_the_result_page_reads_nothing_from_the_database(started: Client, django_assert_num_queries) -> None:
+    """At a rush the result page is read as often as a question: what it shows rides in the
+    session, so it costs no query (and no connection check) at all."""
+    first = finished_result(started)
+    with django_assert_num_queries(0):
+        again = started.get(f"{Q}result/").content.decode()
+    assert "This route may fit you" in again
+    assert NOT_FITTING_REASON in again
+    assert again.count("/en/book/?screening=") == first.count("/en/book/?screening=") == 1
+
+
+def test_a_session_from_before_the_result_rode_in_it_still_shows_it(started: Client) -> None:
+    """A session started before a deploy keeps only the screening's number: its page reads it."""
+    first = finished_result(started)
+    session = started.session
+    session["screening"] = session["screening"]["screening"]
+    session.save()
+    html = started.get(f"{Q}result/").content.decode()
+    assert "This route may fit you" in html
+    assert NOT_FITTING_REASON in html
+    assert re.sub(r"screening=[^\"]+", "", html) == re.sub(r"screening=[^\"]+", "", first)
