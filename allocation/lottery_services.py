@@ -28,9 +28,10 @@ from django.utils.translation import gettext as _
 
 from allocation.models.lottery import Draw, LotteryRequest
 from appointments import schedule
+from appointments.errors import BookingError
 from appointments.models import Appointment, Hold, Office, Slot
 from appointments.services import places
-from appointments.services.booking import REFERENCE_ALPHABET, ApplicantDetails, book_appointment
+from appointments.services.booking import REFERENCE_ALPHABET, ApplicantDetails, book_appointment, check_phone_may_book
 from appointments.services.places import bounded_lock_waits
 from notifications.models import Notification
 from notifications.services import notify_person
@@ -58,6 +59,7 @@ class LotteryErrorCode(StrEnum):
     CLOSED = "closed"  # the window is not open
     DUPLICATE_DOCUMENT = "duplicate_document"
     DUPLICATE_PHONE = "duplicate_phone"
+    PHONE_LIMIT = "phone_limit"  # the number has as many appointments as one may: another number
     LINK = "link"  # no offer with this link
     EXPIRED = "expired"  # the offer is over (passed down, or confirmed already elsewhere)
     DECLINED = "declined"  # the person gave the place up
@@ -424,6 +426,9 @@ def submit_request(
                 _("Requests for this draw are not open now. The office's lottery page says when they open."),
                 code=LotteryErrorCode.CLOSED,
             )
+        refusal = _phone_refusal(draw, values["phone"])
+        if refusal is not None:
+            raise refusal
         request = LotteryRequest(
             draw=draw,
             number=_new_number(),
@@ -549,6 +554,17 @@ def request_refusal(*, draw: Draw, values: dict[str, Any], now: datetime.datetim
             ),
             code=LotteryErrorCode.DUPLICATE_PHONE,
         )
+    return _phone_refusal(draw, values["phone"])
+
+
+def _phone_refusal(draw: Draw, phone: str) -> LotteryError | None:
+    """A number that will still have its appointments when the draw closes
+    (ACTIVE_APPOINTMENTS_PER_PHONE) could not confirm a place won: the place would wait for
+    nobody until its offer ran out. None when it may request."""
+    try:
+        check_phone_may_book(phone, now=draw.closes_at)
+    except BookingError as exc:
+        return LotteryError(exc.message, code=LotteryErrorCode.PHONE_LIMIT)
     return None
 
 

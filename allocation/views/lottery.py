@@ -133,7 +133,7 @@ def make_request(request: HttpRequest, screening: ScreeningFacts, office: str) -
                 make=lambda pending: _submit(request, chosen, draw, form=form, pending=pending),
                 form_page=lambda code_status: _request_page(request, chosen, draw, form, code_status),
             )
-        form.add_error(None, refusal.message)
+        form.add_error(_refused_field(refusal), refusal.message)
         status = 409
     response = _request_page(request, chosen, draw, form, 400 if form.errors and status == 200 else status)
     return refused(response, wait) if wait is not None else response
@@ -165,6 +165,11 @@ def _request_page(request: HttpRequest, office: Office, draw: Draw, form: Detail
     )
 
 
+def _refused_field(refusal: lottery_services.LotteryError) -> str | None:
+    """Where a refused request's message goes: at the phone when another number would do."""
+    return "phone" if refusal.code == lottery_services.LotteryErrorCode.PHONE_LIMIT else None
+
+
 def _submit(
     request: HttpRequest,
     office: Office,
@@ -182,7 +187,7 @@ def _submit(
     try:
         made = lottery_services.submit_request(draw_id=draw.pk, screening_id=screening_id, values=values)
     except lottery_services.LotteryError as exc:
-        add_refusal(form, None, exc.message)
+        add_refusal(form, _refused_field(exc), exc.message)
         return _request_page(request, office, draw, form, 409)
     if pending is not None:
         phone_services.forget(pending)

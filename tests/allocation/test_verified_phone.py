@@ -6,6 +6,7 @@ and a 4xx, the details typed stay. Staff acting on a person's behalf skip the co
 
 import datetime
 import random
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,7 @@ from django.utils import timezone
 
 from allocation.models import PendingRequest, WaitlistEntry
 from allocation.models.lottery import Draw, LotteryRequest
-from appointments.models import Office, PhoneCheck
+from appointments.models import Office, PhoneCheck, Slot
 from appointments.selectors import forget_office
 from appointments.services import phone_codes
 from appointments.services.booking import hold_slot
@@ -457,3 +458,60 @@ def test_a_draw_that_closed_while_the_code_was_awaited_takes_no_request(publishe
     assert response.status_code == 409
     assert "Requests for this draw are not open now" in html(response)
     assert flow.made() == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# A number with its appointments already
+# ---------------------------------------------------------------------------------------------
+CAP_REACHED = "This mobile phone number already has 1 appointment that has not taken place yet"
+
+
+def at_the_phone(text: str) -> bool:
+    """Whether the page's phone field carries an error (the message said there, not at the top)."""
+    return bool(re.search(r'<input[^>]*name="phone"[^>]*aria-invalid="true"', text))
+
+
+def test_a_number_at_its_appointments_cap_gets_no_code_and_is_told_at_the_phone(flow, published, settings):
+    """A number at ACTIVE_APPOINTMENTS_PER_PHONE could not take a place won or offered (it would
+    wait for nobody): refused before any code is sent, at the phone, the details kept; another
+    number goes on to its code."""
+    settings.ACTIVE_APPOINTMENTS_PER_PHONE = 1
+    book(add_slot(OfficeFactory(hours=[]), days=6), make_screening(published), "Z1234567", phone=flow.phone)
+    response = flow.submit()
+    assert response.status_code == 409
+    text = html(response)
+    assert CAP_REACHED in text
+    assert at_the_phone(text)
+    assert 'name="full_name"' in text
+    assert codes() == []
+    assert flow.made() == 0
+    assert flow.submit(phone="310 765 4321")["Location"] == flow.code_url
+    assert len(codes()) == 1
+
+
+def test_a_number_that_booked_while_its_code_was_awaited_is_refused_at_the_code(flow, published, settings):
+    settings.ACTIVE_APPOINTMENTS_PER_PHONE = 1
+    assert flow.submit()["Location"] == flow.code_url
+    book(add_slot(OfficeFactory(hours=[]), days=6), make_screening(published), "Z1234567", phone=flow.phone)
+    response = flow.enter(codes()[0])
+    assert response.status_code == 409
+    text = html(response)
+    assert CAP_REACHED in text
+    assert at_the_phone(text)
+    assert flow.made() == 0
+
+
+def test_appointments_over_before_the_draw_closes_do_not_count(published, settings):
+    """A draw's places are offered after it closes: a number whose appointments will be over by
+    then may ask."""
+    settings.ACTIVE_APPOINTMENTS_PER_PHONE = 1
+    flow = make_flow("lottery", published)
+    draw = Draw.objects.get(office=flow.office)
+    appointment = book(
+        add_slot(OfficeFactory(hours=[]), days=6), make_screening(published), "Z1234567", phone=flow.phone
+    )
+    soon = draw.closes_at - 2 * MINUTE
+    Slot.objects.filter(pk=appointment.slot_id).update(starts_at=soon - 30 * MINUTE, ends_at=soon)
+    assert flow.submit()["Location"] == flow.code_url
+    assert flow.enter(codes()[0])["Location"] == flow.done_url
+    assert flow.made() == 1
