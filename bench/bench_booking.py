@@ -39,6 +39,9 @@ CLIENTS = int(os.environ.get("BENCH_BOOKING_CLIENTS", "200"))
 SLOTS, CAPACITY = 4, 5
 GUNICORN_WORKERS, GUNICORN_THREADS = 4, 8
 AVAILABILITY_REQUESTS, AVAILABILITY_CONCURRENCY = 1500, 8
+# A busy page (429) asks to try again after Retry-After (appointments.views.common.busy): a client
+# does, at most this many times.
+BUSY_RETRY_AFTER, BUSY_TRIES = 5, 3
 
 
 class Stats:
@@ -101,34 +104,43 @@ def attempt(base: str, stats: Stats, *, reference: str, office: Office, day: dat
         browser.request(f"/es/book/office/{office.slug}/")
         status, page, location = browser.request(f"/es/book/office/{office.slug}/{day}/")
         offered = SLOT.findall(page) if status == 200 else []
-        if not offered:
-            outcome = "full"
-        else:
+        busy = 0
+        while offered:
             token = CSRF.search(page)[1]
             slot = offered[n % len(offered)]
             status, page, location = browser.request(
                 f"/es/book/office/{office.slug}/{day}/", {"csrfmiddlewaretoken": token, "slot": slot}
             )
-            if status == 302 and location.endswith("/book/people/"):
-                # Who comes: the person alone (the page every booking passes since group bookings).
-                _, page, _ = browser.request("/es/book/people/")
-                browser.request("/es/book/people/", {"csrfmiddlewaretoken": CSRF.search(page)[1], "party_size": "1"})
-                _, page, _ = browser.request("/es/book/details/")
-                details = details_form(
-                    CSRF.search(page)[1],
-                    name=f"Persona {n}",
-                    document=f"BENCH{n:05d}",
-                    phone=f"300 1{n:06d}",  # one number per person (two appointments per number)
-                )
-                status, page, location = browser.request("/es/book/details/", details)
-                _, page, _ = browser.request("/es/book/check/")
-                status, page, location = browser.request(
-                    "/es/book/check/", {"csrfmiddlewaretoken": CSRF.search(page)[1], "key": KEY.search(page)[1]}
-                )
-                outcome = "booked" if status == 302 and location.endswith("/manage/appointment/") else "failed"
-            else:
-                outcome = "full" if status in (302, 400) else "failed"
-    return {"outcome": outcome, "seconds": time.perf_counter() - started}
+            if status != 429 or busy == BUSY_TRIES:
+                break
+            # The busy page (the slot's lock waited BOOKING_LOCK_TIMEOUT_MS): try again after its
+            # Retry-After, as it asks, with the times as they are then.
+            busy += 1
+            time.sleep(BUSY_RETRY_AFTER)
+            status, page, location = browser.request(f"/es/book/office/{office.slug}/{day}/")
+            offered = SLOT.findall(page) if status == 200 else []
+        if not offered:
+            outcome = "full"
+        elif status == 302 and location.endswith("/book/people/"):
+            # Who comes: the person alone (the page every booking passes since group bookings).
+            _, page, _ = browser.request("/es/book/people/")
+            browser.request("/es/book/people/", {"csrfmiddlewaretoken": CSRF.search(page)[1], "party_size": "1"})
+            _, page, _ = browser.request("/es/book/details/")
+            details = details_form(
+                CSRF.search(page)[1],
+                name=f"Persona {n}",
+                document=f"BENCH{n:05d}",
+                phone=f"300 1{n:06d}",  # one number per person (two appointments per number)
+            )
+            status, page, location = browser.request("/es/book/details/", details)
+            _, page, _ = browser.request("/es/book/check/")
+            status, page, location = browser.request(
+                "/es/book/check/", {"csrfmiddlewaretoken": CSRF.search(page)[1], "key": KEY.search(page)[1]}
+            )
+            outcome = "booked" if status == 302 and location.endswith("/manage/appointment/") else "failed"
+        else:
+            outcome = "full" if status in (302, 400) else "failed"
+    return {"outcome": outcome, "seconds": time.perf_counter() - started, "busy": busy}
 
 
 def throughput(base: str, stats: Stats, paths: list[str], browser: Visitor | None = None) -> float:
@@ -178,6 +190,7 @@ def main() -> int:
         )
         latencies = sorted(r["seconds"] for r in results)
         outcomes = {name: sum(r["outcome"] == name for r in results) for name in ("booked", "full", "failed")}
+        retried = f"{sum(r['busy'] > 0 for r in results)} ({sum(r['busy'] for r in results)} times)"
 
         visitor = Visitor(base, stats)
         visitor.request("/es/book/?" + urllib.parse.urlencode({"screening": screenings[-1]}))
@@ -211,6 +224,7 @@ the confirm button, for {SLOTS * CAPACITY} places ({SLOTS} slots × {CAPACITY}).
 | 5xx responses | {stats.server_errors} | 0 |
 | Attempts told "full" | {outcomes["full"]} | {CLIENTS - SLOTS * CAPACITY} |
 | Attempts failed otherwise | {outcomes["failed"]} | 0 |
+| Attempts asked to try again (busy page, 429), then retried | {retried} | |
 | Attempt latency p50 / p95 | {p50:.2f} s / {p95:.2f} s | |
 | Attempts per second | {CLIENTS / elapsed:.1f} | |
 | HTTP statuses seen | {", ".join(f"{k}: {v}" for k, v in sorted(stats.status.items()))} | |
