@@ -199,6 +199,9 @@ def journey(http: Http, language: str = "es") -> Iterator[tuple[str, Fetched]]:
     yield "Booking: how many people", page
     page = ok(http.get(submit(page, {"party_size": "1"}).location))
     yield "Booking: details", page
+    # A new number each time too: a number holds ACTIVE_APPOINTMENTS_PER_PHONE appointments, and
+    # `make run` keeps its database from one run to the next.
+    mobile = f"5{secrets.randbelow(10**7):07d}"
     details = {
         "full_name": "María José Pérez López",
         "date_of_birth_0": "14",
@@ -209,7 +212,7 @@ def journey(http: Http, language: str = "es") -> Iterator[tuple[str, Fetched]]:
         # A new document each time: a document holds one active appointment.
         "document_number": f"G{secrets.randbelow(10**8):08d}",
         "document_country": "GT",
-        "phone": "+502 5123 4567",
+        "phone": f"+502 {mobile[:4]} {mobile[4:]}",
         "email": "",
         "language": language,
         "party_size": "1",
@@ -222,7 +225,7 @@ def journey(http: Http, language: str = "es") -> Iterator[tuple[str, Fetched]]:
     if location.endswith("/book/phone/"):  # an office that verifies phones: the code sent by SMS
         page = ok(http.get(location))
         yield "Booking: phone code", page
-        location = submit(page, {"key": key, "code": http.phone_code("+50251234567")}).location
+        location = submit(page, {"key": key, "code": http.phone_code(f"+502{mobile}")}).location
     page = ok(http.get(location))
     yield "Your appointment", page
     http.forget()
