@@ -22,7 +22,10 @@ from allocation.tasks.lottery import run_lotteries
 from appointments.models import Appointment, Office
 from appointments.services.slots import generate_slots
 from eligibility import seed
-from tests.appointments.conftest import OfficeFactory
+from eligibility.models import ScreenerVersion
+from notifications.models import Notification
+from tests.allocation.test_waitlist import add_slot, book
+from tests.appointments.conftest import OfficeFactory, make_screening
 from tests.browser.conftest import CheckedPage
 from tests.browser.test_booking import answer_screener
 
@@ -115,6 +118,9 @@ def test_a_lottery_request_drawn_offered_and_confirmed(
     draw: Draw, celery_worker: Any, checked_page: CheckedPage, sms_folder: Path
 ) -> None:
     checked, page = checked_page, checked_page.page
+    elsewhere, version = OfficeFactory(hours=[]), ScreenerVersion.objects.get(status=ScreenerVersion.Status.PUBLISHED)
+    for days, document in ((5, "G7000001"), (6, "G7000002")):
+        book(add_slot(elsewhere, days=days), make_screening(version), document, phone="+50251239999")
     page.set_viewport_size({"width": 360, "height": 800})
     answer_screener(checked, "en")
     page.get_by_role("link", name="Book an appointment").first.click()
@@ -138,8 +144,17 @@ def test_a_lottery_request_drawn_offered_and_confirmed(
     page.get_by_label("Passport", exact=True).check()
     page.fill("#id_document_number", "G 1234 5678")
     page.select_option("#id_document_country", "GT")
-    page.fill("#id_phone", "5123 4567")
+    page.fill("#id_phone", "5123 9999")  # a number with its 2 appointments already
     page.locator("input[name=language][value=en]").check()
+    page.locator("#id_consent").check()
+    page.get_by_role("button", name="Continue", exact=True).click()
+    checked.check_accessibility()
+    expect(page.get_by_role("alert")).to_contain_text("This mobile phone number already has 2 appointments")
+    expect(page.locator("#id_phone")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#id_full_name")).to_have_value("María José Pérez López")
+    checked.screenshot("lottery-request-phone-at-its-cap-360")
+    assert not Notification.objects.filter(kind=Notification.Kind.PHONE_CODE).exists(), "no code to that number"
+    page.fill("#id_phone", "5123 4567")
     page.locator("#id_consent").check()
     page.get_by_role("button", name="Continue", exact=True).click()
     assert not LotteryRequest.objects.exists()  # not in the draw before the code
@@ -174,7 +189,7 @@ def test_a_lottery_request_drawn_offered_and_confirmed(
     expect(page.get_by_text("you need it to find or cancel your appointment")).to_be_visible()
     expect(page.get_by_role("link", name="Cancel the appointment")).to_be_visible()
     checked.screenshot("lottery-booked-360")
-    appointment = Appointment.objects.get()
+    appointment = Appointment.objects.get(office=draw.office)
     made.refresh_from_db()
     assert made.status == LotteryRequest.Status.BOOKED
     assert made.appointment == appointment
