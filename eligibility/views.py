@@ -390,7 +390,10 @@ def result(request: HttpRequest) -> HttpResponse:
     if reference is not None:
         fill[REFERENCE_MARK] = quote(reference, safe="/")  # as the urlencode filter
     can_change = _session(request) is not None  # a screener that stopped early keeps its answers
-    shape = tuple((item["name"], item["eligible"], len(item["reasons"])) for item in outcomes)
+    # The pathways' texts as this screening keeps them (a pathway edited since shows the old ones).
+    shape = tuple(
+        (item["name"], item["description"], item["bring"], item["eligible"], len(item["reasons"])) for item in outcomes
+    )
     return render_shared(
         request,
         "eligibility/result.html",

@@ -65,9 +65,7 @@ JUST_BOOKED = "just_booked"
 
 
 def show_booked(request: HttpRequest, appointment: Appointment) -> HttpResponseRedirect:
-    """A booking just made in this session, on its page; the screening's result this session keeps
-    loses the reasons, as the screening did (`eligibility.views.forget_reasons`)."""
-    forget_reasons(request, appointment.screening_id)
+    """A booking just made in this session, on its page, which says so."""
     request.session[JUST_BOOKED] = appointment.pk
     return show_appointment(request, appointment)
 
@@ -78,7 +76,11 @@ def show_appointment(request: HttpRequest, appointment: Appointment, *, by_link:
     The session gets a new key (whoever learnt the old one, from a shared phone or a planted
     cookie, sees nothing) and ends after MANAGE_SESSION_IDLE_MINUTES without a manage page; the
     pages check that time themselves too (`opened_appointment`). A session opened by a signed link
-    keeps the revision it was opened at: a change made elsewhere voids it as it voids the link."""
+    keeps the revision it was opened at: a change made elsewhere voids it as it voids the link.
+    The screening's result this session keeps loses its reasons, as the screening did at booking
+    (`eligibility.views.forget_reasons`), whichever page opens the appointment: a second press that
+    lost the race to book carries the session as it was read before the first one saved it."""
+    forget_reasons(request, appointment.screening_id)
     request.session.cycle_key()
     request.session[MANAGE] = {
         "id": appointment.pk,

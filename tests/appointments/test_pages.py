@@ -10,6 +10,7 @@ from urllib.parse import unquote
 import pytest
 from django.core.cache import cache
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -261,7 +262,6 @@ def test_details_bad_input(booking_client, live_office, field, value, message):
 def test_duplicate_document(booking_client, live_office, published):
     book(booking_client, live_office)
     # The same person, from another phone, with another screening.
-    from django.test import Client
 
     other = Client()
     other.get("/es/book/", {"screening": screening_reference(make_screening(published))})
@@ -331,7 +331,6 @@ def lookup(client, reference: str, born: datetime.date):
 def test_manage_by_reference_and_date_of_birth(booking_client, live_office, client):
     appointment = book(booking_client, live_office)
     cache.clear()
-    from django.test import Client
 
     fresh = Client()
     wrong_reference = lookup(fresh, "ZZZ-ZZZ-ZZZ", datetime.date(1988, 4, 2))
@@ -426,7 +425,6 @@ def test_move_and_the_old_link_stops_working(booking_client, live_office, client
     assert "Su cita se cambió" in response.content.decode()
     appointment.refresh_from_db()
     assert appointment.slot_id == new.pk
-    from django.test import Client
 
     stranger = Client()
     response = stranger.get(link)
@@ -500,7 +498,6 @@ def test_the_times_page_works_when_the_cache_fails(booking_client, live_office, 
 def test_a_wrong_reference_and_a_wrong_date_of_birth_do_the_same_work(booking_client, live_office):
     appointment = book(booking_client, live_office)
     cache.clear()
-    from django.test import Client
 
     def queries(reference: str, born: datetime.date) -> list[str]:
         with CaptureQueriesContext(connection) as captured:
@@ -538,18 +535,26 @@ def test_choosing_times_is_rate_limited_per_connection(booking_client, live_offi
     cache.clear()
 
 
-def test_booking_drops_the_reasons_from_the_result_this_session_keeps(client, live_office, published):
-    """A booking minimises its screening (no reasons: they quote the answers); the result page of
-    the session that booked shows what the screening keeps, not a copy of the reasons."""
-    reason = "Temporary work visas need a job offer from a US employer."
-    live_office.country = "GT"  # where the person answering lives
-    live_office.save(update_fields=["country"])
+NO_JOB_OFFER = "Temporary work visas need a job offer from a US employer."  # a reason the result gives
+
+
+def screened_in(client, office) -> str:
+    """Answer the questions in this browser (where the office is) and return its booking link."""
+    office.country = "GT"  # where the person answering lives
+    office.save(update_fields=["country"])
     answer_all(client, GUATEMALAN_WITH_PETITION)
     client.post("/en/questions/check/")
     html = client.get("/en/questions/result/").content.decode()
-    assert reason in html
-    link = re.search(r'href="/en/book/\?screening=([^"]+)"', html).group(1)
-    assert client.get("/es/book/", {"screening": unquote(link)})["Location"] == "/es/book/office/"
+    assert NO_JOB_OFFER in html
+    return unquote(re.search(r'href="/en/book/\?screening=([^"]+)"', html).group(1))
+
+
+def test_booking_drops_the_reasons_from_the_result_this_session_keeps(client, live_office, published):
+    """A booking minimises its screening (no reasons: they quote the answers); the result page of
+    the session that booked shows what the screening keeps, not a copy of the reasons."""
+    reason = NO_JOB_OFFER
+    link = screened_in(client, live_office)
+    assert client.get("/es/book/", {"screening": link})["Location"] == "/es/book/office/"
     appointment = book(client, live_office, phone="5123 4567")
     assert appointment.screening.minimised_at is not None
     html = client.get("/en/questions/result/").content.decode()
@@ -557,3 +562,18 @@ def test_booking_drops_the_reasons_from_the_result_this_session_keeps(client, li
     assert reason not in html
     assert "A relative in the United States" not in html, "an eligible route's reasons go too"
     assert all("reasons" not in outcome for outcome in client.session["screening"]["outcomes"].values())
+
+
+def test_opening_the_appointment_in_the_session_that_answered_drops_its_reasons(client, live_office, published):
+    """Booked from another browser with the link: the session that answered keeps its copy of the
+    result until it opens that appointment (any page that shows it: here the lookup), which then
+    drops the reasons as the booking dropped them from the screening."""
+    link = screened_in(client, live_office)
+    elsewhere = Client()
+    assert elsewhere.get("/es/book/", {"screening": link})["Location"] == "/es/book/office/"
+    appointment = book(elsewhere, live_office, phone="5123 4567")
+    assert NO_JOB_OFFER in client.get("/en/questions/result/").content.decode()  # its own copy, until then
+    assert lookup(client, appointment.reference, appointment.date_of_birth)["Location"] == url("appointment")
+    html = client.get("/en/questions/result/").content.decode()
+    assert "This route may fit you" in html
+    assert NO_JOB_OFFER not in html

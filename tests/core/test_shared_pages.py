@@ -389,3 +389,22 @@ def test_the_result_page_is_kept_once_per_shape_with_each_person_s_reference_and
     # Each reference opens its own person's booking.
     for client, reference in ((first_client, mine), (second_client, theirs)):
         assert client.get(f"/en/book/?screening={reference}").status_code == 302
+
+
+def test_a_kept_result_never_shows_another_screening_s_pathway_texts(published: ScreenerVersion) -> None:
+    """A pathway edited after one process loaded it gives screenings of the same shape other texts
+    (each keeps the texts it was given): each result page shows its own screening's."""
+    first_client, second_client = finished("17", "5", "1991"), finished("4", "11", "1984")
+    first, _ = rendered(first_client, "/en/questions/result/")
+    session = second_client.session
+    result = session["screening"]
+    code = next(code for code, outcome in result["outcomes"].items() if outcome["eligible"])
+    result["outcomes"][code]["description"]["en"] = "The route as the office describes it since."
+    session["screening"] = result
+    session.save()
+    second, _ = rendered(second_client, "/en/questions/result/")
+    assert "The route as the office describes it since." in second
+    assert "The route as the office describes it since." not in first
+    again, names = rendered(first_client, "/en/questions/result/")
+    assert names == [], "the first person's page, kept"
+    assert "The route as the office describes it since." not in again
