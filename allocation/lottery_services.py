@@ -562,7 +562,7 @@ def _phone_refusal(draw: Draw, phone: str) -> LotteryError | None:
     (ACTIVE_APPOINTMENTS_PER_PHONE) could not confirm a place won: the place would wait for
     nobody until its offer ran out. None when it may request."""
     try:
-        check_phone_may_book(phone, now=draw.closes_at)
+        check_phone_may_book(phone, until=draw.closes_at)
     except BookingError as exc:
         return LotteryError(exc.message, code=LotteryErrorCode.PHONE_LIMIT)
     return None

@@ -346,21 +346,27 @@ def _end_missed_appointments(details: ApplicantDetails, now: datetime.datetime) 
             end_missed_appointment(appointment, now=now)
 
 
-def check_phone_may_book(phone: Any, *, now: datetime.datetime | None = None) -> None:
+def check_phone_may_book(
+    phone: Any, *, now: datetime.datetime | None = None, until: datetime.datetime | None = None
+) -> None:
     """Raise the BookingError a booking for this number would get for the appointments it has
     already (ACTIVE_APPOINTMENTS_PER_PHONE): checked before a code is sent to it, so no SMS is
-    spent on a booking that would be refused. Booking checks again, under the number's lock."""
-    _check_appointments_per_phone(phone, now or timezone.now())
+    spent on a booking that would be refused. Booking checks again, under the number's lock.
+    `until`: only the appointments not over by then (a lottery's places are booked after its close)."""
+    _check_appointments_per_phone(phone, now or timezone.now(), until)
 
 
-def _check_appointments_per_phone(phone: Any, now: datetime.datetime) -> None:
+def _check_appointments_per_phone(phone: Any, now: datetime.datetime, until: datetime.datetime | None = None) -> None:
     """At most ACTIVE_APPOINTMENTS_PER_PHONE appointments not yet over per phone number, whoever
     books (staff on a person's behalf too). A booked appointment whose time has ended no longer
     counts (it is a no-show in waiting), so the first to end says when to try again. A move keeps
-    the count: it never comes here."""
-    active = Appointment.objects.filter(phone=phone, status__in=ACTIVE_STATUSES).filter(
-        ~Q(status=Appointment.Status.BOOKED) | Q(slot__ends_at__gt=now)
-    )
+    the count: it never comes here. Counted `until` a time ahead (a lottery's close), an
+    appointment over by then does not count, whatever its status now."""
+    active = Appointment.objects.filter(phone=phone, status__in=ACTIVE_STATUSES)
+    if until is not None:
+        active = active.filter(slot__ends_at__gt=until)
+    else:
+        active = active.filter(~Q(status=Appointment.Status.BOOKED) | Q(slot__ends_at__gt=now))
     ends = sorted(active.values_list("slot__ends_at", flat=True))
     cap = settings.ACTIVE_APPOINTMENTS_PER_PHONE
     if len(ends) >= cap:

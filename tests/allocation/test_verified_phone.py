@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from allocation.models import PendingRequest, WaitlistEntry
 from allocation.models.lottery import Draw, LotteryRequest
-from appointments.models import Office, PhoneCheck, Slot
+from appointments.models import Appointment, Office, PhoneCheck, Slot
 from appointments.selectors import forget_office
 from appointments.services import phone_codes
 from appointments.services.booking import hold_slot
@@ -501,9 +501,10 @@ def test_a_number_that_booked_while_its_code_was_awaited_is_refused_at_the_code(
     assert flow.made() == 0
 
 
-def test_appointments_over_before_the_draw_closes_do_not_count(published, settings):
+@pytest.mark.parametrize("status", [Appointment.Status.BOOKED, Appointment.Status.CHECKED_IN])
+def test_appointments_over_before_the_draw_closes_do_not_count(published, settings, status):
     """A draw's places are offered after it closes: a number whose appointments will be over by
-    then may ask."""
+    then may ask, even one the person is at the office for now."""
     settings.ACTIVE_APPOINTMENTS_PER_PHONE = 1
     flow = make_flow("lottery", published)
     draw = Draw.objects.get(office=flow.office)
@@ -512,6 +513,7 @@ def test_appointments_over_before_the_draw_closes_do_not_count(published, settin
     )
     soon = draw.closes_at - 2 * MINUTE
     Slot.objects.filter(pk=appointment.slot_id).update(starts_at=soon - 30 * MINUTE, ends_at=soon)
+    Appointment.objects.filter(pk=appointment.pk).update(status=status)
     assert flow.submit()["Location"] == flow.code_url
     assert flow.enter(codes()[0])["Location"] == flow.done_url
     assert flow.made() == 1
