@@ -3,9 +3,9 @@ pending at once, handed to the broker as the dispatcher does, one Celery worker 
 project's settings) delivering them through the file backends; messages per second until the
 last is sent, then every file read back: duplicates and missing ones.
 
-The messages: SMS to people without an appointment (a draw's news, as `notify_person` writes
-them) and confirmations of booked appointments (an SMS each, and an e-mail with its calendar
-file for one in two).
+The messages: SMS to people without an appointment (phone codes, written as the outbox keeps
+them: one-part SMS to a person, as a draw's news are) and confirmations of booked appointments
+(an SMS each, and an e-mail with its calendar file for one in two).
 
 Rewrites its section of docs/benchmarks.md.
 """
@@ -101,8 +101,8 @@ def main() -> int:
 Command: `make bench` (or `python bench/bench_outbox.py` inside `scripts/with_services.py`):
 throwaway PostgreSQL 15 and Redis; one Celery worker (solo pool, the project's settings); SMS and
 e-mail written by the file backends. Run on {timezone.now():%Y-%m-%d}; machine: {machine()}.
-{len(ids):,} messages pending at once: {PEOPLE:,} SMS to people without an appointment (a draw's
-news, as `notify_person` writes them) and the confirmations of {APPOINTMENTS:,} appointments (an SMS
+{len(ids):,} messages pending at once: {PEOPLE:,} SMS to people without an appointment (phone
+codes: one-part SMS to a person, as a draw's news are) and the confirmations of {APPOINTMENTS:,} appointments (an SMS
 each, an e-mail with its calendar file for one in {WITH_EMAIL_EVERY}), handed to the broker as the
 dispatcher does ({handing:.1f} s); timed from then until the last is sent; every file read back.
 The machine is shared: its load average (1 minute, {os.cpu_count()} cores) was {load_at_start:.1f} when

@@ -14,6 +14,8 @@ behind a load balancer, IPv6 reduced to its /64):
 - requests for scarce places (lottery requests, waitlist entries) per address, FAIR_REQUEST_RATE
   (`allocation.request`, allocation/limits.py): closed, made-up requests could flood a draw or a
   list;
+- phone codes sent by SMS per address, PHONE_CODE_RATE (`appointments.phone_code`,
+  appointments/views/phone.py): closed, SMS cost money and reach people;
 - a phone code is sent only while its number has codes left today (below).
 
 Counted in Redis per phone number (a keyed hash of it, never the number):

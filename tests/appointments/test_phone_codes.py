@@ -4,6 +4,7 @@ the code expires, allows a few wrong entries and a few resends, apart, and is st
 Staff booking on a person's behalf, and offices that turn it off, book as before."""
 
 import datetime
+import hmac
 import logging
 import re
 import uuid
@@ -134,6 +135,26 @@ def test_a_wrong_code_says_how_many_tries_are_left(check):
     assert refused(check, wrong(code)).code == CodeProblem.TOO_MANY_ATTEMPTS  # the fifth
     check.refresh_from_db()
     assert check.failures == 5
+
+
+def test_the_code_is_compared_in_constant_time_with_its_hmac_never_as_typed(check, monkeypatch):
+    """Right and wrong codes alike are compared by `hmac.compare_digest` (its time does not say how
+    much of a guess was right), with the stored HMAC: the code itself is never stored."""
+    compared, constant_time = [], hmac.compare_digest
+
+    def compare_digest(a, b):
+        compared.append((a, b))
+        return constant_time(a, b)
+
+    monkeypatch.setattr(phone_codes.hmac, "compare_digest", compare_digest)
+    code = send(check)
+    check.refresh_from_db()
+    stored = check.code_hmac
+    assert code not in stored
+    refused(check, wrong(code))
+    phone_codes.check_code(check=check, phone=PHONE, code=code, now=NOW)
+    assert len(compared) == 2
+    assert all(b == stored and code not in a for a, b in compared)
 
 
 def test_one_try_left_is_said_in_the_singular(check):
