@@ -33,15 +33,16 @@ from django.utils import timezone  # noqa: E402
 
 from appointments.models import Appointment, Office, Slot  # noqa: E402
 from appointments.services.slots import generate_slots  # noqa: E402
+from appointments.views.common import BUSY_RETRY_SECONDS  # noqa: E402
 from bench.data import eligible_references, make_office, open_every_day, prepare_database  # noqa: E402
 
 CLIENTS = int(os.environ.get("BENCH_BOOKING_CLIENTS", "200"))
 SLOTS, CAPACITY = 4, 5
 GUNICORN_WORKERS, GUNICORN_THREADS = 4, 8
 AVAILABILITY_REQUESTS, AVAILABILITY_CONCURRENCY = 1500, 8
-# A busy page (429) asks to try again after Retry-After (appointments.views.common.busy): a client
-# does, at most this many times.
-BUSY_RETRY_AFTER, BUSY_TRIES = 5, 3
+# A busy page (429) asks to try again after its Retry-After (appointments.views.common.busy): a
+# client does, at most this many times.
+BUSY_TRIES = 3
 
 
 class Stats:
@@ -116,7 +117,7 @@ def attempt(base: str, stats: Stats, *, reference: str, office: Office, day: dat
             # The busy page (the slot's lock waited BOOKING_LOCK_TIMEOUT_MS): try again after its
             # Retry-After, as it asks, with the times as they are then.
             busy += 1
-            time.sleep(BUSY_RETRY_AFTER)
+            time.sleep(BUSY_RETRY_SECONDS)
             status, page, location = browser.request(f"/es/book/office/{office.slug}/{day}/")
             offered = SLOT.findall(page) if status == 200 else []
         if not offered:

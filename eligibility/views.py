@@ -303,8 +303,9 @@ def _finish(request: HttpRequest, screener: Screener, answers: dict[str, Any], *
     except ScreeningError as exc:
         return _bad_request(request, exc.message)
     # What the result page shows rides in the session (as the answers did), so that page reads
-    # nothing from the database at a rush. Booking in this session drops the reasons from it as
-    # from the screening (`forget_reasons`); otherwise it goes with the session (SESSION_HOURS).
+    # nothing from the database at a rush. Opening the appointment booked with it in this session
+    # drops the reasons from it as booking did from the screening (`forget_reasons`, called by
+    # `show_appointment`); otherwise they go with the session (SESSION_HOURS).
     request.session[RESULT_KEY] = {
         "screening": screening.pk,
         "version": screening.version_id,

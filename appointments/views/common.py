@@ -38,9 +38,13 @@ def problem(request: HttpRequest, message: str, *, status: int = 400, restart: b
     return render(request, "appointments/problem.html", {"message": message, "restart": restart}, status=status)
 
 
+# The busy page's Retry-After: a lock waited BOOKING_LOCK_TIMEOUT_MS, nothing changed, try again.
+BUSY_RETRY_SECONDS = 5
+
+
 def busy(request: HttpRequest, error: BookingError) -> HttpResponse:
     response = render(request, "appointments/busy.html", {"message": error.message}, status=429)
-    response["Retry-After"] = "5"
+    response["Retry-After"] = str(BUSY_RETRY_SECONDS)
     return response
 
 
