@@ -35,7 +35,12 @@ def office(published):
 
 
 def booked(office, published, nth: int = 0, **overrides) -> Appointment:
-    slot = office.slots.filter(starts_at__gte=timezone.now() + datetime.timedelta(days=2)).order_by("starts_at")[nth]
+    """Booked into the nth time from the start of the day three days on (the office's day): the
+    first few are on that one day whatever the hour (from two days on, at 11:05 in Bogotá the
+    first was the day's last time and the next one the following day's)."""
+    day = office.local_today(timezone.now()) + datetime.timedelta(days=3)
+    start = datetime.datetime.combine(day, datetime.time.min, tzinfo=office.zone)
+    slot = office.slots.filter(starts_at__gte=start).order_by("starts_at")[nth]
     return book(make_screening(published), slot, details=details(**overrides), now=timezone.now())
 
 
